@@ -1,0 +1,33 @@
+/* mhim/bagfile.h — one feature bag file (CLAM/TRIDENT .h5 or torch.save .pt) read into memory.
+ *
+ * Accepted layouts (../shared/notes/formats.md §2): HDF5 with dataset `features` (N,D) float32 or
+ * float16 (converted to float32) and optional `coords` (N,2) int32/int64; `.pt` = torch.save zip archive
+ * holding one float32/float16 tensor (N,D). Every failure returns MHIM_EINPUT with a one-line message
+ * (mhim_error()) that names the file and what was expected. NaN/Inf are not checked here. */
+#ifndef MHIM_BAGFILE_H
+#define MHIM_BAGFILE_H
+
+#include <stdint.h>
+
+typedef enum { MHIM_BAG_H5 = 1, MHIM_BAG_PT = 2 } mhim_bag_format;
+
+typedef struct {
+    int64_t n;       /* instances (rows); may be 0 only if the caller allows empty bags */
+    int64_t d;       /* feature width */
+    float *features; /* (n, d) row-major float32, owned */
+    int64_t *coords; /* (n, 2) owned, or NULL (file has none, or not requested) */
+} mhim_bag;
+
+/* File format from the name: .h5/.hdf5 -> H5, .pt/.pth -> PT; MHIM_EINPUT otherwise. */
+int mhim_bag_format_of(const char *path, mhim_bag_format *out);
+/* Shape of the features without reading them. */
+int mhim_bag_read_shape(const char *path, int64_t *n, int64_t *d);
+/* Read the features into caller memory dst (n*d floats); fails unless the file's shape is exactly (n, d). */
+int mhim_bag_read_into(const char *path, float *dst, int64_t n, int64_t d);
+/* Read the whole bag (features, and coords when want_coords and present). */
+int mhim_bag_read(const char *path, int want_coords, mhim_bag *bag);
+/* Number of NaN/Inf values among the n*d features. */
+int64_t mhim_bag_count_nonfinite(const float *features, int64_t count);
+void mhim_bag_free(mhim_bag *bag);
+
+#endif

@@ -1,0 +1,8 @@
+/* Placeholder entry point, replaced by the real command. */
+#include "cli/commands.h"
+#include "mhim/common.h"
+int mhim_cmd_predict(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    return mhim_cli_report(mhim_fail("'predict' is not built yet"));
+}
