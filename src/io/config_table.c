@@ -42,8 +42,9 @@ static const mhim_option table[] = {
     B(skip_bad_bags, "false", SW, G_MHIM, "skip unreadable/missing bags with a warning instead of stopping"),
     C(store_dtype, "fp32", "fp32|fp16", 0, G_MHIM, "in-memory storage type of the features"),
     S(memory_budget, "0", 0, G_MHIM, "RAM for cached features, e.g. 512M or 8G; 0 = unlimited"),
-    C(kept_order, "cpython", "ascending|cpython", 0, G_MHIM,
-      "order of kept instances after masking: cpython = v1's Python-set order (faithful), ascending = v2"),
+    C(kept_order, "ascending", "ascending|cpython", 0, G_MHIM,
+      "order of kept instances after masking: ascending (v2's order); cpython = v1's Python-set order, "
+      "for exact comparisons with the original v1"),
     C(log_level, "info", "debug|info|warn|error", 0, G_MHIM, "log verbosity"),
 
     /* ---- dataset ---- */
@@ -222,7 +223,6 @@ static const mhim_option table[] = {
 static const mhim_opt_default v2_defaults[] = {
     {"datasets", "panda"},    {"cv_fold", "5"},        {"num_workers", "6"},
     {"model", "e2e_r18_abmilx"}, {"mm", "0.9997"},     {"teacher_init", NULL},
-    {"kept_order", "ascending"},
 };
 
 const mhim_option *mhim_config_options(int *n) {

@@ -125,7 +125,7 @@ static int test_v1_readme(void) {
                      1, "/out/PROJ/abmil_101_mr50h1-0r50_is", 30, 130,
                      V1_C16 "model=mhim baseline=attn cv_fold=3 val_ratio=0 num_workers=0 cl_alpha=0.1 "
                             "mask_ratio_h=0.01 mask_ratio_hr=0.5 mrh_sche=true init_stu_type=fc mask_ratio=0.5 "
-                            "mask_ratio_l=0 mm_sche=false temp_t=0.1 tea_type=none kept_order=cpython "
+                            "mask_ratio_l=0 mm_sche=false temp_t=0.1 tea_type=none kept_order=ascending "
                             "teacher_init=./modules/init_ckp/c16_3fold_init_abmil_seed2021");
     /* The README TCGA MHIM lines omit --datasets=tcga: taken literally they run the C16 path. */
     f += readme_line("v1 MHIM ABMIL TCGA (as printed)",
@@ -226,7 +226,7 @@ static int test_versions_and_errors(void) {
     mhim_config cfg;
     f += check_true("no options -> v1", parse_line("train", &cfg) == MHIM_OK && cfg.version == 1);
     f += expect_values("v1 defaults", &cfg, "mhim_version=1 datasets=camelyon16 cv_fold=3 mm=0.9999 model=mhim "
-                                            "teacher_init=none num_workers=2 early_stopping=true kept_order=cpython");
+                                            "teacher_init=none num_workers=2 early_stopping=true kept_order=ascending");
     mhim_config_free(&cfg);
     f += check_true("--datasets=nsclc -> v2", parse_line("train --datasets=nsclc", &cfg) == MHIM_OK && cfg.version == 2);
     f += expect_values("v2 defaults", &cfg, "mhim_version=2 cv_fold=5 mm=0.9997 model=e2e_r18_abmilx "
