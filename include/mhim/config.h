@@ -31,6 +31,8 @@ typedef struct mhim_config {
     char *feature_format; /* auto|h5|pt */
     char *csv_header;     /* auto|yes|no */
     char *split_file;
+    int split_rep;        /* repetition of an ID,rep,fold split file */
+    char *feature_match;  /* auto|exact|substring: case ID -> feature file rule */
     bool skip_bad_bags;
     char *store_dtype;    /* fp32|fp16 */
     char *memory_budget;  /* "0" = unlimited, "512M", "8G" (mhim_config_memory_budget) */

@@ -1,5 +1,4 @@
-/* `mhim splits [-c FILE] [--option=value ...] [--format table|csv|json] [--split_rep N]
- * [--feature_match auto|exact|substring]` — print the cross-validation fold assignment that
+/* `mhim splits [-c FILE] [--option=value ...] [--format table|csv|json]` — print the cross-validation fold assignment that
  * `mhim train` uses for the same configuration: per fold and set (train/val/test), each case with
  * its label and number of slide files, then per-fold counts. Works without feature files (label
  * and fold view only, with a note); reports cases whose feature files are missing (exit 2). */
@@ -20,33 +19,27 @@ typedef enum { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON } out_format;
 
 typedef struct {
     out_format format;
-    int split_rep;
-    mhim_match_mode match;
     int help;
 } splits_flags;
 
 static const char *const set_names[3] = {"train", "val", "test"};
 
 static void print_usage(void) {
-    printf("usage: mhim splits [-c FILE[,FILE]] [--option=value ...] [--format table|csv|json] [--split_rep N]\n"
-           "                   [--feature_match auto|exact|substring]\n"
+    printf("usage: mhim splits [-c FILE[,FILE]] [--option=value ...] [--format table|csv|json]\n"
            "Prints the cross-validation folds (train/val/test cases, labels, slide files) that mhim train uses.\n"
            "  --format         table (default), csv (fold,set,case_id,label,label_text,slides[,event,censorship])\n"
            "                   or json\n"
-           "  --split_rep      repetition selected from a split_file with columns ID,rep,fold (default 0)\n"
-           "  --feature_match  case ID -> feature file rule: exact <id>.<ext>, substring (the original TCGA/v2\n"
-           "                   rule), auto (default; see docs/data.md)\n"
            "Label CSV layouts, header detection, split modes and fidelity notes: docs/data.md.\n"
            "All training options are accepted:\n\n");
 }
 
 /* Take the splits-only flags out of argv (kept in order in *rest, argv[0] included). */
 static int take_flags(int argc, char **argv, splits_flags *f, int *n_rest, char **rest) {
-    *f = (splits_flags){FORMAT_TABLE, 0, MHIM_MATCH_AUTO, 0};
+    *f = (splits_flags){FORMAT_TABLE, 0};
     *n_rest = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *value = NULL, *name = NULL;
-        static const char *const own[] = {"--format", "--split_rep", "--feature_match"};
+        static const char *const own[] = {"--format"};
         for (size_t k = 0; k < MHIM_ARRAY_LEN(own) && i > 0; k++) {
             size_t len = strlen(own[k]);
             if (!strncmp(a, own[k], len) && (a[len] == '=' || a[len] == '\0')) {
@@ -73,14 +66,6 @@ static int take_flags(int argc, char **argv, splits_flags *f, int *n_rest, char 
                 f->format = FORMAT_JSON;
             else
                 return mhim_fail("--format=%s: expected table, csv or json", value);
-        } else if (!strcmp(name, "--split_rep")) {
-            char *end = NULL;
-            long v = strtol(value, &end, 10);
-            if (!value[0] || *end || v < 0 || v > 1000000)
-                return mhim_fail("--split_rep=%s: expected a repetition index 0, 1, ...", value);
-            f->split_rep = (int)v;
-        } else if (mhim_match_mode_parse(value, "--feature_match", &f->match) != MHIM_OK) {
-            return MHIM_EINPUT;
         }
     }
     return MHIM_OK;
@@ -109,9 +94,10 @@ static int label_path(const mhim_config *cfg, char **out) {
 
 /* Build the cohort when features are available. *have = 0 (with a note) when no feature folder
  * exists and none was configured; missing files are reported by the caller. */
-static int load_cohort(const mhim_config *cfg, const splits_flags *f, const mhim_label_table *t, mhim_cohort *c,
-                       int *have) {
+static int load_cohort(const mhim_config *cfg, const mhim_label_table *t, mhim_cohort *c, int *have) {
     *have = 0;
+    mhim_match_mode match;
+    if (mhim_match_mode_parse(cfg->feature_match, "--feature_match", &match) != MHIM_OK) return MHIM_EINPUT;
     if (!cfg->feature_dir || !cfg->feature_dir[0]) {
         char *dir = NULL;
         int n_found = 0;
@@ -123,7 +109,7 @@ static int load_cohort(const mhim_config *cfg, const splits_flags *f, const mhim
         }
         free(dir);
     }
-    mhim_cohort_options opt = {cfg->dataset_root, cfg->feature_dir, f->match, cfg->datasets, cfg->version};
+    mhim_cohort_options opt = {cfg->dataset_root, cfg->feature_dir, match, cfg->datasets, cfg->version};
     int rc = mhim_cohort_build(t, &opt, c);
     *have = rc == MHIM_OK;
     return rc;
@@ -252,14 +238,14 @@ static int run(const mhim_config *cfg, const splits_flags *f) {
     mhim_splits s = {0};
     if (rc == MHIM_OK) {
         mhim_split_options sopt = {cfg->version,   cfg->cv_fold,    cfg->seed,
-                                   cfg->val_ratio, cfg->split_file, f->split_rep};
+                                   cfg->val_ratio, cfg->split_file, cfg->split_rep};
         rc = mhim_splits_make(&t, &sopt, &s);
     }
     if (rc == MHIM_OK && cfg->fold_start >= s.n_folds)
         rc = mhim_fail("fold_start: %d but there are only %d folds", cfg->fold_start, s.n_folds);
     mhim_cohort c = {0};
     int have = 0, missing_rc = MHIM_OK;
-    if (rc == MHIM_OK) rc = load_cohort(cfg, f, &t, &c, &have);
+    if (rc == MHIM_OK) rc = load_cohort(cfg, &t, &c, &have);
     if (rc == MHIM_OK && have && c.n_missing) {
         if (t.task == MHIM_TASK_SURVIVAL) { /* the original drops them after splitting */
             unsigned char *keep = mhim_malloc((size_t)t.n_cases);

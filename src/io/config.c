@@ -153,14 +153,14 @@ static void apply_v2_rules(mhim_config *c, const mhim_option *table, int n, cons
 
 static int check_fields(const mhim_config *c, const mhim_option *table, const mhim_opt_args *args) {
     char buf[160];
-    if (c->version == 1 && !v1_dataset_name(c->datasets))
-        return mhim_fail("%s=%s: expected camelyon16 or tcga for MHIM-MIL v1 (v2 names such as nsclc or "
-                         "surv_blca need --mhim_version=2)", origin_of(args, table, "datasets", buf, sizeof buf),
-                         c->datasets ? c->datasets : "null");
-    if (c->version == 2 && !v2_dataset_name(c->datasets))
-        return mhim_fail("%s=%s: expected a v2 dataset name: call, nsclc, brca, surv_blca, surv_luad, surv_lusc, "
-                         "panda or bio*", origin_of(args, table, "datasets", buf, sizeof buf),
-                         c->datasets ? c->datasets : "null");
+    /* Names of neither original select the generic label rule (integers kept, else sorted names). */
+    if (c->version == 1 && v2_dataset_name(c->datasets) && !v1_dataset_name(c->datasets))
+        return mhim_fail("%s=%s: a v2 dataset name; expected camelyon16 or tcga for MHIM-MIL v1, or "
+                         "--mhim_version=2", origin_of(args, table, "datasets", buf, sizeof buf), c->datasets);
+    if (c->version == 2 && v1_dataset_name(c->datasets) && !v2_dataset_name(c->datasets))
+        return mhim_fail("%s=%s: a v1 dataset name; MHIM-v2 uses call (Camelyon16), nsclc, brca, surv_blca, "
+                         "surv_luad, surv_lusc, panda or bio*", origin_of(args, table, "datasets", buf, sizeof buf),
+                         c->datasets);
     if (c->version == 1 && !strcmp(c->loss, "nll_surv"))
         return mhim_fail("%s=nll_surv: survival training exists only in MHIM-v2 (--mhim_version=2)",
                          origin_of(args, table, "loss", buf, sizeof buf));

@@ -39,6 +39,10 @@ static const mhim_option table[] = {
     C(csv_header, "auto", "auto|yes|no", 0, G_MHIM,
       "label CSV header row; auto = detect; yes = always consume line 1 (what original v2 pandas does)"),
     S(split_file, NULL, 0, G_MHIM, "CSV of a user-given split (replaces the seeded cross-validation split)"),
+    I(split_rep, "0", 0, 1000000, 0, G_MHIM, "repetition used from a split_file with columns ID,rep,fold"),
+    C(feature_match, "auto", "auto|exact|substring", 0, G_MHIM,
+      "case ID -> feature files: exact <id>.<ext>; substring = every file containing the ID (original TCGA/v2 "
+      "rule); auto = substring for tcga and v2 datasets, else exact"),
     B(skip_bad_bags, "false", SW, G_MHIM, "skip unreadable/missing bags with a warning instead of stopping"),
     C(store_dtype, "fp32", "fp32|fp16", 0, G_MHIM, "in-memory storage type of the features"),
     S(memory_budget, "0", 0, G_MHIM, "RAM for cached features, e.g. 512M or 8G; 0 = unlimited"),
