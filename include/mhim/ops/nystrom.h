@@ -1,0 +1,119 @@
+/* mhim/ops/nystrom.h — Nyström self-attention of TransMIL as vendored by MHIM-MIL
+ * (modules/nystrom_attention.py, class NystromAttention, residual=True, no attention mask).
+ *
+ * Host float32, row-major; dimensions int64_t. Parameter gradients ACCUMULATE (+=); activation gradients are
+ * WRITTEN (=). Per bag (batch 1). Notation for every function below:
+ *   n  tokens (cls + instances), D model dim, H heads, dh dim_head, I = H*dh inner dim, m landmarks,
+ *   p  = (n % m) ? m - n % m : 0   front zero-padding rows,  np = n + p,  l = np / m  (= ceil(n/m)).
+ * Per-head tensors are stored head-major: (H, rows, cols), contiguous per head.
+ *
+ * Bitwise identical results for any OpenMP thread count (row loops and fixed-order reductions only; GEMMs through
+ * cblas_sgemm with a fixed OpenBLAS thread count). */
+#ifndef MHIM_OPS_NYSTROM_H
+#define MHIM_OPS_NYSTROM_H
+
+#include <stdint.h>
+
+#define MHIM_NYSTROM_PINV_ITERS 6  /* pinv_iterations */
+#define MHIM_NYSTROM_RES_KERNEL 33 /* residual_conv_kernel: Conv2d kernel (33,1), padding (16,0) */
+
+/* ---- derived sizes ---------------------------------------------------------------------------------------- */
+
+/* Front padding p and padded length np for n tokens and m landmarks (n >= 1, m >= 1). */
+int64_t mhim_nystrom_pad(int64_t n, int64_t m);
+int64_t mhim_nystrom_padded_len(int64_t n, int64_t m);
+
+/* Validate the dimensions of one layer: n >= 1, D, H, dh, m >= 1. Returns MHIM_OK, or MHIM_EINPUT with a
+ * message naming the bad dimension. The ops themselves assert the same conditions. */
+int mhim_nystrom_check_dims(int64_t n, int64_t dim, int64_t heads, int64_t dim_head, int64_t landmarks);
+
+/* ---- whole layer -------------------------------------------------------------------------------------------- */
+
+/* Activations kept by mhim_nystrom_forward for the backward and for the attention export. Every pointer is
+ * carved from one caller buffer of mhim_nystrom_cache_floats() floats by mhim_nystrom_cache_bind(). */
+typedef struct {
+    float *q, *k, *v;       /* (H, np, dh) projections of the padded input, q already scaled by dh^-0.5;
+                               rows 0..p-1 are the zero padding. v rows p+1.. are the instance values. */
+    float *q_land, *k_land; /* (H, m, dh) landmark means */
+    float *a1;              /* (H, np, m) softmax(q k_landᵀ) */
+    float *a2;              /* (H, m, m)  softmax(q_land k_landᵀ) */
+    float *a3;              /* (H, m, np) softmax(q_land kᵀ) */
+    float *z;               /* (ITERS+1, H, m, m) pseudo-inverse iterates Z_0..Z_ITERS of a2; the last is pinv(a2) */
+    float *pinv_norm;       /* (2) max row abs-sum and max column abs-sum of a2 over all heads */
+    float *a1z;             /* (H, np, m) a1 · pinv(a2) */
+    float *a3v;             /* (H, m, dh) a3 · v */
+    float *merged;          /* (n, I) attention output of the real rows, heads merged (input of to_out) */
+} mhim_nystrom_cache;
+
+int64_t mhim_nystrom_cache_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks);
+void mhim_nystrom_cache_bind(mhim_nystrom_cache *cache, float *buf, int64_t n, int64_t heads, int64_t dim_head,
+                             int64_t landmarks);
+/* Floats of scratch needed by mhim_nystrom_forward / mhim_nystrom_backward (contents undefined on return). */
+int64_t mhim_nystrom_forward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks);
+int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks);
+
+/* NystromAttention(dim=D, dim_head=dh, heads=H, num_landmarks=m, pinv_iterations=6, residual=True,
+ * residual_conv_kernel=33)(x) in eval mode, i.e. without the to_out Dropout (it is element-wise after the crop, so
+ * the caller applies it to `out`):
+ *   x ← F.pad(x, (0,0,p,0));  q,k,v = to_qkv(x).chunk(3);  q *= dh^-0.5
+ *   q_land, k_land = segment sums of l consecutive rows / l      (padding rows included)
+ *   a1, a2, a3 = softmax(q k_landᵀ), softmax(q_land k_landᵀ), softmax(q_land kᵀ)   (pad keys take part in a3)
+ *   o = (a1 · pinv6(a2)) · (a3 · v) + res_conv(v);  out = to_out(merge_heads(o))[-n:]
+ *   out    (n, D)       written
+ *   cache  filled (see mhim_nystrom_cache)
+ *   scratch             mhim_nystrom_forward_scratch_floats() floats
+ *   x      (n, D)       input tokens (already layer-normed)
+ *   w_qkv  (3I, D)      to_qkv.weight (rows [0,I) q, [I,2I) k, [2I,3I) v; row h*dh+d inside a block)
+ *   w_out  (D, I)       to_out.0.weight      b_out (D)  to_out.0.bias
+ *   w_res  (H, 33)      res_conv.weight (H,1,33,1) flattened */
+void mhim_nystrom_forward(float *out, mhim_nystrom_cache *cache, float *scratch, const float *x, const float *w_qkv,
+                          const float *w_out, const float *b_out, const float *w_res, int64_t n, int64_t dim,
+                          int64_t heads, int64_t dim_head, int64_t landmarks);
+
+/* Backward of mhim_nystrom_forward for dout (n, D), through the unrolled pseudo-inverse iterations and its
+ * normaliser (PyTorch's full max() splits the gradient evenly among tied maxima).
+ *   dx (n, D) written (NULL skips it); dw_qkv (3I, D), dw_out (D, I), db_out (D), dw_res (H, 33) accumulated.
+ *   scratch: mhim_nystrom_backward_scratch_floats() floats. */
+void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_out, float *dw_res, const float *dout,
+                           const mhim_nystrom_cache *cache, float *scratch, const float *x, const float *w_qkv,
+                           const float *w_out, const float *w_res, int64_t n, int64_t dim, int64_t heads,
+                           int64_t dim_head, int64_t landmarks);
+
+/* Attention map exported with return_attn=True (forward only; the teacher never back-propagates it):
+ *   r = a1[:, p, :] (the cls row);  attn = (r · pinv(a2)) · a3;  attn[:, n' - (n-1):]
+ *   attn (H, n-1) written: per head, the cls token's attention to the n-1 instance tokens, not renormalised
+ *   (entries can be negative); the residual convolution is not part of it. n = 1 writes nothing.
+ *   scratch: m floats. */
+void mhim_nystrom_cls_attention(float *attn, const mhim_nystrom_cache *cache, float *scratch, int64_t n, int64_t heads,
+                                int64_t landmarks);
+
+/* ---- pieces (used by the layer, exposed for the gradient checks and the CUDA backend) ---------------------------- */
+
+/* Landmark means over consecutive segments: out[h, j] = (Σ_{r<l} x[h, j*l + r]) / l.
+ *   out (H, m, dh) written; x (H, m*l, dh). Backward: dx[h, j*l+r] += dout[h, j] / l (accumulates). */
+void mhim_nystrom_landmarks_forward(float *out, const float *x, int64_t heads, int64_t m, int64_t l, int64_t dh);
+void mhim_nystrom_landmarks_backward_acc(float *dx, const float *dout, int64_t heads, int64_t m, int64_t l, int64_t dh);
+
+/* moore_penrose_iter_pinv(a, 6) for a (H, m, m):
+ *   s = max over all heads and rows of Σ_j|a_ij|  ·  max over all heads and columns of Σ_i|a_ij|
+ *   Z_0 = aᵀ / s;  Z_{t+1} = 0.25 · Z_t (13I − Y(15I − Y(7I − Y))),  Y = a Z_t
+ *   z     (ITERS+1, H, m, m) written: all iterates, pinv = z + ITERS*H*m*m
+ *   norm  (2) written: the two maxima
+ *   scratch 3*m*m floats. */
+void mhim_nystrom_pinv_forward(float *z, float *norm, float *scratch, const float *a, int64_t heads, int64_t m);
+/* Backward for dpinv (H, m, m) = gradient of the last iterate: da (H, m, m) written.
+ * scratch: mhim_nystrom_pinv_backward_scratch_floats() floats. */
+int64_t mhim_nystrom_pinv_backward_scratch_floats(int64_t m);
+void mhim_nystrom_pinv_backward(float *da, const float *dpinv, const float *z, const float *norm, float *scratch,
+                                const float *a, int64_t heads, int64_t m);
+
+/* Residual depthwise convolution along the sequence (res_conv: Conv2d(H, H, (33,1), padding=(16,0), groups=H,
+ * bias=False) applied to v (1, H, np, dh)):
+ *   out[h,t,c] += Σ_{j<33} w[h,j] · v[h, t+j-16, c]   (zero outside [0, T))   — out ACCUMULATES
+ *   Backward: dv[h,s,c] += Σ_j w[h,j] · dout[h, s-j+16, c] and dw[h,j] += Σ_{t,c} dout[h,t,c] · v[h,t+j-16,c]. */
+void mhim_nystrom_res_conv_forward_acc(float *out, const float *v, const float *w, int64_t heads, int64_t T,
+                                       int64_t dh);
+void mhim_nystrom_res_conv_backward_acc(float *dv, float *dw, const float *dout, const float *v, const float *w,
+                                        int64_t heads, int64_t T, int64_t dh);
+
+#endif

@@ -1,0 +1,115 @@
+/* DSMIL pieces: critical instances, critical-instance attention, bag classifier (see mhim/ops/dsmil.h). */
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+
+#include "mhim/common.h"
+#include "mhim/ops/dsmil.h"
+#include "mhim/ops/softmax.h"
+
+static int blas_dim(int64_t d) {
+    MHIM_ASSERT(d >= 0 && d <= INT_MAX);
+    return (int)d;
+}
+
+/* c (M,N) = op(a) · op(b) (+ c when beta = 1) for row-major operands with op(a) (M,K), op(b) (K,N). */
+static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *a, const float *b, float beta,
+                 float *c) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blas_dim(M), blas_dim(N),
+                blas_dim(K), 1.0f, a, blas_dim(ta ? M : K), b, blas_dim(tb ? K : N), beta, c, blas_dim(N));
+}
+
+void mhim_dsmil_critical_forward(int64_t *crit, float *max_logit, const float *inst, int64_t n, int64_t C) {
+    MHIM_ASSERT(n >= 1 && C >= 1);
+    for (int64_t c = 0; c < C; c++) {
+        int64_t best = 0;
+        for (int64_t i = 1; i < n; i++)
+            if (inst[i * C + c] > inst[best * C + c]) best = i;
+        crit[c] = best;
+        if (max_logit) max_logit[c] = inst[best * C + c];
+    }
+}
+
+void mhim_dsmil_critical_backward_acc(float *d_inst, const float *d_max_logit, const int64_t *crit, int64_t n,
+                                      int64_t C) {
+    for (int64_t c = 0; c < C; c++) {
+        MHIM_ASSERT(crit[c] >= 0 && crit[c] < n);
+        d_inst[crit[c] * C + c] += d_max_logit[c];
+    }
+}
+
+void mhim_dsmil_instance_score(float *score, const float *inst, int64_t n, int64_t C) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float best = inst[i * C];
+        for (int64_t c = 1; c < C; c++) best = fmaxf(best, inst[i * C + c]);
+        score[i] = best;
+    }
+}
+
+/* qm (C, Dq) = q[crit]. */
+static void gather_critical(float *qm, const float *q, const int64_t *crit, int64_t n, int64_t C, int64_t Dq) {
+    for (int64_t c = 0; c < C; c++) {
+        MHIM_ASSERT(crit[c] >= 0 && crit[c] < n);
+        for (int64_t d = 0; d < Dq; d++) qm[c * Dq + d] = q[crit[c] * Dq + d];
+    }
+}
+
+void mhim_dsmil_attention_forward(float *bag, float *attn, const float *q, const int64_t *crit, const float *v,
+                                  int64_t n, int64_t C, int64_t Dq, int64_t D) {
+    MHIM_ASSERT(n >= 1 && C >= 1 && Dq >= 1 && D >= 1);
+    const float norm = sqrtf((float)Dq);
+    /* attn (n, C) = q · q_maxᵀ, with q_max rows read in place from q */
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *qi = q + i * Dq, *qc = q + crit[c] * Dq;
+            float s = 0.0f;
+            for (int64_t d = 0; d < Dq; d++) s += qi[d] * qc[d];
+            attn[i * C + c] = s / norm;
+        }
+    mhim_softmax_instances_forward(attn, attn, NULL, n, C);
+    gemm(1, 0, C, D, n, attn, v, 0.0f, bag); /* bag = attnᵀ v */
+}
+
+void mhim_dsmil_attention_backward(float *dq, float *dv, const float *d_bag, float *scratch, const float *attn,
+                                   const float *q, const int64_t *crit, const float *v, int64_t n, int64_t C,
+                                   int64_t Dq, int64_t D) {
+    MHIM_ASSERT(n >= 1 && C >= 1 && Dq >= 1 && D >= 1);
+    const float norm = sqrtf((float)Dq);
+    float *ds = scratch, *qm = ds + n * C, *dqm = qm + C * Dq;
+    gemm(0, 0, n, D, C, attn, d_bag, 0.0f, dv); /* dv = attn · d_bag      */
+    gemm(0, 1, n, C, D, v, d_bag, 0.0f, ds);    /* d_attn = v · d_bagᵀ   */
+    /* softmax over instances (columns), then the 1/sqrt(Dq) scaling */
+    mhim_softmax_instances_backward(ds, ds, attn, n, C);
+    for (int64_t j = 0; j < n * C; j++) ds[j] /= norm;
+    gather_critical(qm, q, crit, n, C, Dq);
+    gemm(0, 0, n, Dq, C, ds, qm, 0.0f, dq); /* dq   = ds · q_max */
+    gemm(1, 0, C, Dq, n, ds, q, 0.0f, dqm); /* dq_max = dsᵀ · q  */
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t d = 0; d < Dq; d++) dq[crit[c] * Dq + d] += dqm[c * Dq + d];
+}
+
+void mhim_dsmil_fcc_forward(float *logit, const float *bag, const float *w, const float *b, int64_t C, int64_t D) {
+    const int64_t K = C * D;
+    for (int64_t o = 0; o < C; o++) {
+        double s = 0.0;
+        for (int64_t j = 0; j < K; j++) s += (double)w[o * K + j] * bag[j];
+        logit[o] = (float)(b[o] + s);
+    }
+}
+
+void mhim_dsmil_fcc_backward(float *d_bag, float *dw, float *db, const float *d_logit, const float *bag, const float *w,
+                             int64_t C, int64_t D) {
+    const int64_t K = C * D;
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < K; j++) {
+        double s = 0.0;
+        for (int64_t o = 0; o < C; o++) {
+            s += (double)d_logit[o] * w[o * K + j];
+            dw[o * K + j] += d_logit[o] * bag[j];
+        }
+        d_bag[j] = (float)s;
+    }
+    for (int64_t o = 0; o < C; o++) db[o] += d_logit[o];
+}

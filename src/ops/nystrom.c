@@ -1,0 +1,129 @@
+/* Nyström attention layer: cache layout, forward and the cls attention export (see mhim/ops/nystrom.h). */
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+
+#include "mhim/common.h"
+#include "mhim/ops/linear.h"
+#include "mhim/ops/nystrom.h"
+#include "mhim/ops/softmax.h"
+
+static int blas_dim(int64_t d) {
+    MHIM_ASSERT(d >= 0 && d <= INT_MAX);
+    return (int)d;
+}
+
+/* c (M,N) = op(a) · op(b) for row-major operands with op(a) (M,K), op(b) (K,N); beta 0. */
+static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *a, const float *b, float *c) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blas_dim(M), blas_dim(N),
+                blas_dim(K), 1.0f, a, blas_dim(ta ? M : K), b, blas_dim(tb ? K : N), 0.0f, c, blas_dim(N));
+}
+
+int64_t mhim_nystrom_cache_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
+    const int64_t np = mhim_nystrom_padded_len(n, landmarks), H = heads, m = landmarks, dh = dim_head;
+    return 3 * H * np * dh + 2 * H * m * dh + H * np * m + H * m * m + H * m * np +
+           (MHIM_NYSTROM_PINV_ITERS + 1) * H * m * m + 2 + H * np * m + H * m * dh + n * H * dh;
+}
+
+void mhim_nystrom_cache_bind(mhim_nystrom_cache *c, float *buf, int64_t n, int64_t heads, int64_t dim_head,
+                             int64_t landmarks) {
+    const int64_t np = mhim_nystrom_padded_len(n, landmarks), H = heads, m = landmarks, dh = dim_head;
+    float *p = buf;
+    c->q = p, p += H * np * dh;
+    c->k = p, p += H * np * dh;
+    c->v = p, p += H * np * dh;
+    c->q_land = p, p += H * m * dh;
+    c->k_land = p, p += H * m * dh;
+    c->a1 = p, p += H * np * m;
+    c->a2 = p, p += H * m * m;
+    c->a3 = p, p += H * m * np;
+    c->z = p, p += (MHIM_NYSTROM_PINV_ITERS + 1) * H * m * m;
+    c->pinv_norm = p, p += 2;
+    c->a1z = p, p += H * np * m;
+    c->a3v = p, p += H * m * dh;
+    c->merged = p, p += n * H * dh;
+    MHIM_ASSERT(p - buf == mhim_nystrom_cache_floats(n, heads, dim_head, landmarks));
+}
+
+int64_t mhim_nystrom_forward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
+    const int64_t np = mhim_nystrom_padded_len(n, landmarks);
+    return 3 * n * heads * dim_head + heads * np * dim_head + 3 * landmarks * landmarks;
+}
+
+/* q scaling of NystromAttention: dim_head ** -0.5 (a Python float applied to a float32 tensor). */
+static float q_scale(int64_t dim_head) { return (float)pow((double)dim_head, -0.5); }
+
+void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, const float *x, const float *w_qkv,
+                          const float *w_out, const float *b_out, const float *w_res, int64_t n, int64_t dim,
+                          int64_t heads, int64_t dim_head, int64_t landmarks) {
+    MHIM_ASSERT(mhim_nystrom_check_dims(n, dim, heads, dim_head, landmarks) == MHIM_OK);
+    const int64_t H = heads, dh = dim_head, m = landmarks, inner = H * dh;
+    const int64_t p = mhim_nystrom_pad(n, m), np = n + p, l = np / m;
+    const float scale = q_scale(dh);
+    float *qkv = scratch;           /* (n, 3I) */
+    float *o = qkv + n * 3 * inner; /* (H, np, dh) */
+    float *pinv_tmp = o + H * np * dh;
+
+    mhim_linear_forward(qkv, x, w_qkv, NULL, n, dim, 3 * inner);
+    /* split heads into the padded head-major layout; the p front rows are zeros (F.pad before to_qkv) */
+#pragma omp parallel for schedule(static)
+    for (int64_t ht = 0; ht < H * np; ht++) {
+        const int64_t h = ht / np, tp = ht % np;
+        float *qr = c->q + ht * dh, *kr = c->k + ht * dh, *vr = c->v + ht * dh;
+        if (tp < p) {
+            for (int64_t d = 0; d < dh; d++) qr[d] = kr[d] = vr[d] = 0.0f;
+            continue;
+        }
+        const float *src = qkv + (tp - p) * 3 * inner + h * dh;
+        for (int64_t d = 0; d < dh; d++) {
+            qr[d] = src[d] * scale;
+            kr[d] = src[inner + d];
+            vr[d] = src[2 * inner + d];
+        }
+    }
+    mhim_nystrom_landmarks_forward(c->q_land, c->q, H, m, l, dh);
+    mhim_nystrom_landmarks_forward(c->k_land, c->k, H, m, l, dh);
+    for (int64_t h = 0; h < H; h++) {
+        const float *qh = c->q + h * np * dh, *kh = c->k + h * np * dh;
+        const float *qlh = c->q_land + h * m * dh, *klh = c->k_land + h * m * dh;
+        gemm(0, 1, np, m, dh, qh, klh, c->a1 + h * np * m); /* q k_landᵀ      */
+        gemm(0, 1, m, m, dh, qlh, klh, c->a2 + h * m * m);  /* q_land k_landᵀ */
+        gemm(0, 1, m, np, dh, qlh, kh, c->a3 + h * m * np); /* q_land kᵀ      */
+    }
+    mhim_softmax_rows_forward(c->a1, c->a1, NULL, H * np, m);
+    mhim_softmax_rows_forward(c->a2, c->a2, NULL, H * m, m);
+    mhim_softmax_rows_forward(c->a3, c->a3, NULL, H * m, np);
+    mhim_nystrom_pinv_forward(c->z, c->pinv_norm, pinv_tmp, c->a2, H, m);
+    const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
+    for (int64_t h = 0; h < H; h++) {
+        gemm(0, 0, np, m, m, c->a1 + h * np * m, pinv + h * m * m, c->a1z + h * np * m);
+        gemm(0, 0, m, dh, np, c->a3 + h * m * np, c->v + h * np * dh, c->a3v + h * m * dh);
+        gemm(0, 0, np, dh, m, c->a1z + h * np * m, c->a3v + h * m * dh, o + h * np * dh);
+    }
+    mhim_nystrom_res_conv_forward_acc(o, c->v, w_res, H, np, dh);
+    /* merge heads of the real rows: merged[t, h*dh + d] = o[h, p + t, d] */
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t d = 0; d < dh; d++) c->merged[t * inner + h * dh + d] = o[(h * np + p + t) * dh + d];
+    mhim_linear_forward(out, c->merged, w_out, b_out, n, inner, dim);
+}
+
+void mhim_nystrom_cls_attention(float *attn, const mhim_nystrom_cache *c, float *scratch, int64_t n, int64_t heads,
+                                int64_t landmarks) {
+    const int64_t m = landmarks, p = mhim_nystrom_pad(n, m), np = n + p;
+    const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * heads * m * m;
+    for (int64_t h = 0; h < heads; h++) {
+        const float *r = c->a1 + (h * np + p) * m, *zh = pinv + h * m * m, *a3h = c->a3 + h * m * np;
+        for (int64_t j = 0; j < m; j++) {
+            float s = 0.0f;
+            for (int64_t k = 0; k < m; k++) s += r[k] * zh[k * m + j];
+            scratch[j] = s;
+        }
+        for (int64_t i = 0; i < n - 1; i++) {
+            float s = 0.0f;
+            for (int64_t j = 0; j < m; j++) s += scratch[j] * a3h[j * np + p + 1 + i];
+            attn[h * (n - 1) + i] = s;
+        }
+    }
+}

@@ -1,0 +1,113 @@
+/* Nyström attention layer backward (see mhim/ops/nystrom.h, mhim_nystrom_backward). */
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+
+#include "mhim/common.h"
+#include "mhim/ops/linear.h"
+#include "mhim/ops/nystrom.h"
+#include "mhim/ops/softmax.h"
+
+static int blas_dim(int64_t d) {
+    MHIM_ASSERT(d >= 0 && d <= INT_MAX);
+    return (int)d;
+}
+
+/* c (M,N) = op(a) · op(b) + beta · c for row-major operands with op(a) (M,K), op(b) (K,N). */
+static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *a, const float *b, float beta,
+                 float *c) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blas_dim(M), blas_dim(N),
+                blas_dim(K), 1.0f, a, blas_dim(ta ? M : K), b, blas_dim(tb ? K : N), beta, c, blas_dim(N));
+}
+
+int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
+    const int64_t np = mhim_nystrom_padded_len(n, landmarks), H = heads, m = landmarks, dh = dim_head;
+    return 4 * n * H * dh + 4 * H * np * dh + 2 * np * m + m * dh + m * np + 2 * H * m * m + 2 * H * m * dh +
+           mhim_nystrom_pinv_backward_scratch_floats(m);
+}
+
+void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_out, float *dw_res, const float *dout,
+                           const mhim_nystrom_cache *c, float *scratch, const float *x, const float *w_qkv,
+                           const float *w_out, const float *w_res, int64_t n, int64_t dim, int64_t heads,
+                           int64_t dim_head, int64_t landmarks) {
+    MHIM_ASSERT(mhim_nystrom_check_dims(n, dim, heads, dim_head, landmarks) == MHIM_OK);
+    const int64_t H = heads, dh = dim_head, m = landmarks, inner = H * dh;
+    const int64_t p = mhim_nystrom_pad(n, m), np = n + p, l = np / m;
+    const float scale = (float)pow((double)dh, -0.5);
+    float *dmerged = scratch;          /* (n, I)     */
+    float *dqkv = dmerged + n * inner; /* (n, 3I)    */
+    float *d_o = dqkv + n * 3 * inner; /* (H, np, dh) */
+    float *dq = d_o + H * np * dh;     /* (H, np, dh) */
+    float *dk = dq + H * np * dh;      /* (H, np, dh) */
+    float *dv = dk + H * np * dh;      /* (H, np, dh) */
+    float *da1z = dv + H * np * dh;    /* (np, m) one head */
+    float *da1 = da1z + np * m;        /* (np, m) one head */
+    float *da3v = da1 + np * m;        /* (m, dh) one head */
+    float *da3 = da3v + m * dh;        /* (m, np) one head */
+    float *dz = da3 + m * np;          /* (H, m, m)  */
+    float *da2 = dz + H * m * m;       /* (H, m, m)  */
+    float *dql = da2 + H * m * m;      /* (H, m, dh) */
+    float *dkl = dql + H * m * dh;     /* (H, m, dh) */
+    float *pinv_tmp = dkl + H * m * dh;
+    const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
+
+    /* to_out and the crop: only the real rows carry gradient */
+    mhim_linear_backward(dmerged, dw_out, db_out, dout, c->merged, w_out, n, inner, dim);
+#pragma omp parallel for schedule(static)
+    for (int64_t ht = 0; ht < H * np; ht++) {
+        const int64_t h = ht / np, tp = ht % np;
+        float *g = d_o + ht * dh, *gv = dv + ht * dh;
+        for (int64_t d = 0; d < dh; d++) {
+            g[d] = tp < p ? 0.0f : dmerged[(tp - p) * inner + h * dh + d];
+            gv[d] = 0.0f;
+        }
+    }
+    mhim_nystrom_res_conv_backward_acc(dv, dw_res, d_o, c->v, w_res, H, np, dh);
+
+    for (int64_t h = 0; h < H; h++) {
+        const float *a1h = c->a1 + h * np * m, *a3h = c->a3 + h * m * np, *zh = pinv + h * m * m;
+        const float *qh = c->q + h * np * dh, *kh = c->k + h * np * dh, *vh = c->v + h * np * dh;
+        const float *qlh = c->q_land + h * m * dh, *klh = c->k_land + h * m * dh;
+        const float *doh = d_o + h * np * dh;
+        /* o = a1z · a3v */
+        gemm(0, 1, np, m, dh, doh, c->a3v + h * m * dh, 0.0f, da1z);
+        gemm(1, 0, m, dh, np, c->a1z + h * np * m, doh, 0.0f, da3v);
+        /* a1z = a1 · Z */
+        gemm(0, 1, np, m, m, da1z, zh, 0.0f, da1);
+        gemm(1, 0, m, m, np, a1h, da1z, 0.0f, dz + h * m * m);
+        /* a3v = a3 · v */
+        gemm(0, 1, m, np, dh, da3v, vh, 0.0f, da3);
+        gemm(1, 0, np, dh, m, a3h, da3v, 1.0f, dv + h * np * dh);
+        /* softmaxes of a1 and a3 */
+        mhim_softmax_rows_backward(da1, da1, a1h, np, m);
+        mhim_softmax_rows_backward(da3, da3, a3h, m, np);
+        /* s1 = q k_landᵀ,  s3 = q_land kᵀ */
+        gemm(0, 0, np, dh, m, da1, klh, 0.0f, dq + h * np * dh);
+        gemm(1, 0, m, dh, np, da1, qh, 0.0f, dkl + h * m * dh);
+        gemm(0, 0, m, dh, np, da3, kh, 0.0f, dql + h * m * dh);
+        gemm(1, 0, np, dh, m, da3, qlh, 0.0f, dk + h * np * dh);
+    }
+    /* pinv (global normaliser couples the heads), then the softmax of a2 and s2 = q_land k_landᵀ */
+    mhim_nystrom_pinv_backward(da2, dz, c->z, c->pinv_norm, pinv_tmp, c->a2, H, m);
+    mhim_softmax_rows_backward(da2, da2, c->a2, H * m, m);
+    for (int64_t h = 0; h < H; h++) {
+        const float *da2h = da2 + h * m * m;
+        gemm(0, 0, m, dh, m, da2h, c->k_land + h * m * dh, 1.0f, dql + h * m * dh);
+        gemm(1, 0, m, dh, m, da2h, c->q_land + h * m * dh, 1.0f, dkl + h * m * dh);
+    }
+    mhim_nystrom_landmarks_backward_acc(dq, dql, H, m, l, dh);
+    mhim_nystrom_landmarks_backward_acc(dk, dkl, H, m, l, dh);
+    /* q scaling, head merge of the real rows, to_qkv */
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t src = (h * np + p + t) * dh;
+            float *row = dqkv + t * 3 * inner + h * dh;
+            for (int64_t d = 0; d < dh; d++) {
+                row[d] = dq[src + d] * scale;
+                row[inner + d] = dk[src + d];
+                row[2 * inner + d] = dv[src + d];
+            }
+        }
+    mhim_linear_backward(dx, dw_qkv, NULL, dqkv, x, w_qkv, n, dim, 3 * inner);
+}

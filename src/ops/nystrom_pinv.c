@@ -1,0 +1,156 @@
+/* Iterative Moore–Penrose pseudo-inverse of the Nyström landmark kernel, forward and unrolled backward
+ * (see mhim/ops/nystrom.h, mhim_nystrom_pinv_*). */
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "mhim/common.h"
+#include "mhim/ops/nystrom.h"
+
+static int blas_dim(int64_t d) {
+    MHIM_ASSERT(d >= 0 && d <= INT_MAX);
+    return (int)d;
+}
+
+/* c (m,m) = alpha · op(a) · op(b) + beta · c for square row-major matrices. */
+static void sq_gemm(int ta, int tb, int64_t m, float alpha, const float *a, const float *b, float beta, float *c) {
+    int md = blas_dim(m);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, md, md, md, alpha, a, md,
+                b, md, beta, c, md);
+}
+
+/* out = diag·I − x  (m,m); in place allowed. */
+static void diag_minus(float *out, float diag, const float *x, int64_t m) {
+    for (int64_t i = 0; i < m * m; i++) out[i] = -x[i];
+    for (int64_t i = 0; i < m; i++) out[i * m + i] += diag;
+}
+
+static float sign_of(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
+
+/* Row abs-sums and column abs-sums of one head, summed in index order. */
+static float head_row_sum(const float *a, int64_t m, int64_t i) {
+    float s = 0.0f;
+    for (int64_t j = 0; j < m; j++) s += fabsf(a[i * m + j]);
+    return s;
+}
+static float head_col_sum(const float *a, int64_t m, int64_t j) {
+    float s = 0.0f;
+    for (int64_t i = 0; i < m; i++) s += fabsf(a[i * m + j]);
+    return s;
+}
+
+/* Global maxima of row and column abs-sums over all heads (torch.max over the whole tensor). */
+static void pinv_norms(float *row_max, float *col_max, const float *a, int64_t heads, int64_t m) {
+    float rmax = -INFINITY, cmax = -INFINITY;
+    for (int64_t h = 0; h < heads; h++) {
+        const float *ah = a + h * m * m;
+        for (int64_t i = 0; i < m; i++) {
+            rmax = fmaxf(rmax, head_row_sum(ah, m, i));
+            cmax = fmaxf(cmax, head_col_sum(ah, m, i));
+        }
+    }
+    *row_max = rmax;
+    *col_max = cmax;
+}
+
+void mhim_nystrom_pinv_forward(float *z, float *norm, float *scratch, const float *a, int64_t heads, int64_t m) {
+    MHIM_ASSERT(heads >= 1 && m >= 1);
+    const int64_t mm = m * m, hmm = heads * m * m;
+    pinv_norms(&norm[0], &norm[1], a, heads, m);
+    const float s = norm[0] * norm[1];
+    float *y = scratch, *t = scratch + mm, *u = scratch + 2 * mm;
+    for (int64_t h = 0; h < heads; h++) {
+        const float *ah = a + h * mm;
+        float *z0 = z + h * mm;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < m; j++) z0[j * m + i] = ah[i * m + j] / s;
+        for (int64_t it = 0; it < MHIM_NYSTROM_PINV_ITERS; it++) {
+            const float *zc = z + it * hmm + h * mm;
+            float *zn = z + (it + 1) * hmm + h * mm;
+            sq_gemm(0, 0, m, 1.0f, ah, zc, 0.0f, y);  /* Y  = a Z        */
+            diag_minus(t, 7.0f, y, m);                /* U1 = 7I − Y      */
+            sq_gemm(0, 0, m, 1.0f, y, t, 0.0f, u);    /* P1 = Y U1        */
+            diag_minus(u, 15.0f, u, m);               /* U2 = 15I − P1    */
+            sq_gemm(0, 0, m, 1.0f, y, u, 0.0f, t);    /* P2 = Y U2        */
+            diag_minus(t, 13.0f, t, m);               /* U3 = 13I − P2    */
+            sq_gemm(0, 0, m, 0.25f, zc, t, 0.0f, zn); /* Z' = 0.25 Z U3  */
+        }
+    }
+}
+
+int64_t mhim_nystrom_pinv_backward_scratch_floats(int64_t m) { return 9 * m * m; }
+
+/* Gradient of the normaliser s = row_max · col_max into da, given ds. The full-tensor max sends its gradient
+ * evenly to all tied maximisers, then |·| multiplies by sign(a). */
+static void pinv_norm_backward(float *da, float ds, const float *a, const float *norm, int64_t heads, int64_t m) {
+    const int64_t mm = m * m;
+    const float d_row = ds * norm[1], d_col = ds * norm[0];
+    int64_t row_ties = 0, col_ties = 0;
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t i = 0; i < m; i++) {
+            row_ties += head_row_sum(a + h * mm, m, i) == norm[0];
+            col_ties += head_col_sum(a + h * mm, m, i) == norm[1];
+        }
+    MHIM_ASSERT(row_ties >= 1 && col_ties >= 1);
+    const float g_row = d_row / (float)row_ties, g_col = d_col / (float)col_ties;
+    for (int64_t h = 0; h < heads; h++) {
+        const float *ah = a + h * mm;
+        float *dah = da + h * mm;
+        for (int64_t i = 0; i < m; i++) {
+            if (head_row_sum(ah, m, i) == norm[0])
+                for (int64_t j = 0; j < m; j++) dah[i * m + j] += g_row * sign_of(ah[i * m + j]);
+            if (head_col_sum(ah, m, i) == norm[1])
+                for (int64_t r = 0; r < m; r++) dah[r * m + i] += g_col * sign_of(ah[r * m + i]);
+        }
+    }
+}
+
+void mhim_nystrom_pinv_backward(float *da, const float *dpinv, const float *z, const float *norm, float *scratch,
+                                const float *a, int64_t heads, int64_t m) {
+    MHIM_ASSERT(heads >= 1 && m >= 1);
+    const int64_t mm = m * m, hmm = heads * mm;
+    const float s = norm[0] * norm[1];
+    float *y = scratch, *u1 = y + mm, *u2 = u1 + mm, *u3 = u2 + mm;
+    float *g = u3 + mm, *gn = g + mm, *du = gn + mm, *dy = du + mm, *dt = dy + mm;
+    double ds = 0.0;
+    for (int64_t h = 0; h < heads; h++) {
+        const float *ah = a + h * mm;
+        float *dah = da + h * mm;
+        memset(dah, 0, (size_t)mm * sizeof(float));
+        memcpy(g, dpinv + h * mm, (size_t)mm * sizeof(float));
+        for (int64_t it = MHIM_NYSTROM_PINV_ITERS - 1; it >= 0; it--) {
+            const float *zc = z + it * hmm + h * mm;
+            /* recompute the iteration's intermediates */
+            sq_gemm(0, 0, m, 1.0f, ah, zc, 0.0f, y);
+            diag_minus(u1, 7.0f, y, m);
+            sq_gemm(0, 0, m, 1.0f, y, u1, 0.0f, u2);
+            diag_minus(u2, 15.0f, u2, m);
+            sq_gemm(0, 0, m, 1.0f, y, u2, 0.0f, u3);
+            diag_minus(u3, 13.0f, u3, m);
+            /* Z' = 0.25 Z U3:  dZ = 0.25 G U3ᵀ,  dU3 = 0.25 Zᵀ G */
+            sq_gemm(0, 1, m, 0.25f, g, u3, 0.0f, gn);
+            sq_gemm(1, 0, m, 0.25f, zc, g, 0.0f, du);
+            /* U3 = 13I − Y U2:  dY = −dU3 U2ᵀ,  dP1 = −dU2 = Yᵀ dU3 */
+            sq_gemm(0, 1, m, -1.0f, du, u2, 0.0f, dy);
+            sq_gemm(1, 0, m, 1.0f, y, du, 0.0f, dt);
+            /* U2 = 15I − Y U1:  dY += dP1 U1ᵀ;  U1 = 7I − Y:  dY −= Yᵀ dP1 */
+            sq_gemm(0, 1, m, 1.0f, dt, u1, 1.0f, dy);
+            sq_gemm(1, 0, m, -1.0f, y, dt, 1.0f, dy);
+            /* Y = a Z:  da += dY Zᵀ,  dZ += aᵀ dY */
+            sq_gemm(0, 1, m, 1.0f, dy, zc, 1.0f, dah);
+            sq_gemm(1, 0, m, 1.0f, ah, dy, 1.0f, gn);
+            float *swap = g;
+            g = gn;
+            gn = swap;
+        }
+        /* Z_0 = aᵀ / s: da += G_0ᵀ / s, and ds = −Σ G_0 ⊙ Z_0 / s (summed over all heads) */
+        const float *z0 = z + h * mm;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < m; j++) {
+                dah[i * m + j] += g[j * m + i] / s;
+                ds -= (double)g[j * m + i] * z0[j * m + i];
+            }
+    }
+    pinv_norm_backward(da, (float)(ds / s), a, norm, heads, m);
+}
