@@ -60,7 +60,8 @@ int gradcheck(const char *name, float *x, int64_t n, const float *analytic, gc_o
         double fd = (up - down) / (2 * eps), an = analytic[i];
         double scale = fmax(1.0, fmax(fabs(fd), fabs(an)));
         double err = fabs(fd - an) / scale;
-        if (err > worst) {
+        if (!isfinite(err)) err = INFINITY; /* a NaN/Inf gradient is always a failure */
+        if (err > worst || worst_i < 0) {
             worst = err;
             worst_i = i;
         }

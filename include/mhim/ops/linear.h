@@ -1,0 +1,30 @@
+/* mhim/ops/linear.h — fully connected layer (nn.Linear).
+ *
+ * Host float32, row-major; dimensions int64_t. Parameter gradients ACCUMULATE (+=); the input gradient is
+ * WRITTEN (=) by mhim_linear_backward and ADDED (+=) by mhim_linear_backward_acc. All three GEMMs go through
+ * cblas_sgemm with transposition flags (no copies). */
+#ifndef MHIM_OPS_LINEAR_H
+#define MHIM_OPS_LINEAR_H
+
+#include <stdint.h>
+
+/* nn.Linear / F.linear(inp, weight, bias): out = inp · weightᵀ + bias.
+ *   out    (N, OC)   written
+ *   inp    (N, C)
+ *   weight (OC, C)   PyTorch layout (state_dict "<name>.weight")
+ *   bias   (OC)      or NULL (bias=False)
+ * Caches nothing: the backward needs inp, which the caller keeps. N may be 0 (nothing is written); C, OC >= 1. */
+void mhim_linear_forward(float *out, const float *inp, const float *weight, const float *bias, int64_t N, int64_t C,
+                         int64_t OC);
+
+/* Backward of mhim_linear_forward for upstream gradient dout (N, OC):
+ *   dinp    (N, C)   = dout · weight      (written; NULL skips the GEMM, e.g. the input projection)
+ *   dweight (OC, C)  += doutᵀ · inp       (NULL for a frozen weight)
+ *   dbias   (OC)     += Σ_rows dout       (NULL when there is no bias; mhim_colsum_acc: fixed order) */
+void mhim_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                          const float *weight, int64_t N, int64_t C, int64_t OC);
+/* Same, but dinp += dout · weight (for inputs that fan out, e.g. DSMIL's h feeding three linear layers). */
+void mhim_linear_backward_acc(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                              const float *weight, int64_t N, int64_t C, int64_t OC);
+
+#endif

@@ -1,0 +1,80 @@
+/* Element-wise activations (see mhim/ops/act.h). Every element is computed independently, so results do not
+ * depend on the thread count. */
+#include "mhim/ops/act.h"
+
+#include <math.h>
+
+#include "mhim/common.h"
+
+#define INV_SQRT2 0.70710678118654752440f
+#define INV_SQRT_2PI 0.39894228040143267794f
+
+void mhim_relu_forward(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+void mhim_relu_backward(float *dinp, const float *dout, const float *out, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+void mhim_gelu_forward(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = x * 0.5f * (1.0f + erff(x * INV_SQRT2));
+    }
+}
+
+void mhim_gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
+        float pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
+        dinp[i] = dout[i] * (cdf + x * pdf);
+    }
+}
+
+void mhim_tanh_forward(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+}
+
+void mhim_tanh_backward(float *dinp, const float *dout, const float *out, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * (1.0f - out[i] * out[i]);
+}
+
+void mhim_sigmoid_forward(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-inp[i]));
+}
+
+void mhim_sigmoid_backward(float *dinp, const float *dout, const float *out, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * out[i] * (1.0f - out[i]);
+}
+
+void mhim_act_forward(mhim_act act, float *out, const float *inp, int64_t n) {
+    switch (act) {
+    case MHIM_ACT_RELU: mhim_relu_forward(out, inp, n); return;
+    case MHIM_ACT_GELU: mhim_gelu_forward(out, inp, n); return;
+    case MHIM_ACT_TANH: mhim_tanh_forward(out, inp, n); return;
+    case MHIM_ACT_SIGMOID: mhim_sigmoid_forward(out, inp, n); return;
+    }
+    MHIM_DIE("unknown activation %d", (int)act);
+}
+
+void mhim_act_backward(mhim_act act, float *dinp, const float *dout, const float *inp, const float *out, int64_t n) {
+    switch (act) {
+    case MHIM_ACT_RELU: mhim_relu_backward(dinp, dout, out, n); return;
+    case MHIM_ACT_GELU: mhim_gelu_backward(dinp, dout, inp, n); return;
+    case MHIM_ACT_TANH: mhim_tanh_backward(dinp, dout, out, n); return;
+    case MHIM_ACT_SIGMOID: mhim_sigmoid_backward(dinp, dout, out, n); return;
+    }
+    MHIM_DIE("unknown activation %d", (int)act);
+}
+
+int mhim_act_needs_input(mhim_act act) { return act == MHIM_ACT_GELU; }

@@ -1,0 +1,60 @@
+/* nn.Linear forward/backward on OpenBLAS (see mhim/ops/linear.h). */
+#include "mhim/ops/linear.h"
+
+#include <cblas.h>
+#include <limits.h>
+
+#include "mhim/common.h"
+#include "mhim/ops/act.h"
+#include "mhim/threads.h"
+
+/* BLAS takes int dimensions; every GEMM dimension must fit. */
+static int blas_dim(int64_t d) {
+    MHIM_ASSERT(d >= 0 && d <= INT_MAX);
+    return (int)d;
+}
+
+void mhim_linear_forward(float *out, const float *inp, const float *weight, const float *bias, int64_t N, int64_t C,
+                         int64_t OC) {
+    MHIM_ASSERT(C > 0 && OC > 0);
+    if (N == 0) return;
+    float beta = 0.0f;
+    if (bias) {
+#pragma omp parallel for schedule(static) if (N * OC >= MHIM_OPS_PARALLEL_MIN)
+        for (int64_t i = 0; i < N; i++) {
+            float *row = out + i * OC;
+            for (int64_t o = 0; o < OC; o++) row[o] = bias[o];
+        }
+        beta = 1.0f;
+    }
+    /* out (N,OC) = inp (N,C) · weight(OC,C)ᵀ (+ out) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_dim(N), blas_dim(OC), blas_dim(C), 1.0f, inp,
+                blas_dim(C), weight, blas_dim(C), beta, out, blas_dim(OC));
+}
+
+static void linear_backward(float *dinp, float beta_inp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, int64_t N, int64_t C, int64_t OC) {
+    MHIM_ASSERT(C > 0 && OC > 0);
+    if (N == 0) return;
+    if (dinp) {
+        /* dinp (N,C) = dout (N,OC) · weight (OC,C) (+ dinp) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_dim(N), blas_dim(C), blas_dim(OC), 1.0f, dout,
+                    blas_dim(OC), weight, blas_dim(C), beta_inp, dinp, blas_dim(C));
+    }
+    if (dweight) {
+        /* dweight (OC,C) += dout(N,OC)ᵀ · inp (N,C) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_dim(OC), blas_dim(C), blas_dim(N), 1.0f, dout,
+                    blas_dim(OC), inp, blas_dim(C), 1.0f, dweight, blas_dim(C));
+    }
+    if (dbias) mhim_colsum_acc(dbias, dout, N, OC);
+}
+
+void mhim_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                          const float *weight, int64_t N, int64_t C, int64_t OC) {
+    linear_backward(dinp, 0.0f, dweight, dbias, dout, inp, weight, N, C, OC);
+}
+
+void mhim_linear_backward_acc(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                              const float *weight, int64_t N, int64_t C, int64_t OC) {
+    linear_backward(dinp, 1.0f, dweight, dbias, dout, inp, weight, N, C, OC);
+}

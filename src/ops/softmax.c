@@ -1,0 +1,54 @@
+/* Masked softmax along the instance axis and along rows (see mhim/ops/softmax.h). Both layouts share one strided
+ * kernel: a group of `len` elements at stride `stride`. */
+#include "mhim/ops/softmax.h"
+
+#include <math.h>
+
+#include "mhim/ops/act.h"
+
+/* Softmax of the group x[0], x[stride], …, x[(len-1)·stride] into y (same layout); keep indexes the group. */
+static void softmax_group(float *y, const float *x, const uint8_t *keep, int64_t len, int64_t stride) {
+    float max = -INFINITY;
+    for (int64_t j = 0; j < len; j++)
+        if ((!keep || keep[j]) && x[j * stride] > max) max = x[j * stride];
+    if (max == -INFINITY) { /* nothing kept (or all logits −inf): zero probabilities */
+        for (int64_t j = 0; j < len; j++) y[j * stride] = 0.0f;
+        return;
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j < len; j++) {
+        float e = (!keep || keep[j]) ? expf(x[j * stride] - max) : 0.0f;
+        y[j * stride] = e;
+        sum += e;
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < len; j++) y[j * stride] *= inv;
+}
+
+/* dx = y ⊙ (dy − Σ dy⊙y) over one strided group. */
+static void softmax_group_backward(float *dx, const float *dy, const float *y, int64_t len, int64_t stride) {
+    double dot = 0.0;
+    for (int64_t j = 0; j < len; j++) dot += (double)dy[j * stride] * y[j * stride];
+    float d = (float)dot;
+    for (int64_t j = 0; j < len; j++) dx[j * stride] = y[j * stride] * (dy[j * stride] - d);
+}
+
+void mhim_softmax_instances_forward(float *out, const float *inp, const uint8_t *keep, int64_t N, int64_t K) {
+#pragma omp parallel for schedule(static) if (N * K >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t k = 0; k < K; k++) softmax_group(out + k, inp + k, keep, N, K);
+}
+
+void mhim_softmax_instances_backward(float *dinp, const float *dout, const float *out, int64_t N, int64_t K) {
+#pragma omp parallel for schedule(static) if (N * K >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t k = 0; k < K; k++) softmax_group_backward(dinp + k, dout + k, out + k, N, K);
+}
+
+void mhim_softmax_rows_forward(float *out, const float *inp, const uint8_t *keep, int64_t R, int64_t L) {
+#pragma omp parallel for schedule(static) if (R * L >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t r = 0; r < R; r++) softmax_group(out + r * L, inp + r * L, keep, L, 1);
+}
+
+void mhim_softmax_rows_backward(float *dinp, const float *dout, const float *out, int64_t R, int64_t L) {
+#pragma omp parallel for schedule(static) if (R * L >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t r = 0; r < R; r++) softmax_group_backward(dinp + r * L, dout + r * L, out + r * L, L, 1);
+}
