@@ -2,8 +2,10 @@
  *
  * Accepted layouts (../shared/notes/formats.md §2): HDF5 with dataset `features` (N,D) float32 or
  * float16 (converted to float32) and optional `coords` (N,2) int32/int64; `.pt` = torch.save zip archive
- * holding one float32/float16 tensor (N,D). Every failure returns MHIM_EINPUT with a one-line message
- * (mhim_error()) that names the file and what was expected. NaN/Inf are not checked here. */
+ * holding one float32/float16/bfloat16 tensor (N,D) (read with mhim/ptfile.h). Every failure returns MHIM_EINPUT
+ * with a one-line message (mhim_error()) that names the file and what was expected. NaN/Inf are not checked
+ * here. An empty bag (N = 0, D > 0) reads successfully with n = 0: the caller decides whether to accept it.
+ * HDF5 reads use the serial libhdf5: call these from one thread. Details: docs/formats.md. */
 #ifndef MHIM_BAGFILE_H
 #define MHIM_BAGFILE_H
 
@@ -20,14 +22,17 @@ typedef struct {
 
 /* File format from the name: .h5/.hdf5 -> H5, .pt/.pth -> PT; MHIM_EINPUT otherwise. */
 int mhim_bag_format_of(const char *path, mhim_bag_format *out);
-/* Shape of the features without reading them. */
+/* Shape of the features without reading them (n = 0 for an empty bag). */
 int mhim_bag_read_shape(const char *path, int64_t *n, int64_t *d);
 /* Read the features into caller memory dst (n*d floats); fails unless the file's shape is exactly (n, d). */
 int mhim_bag_read_into(const char *path, float *dst, int64_t n, int64_t d);
-/* Read the whole bag (features, and coords when want_coords and present). */
+/* Read the whole bag (features, and coords when want_coords and present; .pt bags have none). On failure
+ * *bag is left empty. HDF5 coords are validated (integer, (n,2)) only when requested. */
 int mhim_bag_read(const char *path, int want_coords, mhim_bag *bag);
 /* Number of NaN/Inf values among the n*d features. */
 int64_t mhim_bag_count_nonfinite(const float *features, int64_t count);
+/* NaN and ±Inf counts among count values, separately. */
+void mhim_bag_count_nan_inf(const float *values, int64_t count, int64_t *nan_count, int64_t *inf_count);
 void mhim_bag_free(mhim_bag *bag);
 
 #endif

@@ -1,0 +1,136 @@
+/* CLAM/TRIDENT HDF5 feature-bag reader (see io/h5_bag.h). */
+#include "io/h5_bag.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "io/h5_common.h"
+#include "mhim/common.h"
+
+_Static_assert(sizeof(long long) == sizeof(int64_t), "coords are read as NATIVE_LLONG into int64_t");
+
+typedef struct {
+    hid_t file, features;
+    int64_t n, d;
+} h5_bag;
+
+static void bag_close(h5_bag *b) {
+    if (b->features >= 0) H5Dclose(b->features);
+    if (b->file >= 0) H5Fclose(b->file);
+    b->features = b->file = H5I_INVALID_HID;
+}
+
+/* Dataset `name` of the file as an open dataset (checks that it exists and is a dataset). */
+static int open_dataset(const char *path, hid_t file, const char *name, hid_t *out) {
+    *out = H5I_INVALID_HID;
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
+        char found[256];
+        h5_root_names(file, found, sizeof found);
+        return mhim_fail("%s: no dataset '%s' (the file has: %s); expected a CLAM/TRIDENT feature file", path,
+                         name, found[0] ? found : "nothing");
+    }
+    hid_t object = H5Oopen(file, name, H5P_DEFAULT);
+    if (object < 0) return mhim_fail("%s: cannot open '%s' (corrupt file?)", path, name);
+    if (H5Iget_type(object) != H5I_DATASET) {
+        H5Oclose(object);
+        return mhim_fail("%s: '%s' is not a dataset", path, name);
+    }
+    *out = object;
+    return MHIM_OK;
+}
+
+/* Rank-2 extent of dataset `name`; fails on another rank. */
+static int extent_2d(const char *path, hid_t dset, const char *name, int64_t dims[2]) {
+    hid_t space = H5Dget_space(dset);
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    hsize_t h[H5S_MAX_RANK] = {0};
+    if (rank > 0) H5Sget_simple_extent_dims(space, h, NULL);
+    if (space >= 0) H5Sclose(space);
+    if (rank < 0) return mhim_fail("%s: cannot read the shape of '%s' (corrupt file?)", path, name);
+    if (rank != 2)
+        return mhim_fail("%s: '%s' has rank %d, expected 2 (%s)", path, name, rank,
+                         name[0] == 'f' ? "instances N x feature width D" : "N x 2");
+    if (h[0] > (hsize_t)INT64_MAX || h[1] > (hsize_t)INT64_MAX)
+        return mhim_fail("%s: '%s' has an impossible shape (corrupt file?)", path, name);
+    dims[0] = (int64_t)h[0];
+    dims[1] = (int64_t)h[1];
+    return MHIM_OK;
+}
+
+static int bag_open(const char *path, h5_bag *b) {
+    b->file = b->features = H5I_INVALID_HID;
+    int rc = h5_open_file(path, &b->file);
+    if (!rc) rc = open_dataset(path, b->file, "features", &b->features);
+    if (rc) return rc;
+    hid_t type = H5Dget_type(b->features);
+    int plain = h5_type_is_plain(type, H5T_FLOAT);
+    char name[32];
+    h5_type_name(type, name, sizeof name);
+    H5Tclose(type);
+    if (!plain) return mhim_fail("%s: 'features': expected float32/float16 features, found %s", path, name);
+    int64_t dims[2];
+    if ((rc = extent_2d(path, b->features, "features", dims))) return rc;
+    b->n = dims[0];
+    b->d = dims[1];
+    if (b->d <= 0) return mhim_fail("%s: 'features' has shape (%lld, 0): feature width D must be > 0", path,
+                                    (long long)b->n);
+    if (b->n > INT64_MAX / 16 / b->d) /* byte sizes of n*d floats and of (n,2) int64 coords fit in int64 */
+        return mhim_fail("%s: 'features' has shape (%lld, %lld), too large to read (corrupt file?)", path,
+                         (long long)b->n, (long long)b->d);
+    return MHIM_OK;
+}
+
+int h5_bag_shape(const char *path, int64_t *n, int64_t *d) {
+    h5_bag b;
+    int rc = bag_open(path, &b);
+    if (!rc) {
+        *n = b.n;
+        *d = b.d;
+    }
+    bag_close(&b);
+    return rc;
+}
+
+/* Read `coords` (must be integer (n,2)) into a new array, or *out = NULL if the file has none. */
+static int read_coords(const char *path, hid_t file, int64_t n, int64_t **out) {
+    *out = NULL;
+    if (H5Lexists(file, "coords", H5P_DEFAULT) <= 0) return MHIM_OK;
+    hid_t dset;
+    int rc = open_dataset(path, file, "coords", &dset);
+    if (rc) return rc;
+    hid_t type = H5Dget_type(dset);
+    char name[32];
+    h5_type_name(type, name, sizeof name);
+    int is_int = h5_type_is_plain(type, H5T_INTEGER);
+    H5Tclose(type);
+    int64_t dims[2];
+    if (!is_int)
+        rc = mhim_fail("%s: 'coords': expected int32/int64 coordinates, found %s", path, name);
+    else if (!(rc = extent_2d(path, dset, "coords", dims)) && (dims[0] != n || dims[1] != 2))
+        rc = mhim_fail("%s: 'coords' has shape (%lld, %lld), expected (%lld, 2) to match 'features'", path,
+                       (long long)dims[0], (long long)dims[1], (long long)n);
+    if (!rc) {
+        *out = mhim_malloc((size_t)(2 * n) * sizeof **out);
+        if (n > 0 && H5Dread(dset, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
+            rc = mhim_fail("%s: cannot read 'coords' (truncated or corrupt file?)", path);
+            free(*out);
+            *out = NULL;
+        }
+    }
+    H5Dclose(dset);
+    return rc;
+}
+
+int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **coords) {
+    if (coords) *coords = NULL;
+    h5_bag b;
+    int rc = bag_open(path, &b);
+    if (!rc && (b.n != n || b.d != d))
+        rc = mhim_fail("%s: 'features' has shape (%lld, %lld), expected (%lld, %lld)", path, (long long)b.n,
+                       (long long)b.d, (long long)n, (long long)d);
+    if (!rc && n > 0 && H5Dread(b.features, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+        rc = mhim_fail("%s: cannot read 'features' (truncated or corrupt file?)", path);
+    if (!rc && coords) rc = read_coords(path, b.file, n, coords);
+    bag_close(&b);
+    return rc;
+}

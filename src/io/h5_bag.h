@@ -1,0 +1,16 @@
+/* io/h5_bag.h — CLAM/TRIDENT HDF5 feature bags: `features` (N,D) float16/32/64 read as float32, optional
+ * `coords` (N,2) of any integer type read as int64. Single thread only (serial libhdf5). */
+#ifndef MHIM_IO_H5_BAG_H
+#define MHIM_IO_H5_BAG_H
+
+#include <stdint.h>
+
+/* Shape of `features` after checking the layout (file, dataset, float type, rank 2, D > 0). n may be 0. */
+int h5_bag_shape(const char *path, int64_t *n, int64_t *d);
+
+/* Read `features` into dst (n*d floats; the file's shape must be exactly (n, d)) with one H5Dread.
+ * If coords != NULL: *coords = new (n,2) int64 array (free()) when the file has `coords`, else NULL;
+ * coords that are not an (n,2) integer dataset are an error. MHIM_EINPUT with one message on failure. */
+int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **coords);
+
+#endif
