@@ -121,8 +121,14 @@ double fixture_scalar(fixture *f, const char *name) {
         H5Dclose(d);
         return value;
     }
-    if (H5Aexists(f->file, name) > 0) {
-        hid_t a = H5Aopen(f->file, name, H5P_DEFAULT);
+    /* "attr" on the root group, or "path/to/object/attr" on that group or dataset. */
+    const char *slash = strrchr(name, '/');
+    char *object = mhim_strdup(slash ? name : ".");
+    if (slash) object[slash - name] = '\0';
+    const char *attr = slash ? slash + 1 : name;
+    if (object[0] && H5Oexists_by_name(f->file, object, H5P_DEFAULT) > 0 &&
+        H5Aexists_by_name(f->file, object, attr, H5P_DEFAULT) > 0) {
+        hid_t a = H5Aopen_by_name(f->file, object, attr, H5P_DEFAULT, H5P_DEFAULT);
         hid_t space = H5Aget_space(a);
         hssize_t n = H5Sget_simple_extent_npoints(space);
         H5Sclose(space);
@@ -131,9 +137,11 @@ double fixture_scalar(fixture *f, const char *name) {
             value = NAN;
         }
         H5Aclose(a);
+        free(object);
         return value;
     }
-    printf("FAIL fixture %s: scalar '%s' is missing (neither dataset nor root attribute)\n", f->path, name);
+    free(object);
+    printf("FAIL fixture %s: scalar '%s' is missing (neither a dataset nor an attribute)\n", f->path, name);
     return NAN;
 }
 

@@ -22,8 +22,9 @@ fixture *fixture_open(const char *path);
 float *fixture_f32(fixture *f, const char *dataset, int64_t *count);
 /* Whole integer dataset as int64; *count (may be NULL) receives the element count. NULL on error. */
 int64_t *fixture_i64(fixture *f, const char *dataset, int64_t *count);
-/* A single number: a dataset with exactly one element, else an attribute of the file root with
- * that name (numeric, one element). NAN (with a message) if neither exists. */
+/* A single number: a dataset with exactly one element, else a numeric one-element attribute:
+ * "attr" on the file root, or "path/attr" on the group or dataset at `path`. NAN (with a message)
+ * if neither exists. */
 double fixture_scalar(fixture *f, const char *name);
 /* Shape of a dataset: writes up to max_dims extents to dims, returns the rank (0 for a scalar),
  * or -1 (with a message) if the dataset is missing or its rank exceeds max_dims. */
