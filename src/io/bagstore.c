@@ -9,6 +9,7 @@
 #include "io/bagstore_internal.h"
 #include "mhim/bagfile.h"
 #include "mhim/common.h"
+#include "mhim/bigmem.h"
 #include "mhim/half.h"
 #include "mhim/log.h"
 
@@ -134,14 +135,8 @@ static void log_progress(const mhim_bagstore *s, int64_t done, int64_t total, in
               elapsed > 0 ? (double)bytes / elapsed / 1e9 : 0.0, eta);
 }
 
-/* Touch one byte per page so the page faults of a fresh block happen on this thread, not the reader's. */
-static void prefault(void *p, size_t bytes) {
-    unsigned char *c = p;
-    for (size_t off = 0; off < bytes; off += 4096) c[off] = 0;
-}
-
-/* Read every usable bag once into the resident block. The reader thread stays at most READ_AHEAD bags
- * ahead; meanwhile this thread faults in the next destinations and checks fp32 values (fp16 bags are
+/* Read every usable bag once into the resident block (mapped and populated up front). The reader
+ * thread stays at most READ_AHEAD bags ahead; meanwhile this thread checks fp32 values (fp16 bags are
  * checked and converted by the reader thread). */
 #define READ_AHEAD 2
 static int preload(mhim_bagstore *s) {
@@ -154,10 +149,11 @@ static int preload(mhim_bagstore *s) {
             n_jobs++;
         }
     s->stats.bytes_stored = total * element_bytes(s);
+    s->resident_bytes = (size_t)MHIM_MAX(total, 1) * (size_t)element_bytes(s);
     if (fp16)
-        s->values16 = mhim_malloc((size_t)MHIM_MAX(total, 1) * sizeof(uint16_t));
+        s->values16 = mhim_big_alloc(s->resident_bytes);
     else
-        s->values32 = mhim_malloc((size_t)MHIM_MAX(total, 1) * sizeof(float));
+        s->values32 = mhim_big_alloc(s->resident_bytes);
     bag_job *jobs = mhim_calloc((size_t)MHIM_MAX(n_jobs, 1), sizeof *jobs);
     int64_t k = 0;
     for (int64_t i = 0; i < s->n_bags; i++)
@@ -174,10 +170,7 @@ static int preload(mhim_bagstore *s) {
     int64_t bytes = 0, submitted = 0;
     for (k = 0; k < n_jobs && rc == MHIM_OK; k++) {
         for (; submitted < n_jobs && submitted <= k + READ_AHEAD - 1; submitted++) {
-            bag_job *next = &jobs[submitted];
-            size_t size = (size_t)(s->bags[next->bag].rows * s->d);
-            prefault(fp16 ? (void *)next->dst16 : (void *)next->dst, size * (size_t)element_bytes(s));
-            loader_submit(&L, next);
+            loader_submit(&L, &jobs[submitted]);
         }
         bag_job *job = &jobs[k];
         loader_wait(&L, job);
@@ -281,8 +274,7 @@ void mhim_bagstore_close(mhim_bagstore *s) {
         free(b->skip_reason);
     }
     free(s->bags);
-    free(s->values32);
-    free(s->values16);
+    mhim_big_free(s->values32 ? (void *)s->values32 : (void *)s->values16, s->resident_bytes);
     free(s);
 }
 

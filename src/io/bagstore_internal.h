@@ -89,6 +89,7 @@ struct mhim_bagstore {
     /* preload: the resident block */
     float *values32;
     uint16_t *values16;
+    size_t resident_bytes; /* size of the mapped block holding values32/values16 */
     /* streaming */
     bag_loader loader;
     ring_slot *slots;
