@@ -1,0 +1,145 @@
+/* bench_elementwise — memory bandwidth of the non-GEMM ops (include/mhim/ops) against memcpy, same run.
+ *
+ * usage: bench_elementwise [--threads T] [--reps R] [--n N] [--d D]
+ * Each op runs on an (N, D) float32 activation (N = 8000 instances, D = 512: the embedding of an average
+ * C16 bag). "bytes" counts the compulsory traffic: every input array read once and every output written
+ * once; GB/s = bytes / median time. memcpy of the same (N, D) array (2·N·D·4 bytes) is the ceiling. An op is
+ * memory-bandwidth bound when its GB/s is of the order of memcpy's; compute-heavy ones (gelu's erf, tanh,
+ * sigmoid's exp) are reported as they are. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mhim/common.h"
+#include "mhim/ops/act.h"
+#include "mhim/ops/dropout.h"
+#include "mhim/ops/gather.h"
+#include "mhim/ops/norm.h"
+#include "mhim/ops/softmax.h"
+#include "mhim/rng.h"
+#include "mhim/threads.h"
+
+#define MAX_REPS 500
+
+typedef struct {
+    int64_t n, d;
+    float *x, *y, *dy, *dx, *w, *b, *mean, *rstd, *scores, *probs;
+    uint8_t *keep;
+    int64_t *idx;
+} arrays;
+
+typedef struct {
+    const char *name;
+    double bytes_per_elem; /* bytes moved per element of the (N, D) array */
+    void (*run)(arrays *a);
+} op;
+
+static void op_memcpy(arrays *a) { memcpy(a->y, a->x, (size_t)(a->n * a->d) * sizeof(float)); }
+static void op_relu_f(arrays *a) { mhim_relu_forward(a->y, a->x, a->n * a->d); }
+static void op_relu_b(arrays *a) { mhim_relu_backward(a->dx, a->dy, a->y, a->n * a->d); }
+static void op_gelu_f(arrays *a) { mhim_gelu_forward(a->y, a->x, a->n * a->d); }
+static void op_gelu_b(arrays *a) { mhim_gelu_backward(a->dx, a->dy, a->x, a->n * a->d); }
+static void op_tanh_f(arrays *a) { mhim_tanh_forward(a->y, a->x, a->n * a->d); }
+static void op_sigmoid_f(arrays *a) { mhim_sigmoid_forward(a->y, a->x, a->n * a->d); }
+static void op_dropout_f(arrays *a) { mhim_dropout_forward(a->y, a->keep, a->x, 0.25f, a->n * a->d); }
+static void op_dropout_b(arrays *a) { mhim_dropout_backward(a->dx, a->dy, a->keep, 0.25f, a->n * a->d); }
+static void op_ln_f(arrays *a) { mhim_layernorm_forward(a->y, a->mean, a->rstd, a->x, a->w, a->b, a->n, a->d); }
+static void op_ln_b(arrays *a) {
+    mhim_layernorm_backward(a->dx, a->w + a->d, a->b + a->d, a->dy, a->x, a->w, a->mean, a->rstd, a->n, a->d);
+}
+static void op_gather_f(arrays *a) { mhim_gather_rows_forward(a->y, a->x, a->idx, a->n / 2, a->n, a->d); }
+static void op_softmax_rows_f(arrays *a) { mhim_softmax_rows_forward(a->y, a->x, NULL, a->n, a->d); }
+static void op_softmax_inst_f(arrays *a) { mhim_softmax_instances_forward(a->probs, a->scores, a->keep, a->n, 1); }
+
+static const op ops[] = {
+    {"memcpy", 8, op_memcpy},
+    {"relu fwd", 8, op_relu_f},
+    {"relu bwd", 12, op_relu_b},
+    {"gelu fwd", 8, op_gelu_f},
+    {"gelu bwd", 12, op_gelu_b},
+    {"tanh fwd", 8, op_tanh_f},
+    {"sigmoid fwd", 8, op_sigmoid_f},
+    {"dropout fwd", 9, op_dropout_f},
+    {"dropout bwd", 9, op_dropout_b},
+    {"layernorm fwd", 8, op_ln_f},
+    {"layernorm bwd", 12, op_ln_b},
+    {"gather half the rows", 4, op_gather_f},
+    {"softmax rows", 8, op_softmax_rows_f},
+};
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *p, const void *q) {
+    double x = *(const double *)p, y = *(const double *)q;
+    return (x > y) - (x < y);
+}
+
+static float *filled(const mhim_rng *r, uint64_t first, int64_t count, float lo, float hi) {
+    float *v = mhim_malloc((size_t)count * sizeof(float));
+    mhim_rng_fill_uniform(r, first, v, count, lo, hi);
+    return v;
+}
+
+int main(int argc, char **argv) {
+    int threads = 2, reps = 50;
+    int64_t n = 8000, d = 512;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--n")) n = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--d")) d = atoll(argv[i + 1]);
+        else {
+            fprintf(stderr, "usage: bench_elementwise [--threads T] [--reps R] [--n N] [--d D]\n");
+            return 2;
+        }
+    }
+    if (reps < 1 || reps > MAX_REPS || n < 2 || d < 1) {
+        fprintf(stderr, "bench_elementwise: expected 1 <= reps <= %d, n >= 2, d >= 1\n", MAX_REPS);
+        return 2;
+    }
+    threads = mhim_threads_init(threads);
+    mhim_rng r = mhim_rng_stream(1, 0, 0, MHIM_RNG_SYNTH, 0);
+    int64_t count = n * d;
+    arrays a = {n, d, filled(&r, 0, count, -3, 3), filled(&r, 0, count, 0, 1), filled(&r, count, count, -1, 1),
+                filled(&r, 0, count, 0, 0), filled(&r, 0, 2 * d, 0.5f, 1.5f), filled(&r, 0, 2 * d, -0.1f, 0.1f),
+                filled(&r, 0, n, 0, 0), filled(&r, 0, n, 0, 0), filled(&r, 2 * count, n, -4, 4),
+                filled(&r, 0, n, 0, 0), mhim_malloc((size_t)count), mhim_malloc((size_t)n * sizeof(int64_t))};
+    mhim_dropout_mask(a.keep, &r, 0, 0.25f, count);
+    for (int64_t i = 0; i < n; i++) a.idx[i] = (i * 2) % n;
+    printf("# bench_elementwise: N=%lld D=%lld threads=%d reps=%d (median)\n", (long long)n, (long long)d, threads,
+           reps);
+    printf("| op | ms | GB/s | %% of memcpy |\n|---|---|---|---|\n");
+    double t[MAX_REPS], memcpy_rate = 0;
+    for (size_t k = 0; k < MHIM_ARRAY_LEN(ops); k++) {
+        ops[k].run(&a); /* warm-up */
+        for (int i = 0; i < reps; i++) {
+            double t0 = now();
+            ops[k].run(&a);
+            t[i] = now() - t0;
+        }
+        qsort(t, (size_t)reps, sizeof *t, cmp_double);
+        double med = t[reps / 2];
+        double gbs = ops[k].bytes_per_elem * (double)count / med / 1e9;
+        if (k == 0) memcpy_rate = gbs;
+        printf("| %s | %.3f | %.1f | %.0f%% |\n", ops[k].name, med * 1e3, gbs, 100.0 * gbs / memcpy_rate);
+    }
+    /* The instance softmax (ABMIL attention, one score per instance) works on N values only. */
+    for (int i = 0; i < reps; i++) {
+        double t0 = now();
+        op_softmax_inst_f(&a);
+        t[i] = now() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    printf("| softmax over instances (N scores) | %.4f | %.1f | %.0f%% |\n", t[reps / 2] * 1e3,
+           9.0 * (double)n / t[reps / 2] / 1e9, 100.0 * 9.0 * (double)n / t[reps / 2] / 1e9 / memcpy_rate);
+    float *arrays_to_free[] = {a.x, a.y, a.dy, a.dx, a.w, a.b, a.mean, a.rstd, a.scores, a.probs};
+    for (size_t k = 0; k < MHIM_ARRAY_LEN(arrays_to_free); k++) free(arrays_to_free[k]);
+    free(a.keep);
+    free(a.idx);
+    return 0;
+}
