@@ -1,0 +1,133 @@
+/* The shared instance front end h = dp(act(x W_eᵀ + b_e)) and the model initialisers (see mhim/models/embed.h). */
+#include "mhim/models/embed.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "mhim/common.h"
+#include "mhim/ops/dropout.h"
+#include "mhim/ops/gather.h"
+#include "mhim/ops/linear.h"
+
+int mhim_embed_config_check(const mhim_embed_config *cfg) {
+    if (cfg->input_dim < 1)
+        return mhim_fail("model input_dim %lld: expected >= 1 (the feature width of the bags, e.g. 1024)",
+                         (long long)cfg->input_dim);
+    if (cfg->dim < 1) return mhim_fail("model embedding width %lld: expected >= 1", (long long)cfg->dim);
+    if (cfg->act != MHIM_ACT_RELU && cfg->act != MHIM_ACT_GELU)
+        return mhim_fail("model act: expected relu or gelu (the front end accepts no other activation)");
+    if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
+        return mhim_fail("model dropout %g: expected a probability in [0, 1)", (double)cfg->dropout);
+    if (cfg->version != 1 && cfg->version != 2)
+        return mhim_fail("model version %d: expected 1 (MHIM-MIL) or 2 (MHIM-v2)", cfg->version);
+    return MHIM_OK;
+}
+
+int mhim_model_param_offset(int64_t *offset, const mhim_param_layout *L, const mhim_param_spec *row) {
+    const mhim_param_entry *e = mhim_param_find(L, row->name);
+    if (!e) return mhim_fail("model parameters: key '%s' is missing from the parameter layout", row->name);
+    int same = e->ndim == row->ndim;
+    for (int d = 0; same && d < row->ndim; d++) same = e->shape[d] == row->shape[d];
+    if (!same) {
+        mhim_param_entry want = {.ndim = row->ndim};
+        memcpy(want.shape, row->shape, sizeof want.shape);
+        char got_s[96], want_s[96];
+        return mhim_fail("model parameters: key '%s' has shape %s, expected %s", row->name,
+                         mhim_param_shape_str(e, got_s, sizeof got_s), mhim_param_shape_str(&want, want_s, sizeof want_s));
+    }
+    *offset = e->offset;
+    return MHIM_OK;
+}
+
+void mhim_embed_param_spec(const mhim_embed_config *cfg, mhim_param_spec *rows) {
+    int v1 = cfg->version == 1;
+    rows[0] = (mhim_param_spec){v1 ? "patch_to_emb.0.weight" : "feature.0.weight", 2, {cfg->dim, cfg->input_dim}};
+    rows[1] = (mhim_param_spec){v1 ? "patch_to_emb.0.bias" : "feature.0.bias", 1, {cfg->dim}};
+}
+
+int mhim_embed_bind(mhim_embed *e, const mhim_embed_config *cfg, const mhim_param_layout *L) {
+    int rc = mhim_embed_config_check(cfg);
+    if (rc != MHIM_OK) return rc;
+    mhim_param_spec rows[MHIM_EMBED_SPEC_ROWS];
+    mhim_embed_param_spec(cfg, rows);
+    e->cfg = *cfg;
+    rc = mhim_model_param_offset(&e->weight, L, &rows[0]);
+    if (rc == MHIM_OK) rc = mhim_model_param_offset(&e->bias, L, &rows[1]);
+    return rc;
+}
+
+/* Stream of tensor `tensor_index` for initialisation. */
+static mhim_rng init_stream(uint64_t seed, uint32_t tensor_index) {
+    return mhim_rng_stream(seed, 0, tensor_index, MHIM_RNG_INIT, 0);
+}
+
+void mhim_init_xavier_normal(float *w, int64_t fan_out, int64_t fan_in, uint64_t seed, uint32_t tensor_index) {
+    mhim_init_normal(w, fan_out * fan_in, (float)sqrt(2.0 / (double)(fan_in + fan_out)), seed, tensor_index);
+}
+
+void mhim_init_normal(float *w, int64_t n, float std, uint64_t seed, uint32_t tensor_index) {
+    mhim_rng r = init_stream(seed, tensor_index);
+    mhim_rng_fill_normal(&r, 0, w, n, 0.0f, std);
+}
+
+void mhim_init_uniform(float *w, int64_t n, float bound, uint64_t seed, uint32_t tensor_index) {
+    mhim_rng r = init_stream(seed, tensor_index);
+    mhim_rng_fill_uniform(&r, 0, w, n, -bound, bound);
+}
+
+void mhim_embed_init_params(const mhim_embed *e, float *params, uint64_t seed, uint32_t tensor_index) {
+    mhim_init_xavier_normal(params + e->weight, e->cfg.dim, e->cfg.input_dim, seed, tensor_index);
+    memset(params + e->bias, 0, (size_t)e->cfg.dim * sizeof(float));
+}
+
+size_t mhim_embed_arena_bytes(const mhim_embed_config *cfg, int64_t n_max) {
+    int64_t rows = n_max * cfg->dim;
+    size_t bytes = mhim_arena_floats_size(n_max * cfg->input_dim); /* gathered input rows */
+    bytes += 3 * mhim_arena_floats_size(rows);                      /* pre (GELU), act, h */
+    bytes += mhim_arena_align((size_t)rows);                        /* keep mask */
+    return bytes;
+}
+
+void mhim_embed_forward(mhim_embed_cache *cache, mhim_arena *arena, const mhim_embed *e, const float *params,
+                        const float *x, int64_t N, const int64_t *idx, int64_t M, const mhim_rng *dropout_stream) {
+    const int64_t D = e->cfg.input_dim, W = e->cfg.dim;
+    MHIM_ASSERT(idx != NULL || M == N);
+    memset(cache, 0, sizeof *cache);
+    cache->n = M;
+    if (idx) {
+        float *rows = mhim_arena_floats(arena, M * D);
+        mhim_gather_rows_forward(rows, x, idx, M, N, D);
+        cache->x = rows;
+    } else {
+        cache->x = x;
+    }
+    float *pre = mhim_arena_floats(arena, M * W);
+    mhim_linear_forward(pre, cache->x, params + e->weight, params + e->bias, M, D, W);
+    if (mhim_act_needs_input(e->cfg.act)) {
+        cache->pre = pre;
+        cache->act = mhim_arena_floats(arena, M * W);
+    } else {
+        cache->act = pre; /* ReLU's backward reads only its output: compute it in place */
+    }
+    mhim_act_forward(e->cfg.act, cache->act, pre, M * W);
+    if (!dropout_stream || e->cfg.dropout == 0.0f) {
+        cache->h = cache->act;
+        return;
+    }
+    cache->keep = mhim_arena_alloc(arena, (size_t)(M * W));
+#pragma omp parallel for schedule(static) if (M * W >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t j = 0; j < M; j++) {
+        uint64_t row = (uint64_t)(idx ? idx[j] : j);
+        mhim_dropout_mask(cache->keep + j * W, dropout_stream, row * (uint64_t)W, e->cfg.dropout, W);
+    }
+    float *h = mhim_arena_floats(arena, M * W);
+    mhim_dropout_forward(h, cache->keep, cache->act, e->cfg.dropout, M * W);
+    cache->h = h;
+}
+
+void mhim_embed_backward(const mhim_embed *e, float *grads, float *dh, const mhim_embed_cache *cache) {
+    const int64_t M = cache->n, D = e->cfg.input_dim, W = e->cfg.dim;
+    if (cache->keep) mhim_dropout_backward(dh, dh, cache->keep, e->cfg.dropout, M * W);
+    mhim_act_backward(e->cfg.act, dh, dh, cache->pre, cache->act, M * W);
+    mhim_linear_backward(NULL, grads + e->weight, grads + e->bias, dh, cache->x, NULL, M, D, W);
+}
