@@ -1,23 +1,10 @@
 /* DSMIL pieces: critical instances, critical-instance attention, bag classifier (see mhim/ops/dsmil.h). */
-#include <cblas.h>
-#include <limits.h>
 #include <math.h>
 
 #include "mhim/common.h"
 #include "mhim/ops/dsmil.h"
 #include "mhim/ops/softmax.h"
-
-static int blas_dim(int64_t d) {
-    MHIM_ASSERT(d >= 0 && d <= INT_MAX);
-    return (int)d;
-}
-
-/* c (M,N) = op(a) · op(b) (+ c when beta = 1) for row-major operands with op(a) (M,K), op(b) (K,N). */
-static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *a, const float *b, float beta,
-                 float *c) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blas_dim(M), blas_dim(N),
-                blas_dim(K), 1.0f, a, blas_dim(ta ? M : K), b, blas_dim(tb ? K : N), beta, c, blas_dim(N));
-}
+#include "ops/gemm.h"
 
 void mhim_dsmil_critical_forward(int64_t *crit, float *max_logit, const float *inst, int64_t n, int64_t C) {
     MHIM_ASSERT(n >= 1 && C >= 1);
@@ -69,7 +56,7 @@ void mhim_dsmil_attention_forward(float *bag, float *attn, const float *q, const
             attn[i * C + c] = s / norm;
         }
     mhim_softmax_instances_forward(attn, attn, NULL, n, C);
-    gemm(1, 0, C, D, n, attn, v, 0.0f, bag); /* bag = attnᵀ v */
+    mhim_gemm(1, 0, C, D, n, 1.0f, attn, v, 0.0f, bag); /* bag = attnᵀ v */
 }
 
 void mhim_dsmil_attention_backward(float *dq, float *dv, const float *d_bag, float *scratch, const float *attn,
@@ -78,14 +65,14 @@ void mhim_dsmil_attention_backward(float *dq, float *dv, const float *d_bag, flo
     MHIM_ASSERT(n >= 1 && C >= 1 && Dq >= 1 && D >= 1);
     const float norm = sqrtf((float)Dq);
     float *ds = scratch, *qm = ds + n * C, *dqm = qm + C * Dq;
-    gemm(0, 0, n, D, C, attn, d_bag, 0.0f, dv); /* dv = attn · d_bag      */
-    gemm(0, 1, n, C, D, v, d_bag, 0.0f, ds);    /* d_attn = v · d_bagᵀ   */
+    mhim_gemm(0, 0, n, D, C, 1.0f, attn, d_bag, 0.0f, dv); /* dv = attn · d_bag      */
+    mhim_gemm(0, 1, n, C, D, 1.0f, v, d_bag, 0.0f, ds);    /* d_attn = v · d_bagᵀ   */
     /* softmax over instances (columns), then the 1/sqrt(Dq) scaling */
     mhim_softmax_instances_backward(ds, ds, attn, n, C);
     for (int64_t j = 0; j < n * C; j++) ds[j] /= norm;
     gather_critical(qm, q, crit, n, C, Dq);
-    gemm(0, 0, n, Dq, C, ds, qm, 0.0f, dq); /* dq   = ds · q_max */
-    gemm(1, 0, C, Dq, n, ds, q, 0.0f, dqm); /* dq_max = dsᵀ · q  */
+    mhim_gemm(0, 0, n, Dq, C, 1.0f, ds, qm, 0.0f, dq); /* dq   = ds · q_max */
+    mhim_gemm(1, 0, C, Dq, n, 1.0f, ds, q, 0.0f, dqm); /* dq_max = dsᵀ · q  */
     for (int64_t c = 0; c < C; c++)
         for (int64_t d = 0; d < Dq; d++) dq[crit[c] * Dq + d] += dqm[c * Dq + d];
 }

@@ -2,18 +2,13 @@
 #include "mhim/ops/linear.h"
 
 #include <cblas.h>
-#include <limits.h>
 
 #include "mhim/common.h"
 #include "mhim/ops/act.h"
 #include "mhim/threads.h"
+#include "ops/gemm.h"
 
 /* BLAS takes int dimensions; every GEMM dimension must fit. */
-static int blas_dim(int64_t d) {
-    MHIM_ASSERT(d >= 0 && d <= INT_MAX);
-    return (int)d;
-}
-
 void mhim_linear_forward(float *out, const float *inp, const float *weight, const float *bias, int64_t N, int64_t C,
                          int64_t OC) {
     MHIM_ASSERT(C > 0 && OC > 0);
@@ -28,8 +23,8 @@ void mhim_linear_forward(float *out, const float *inp, const float *weight, cons
         beta = 1.0f;
     }
     /* out (N,OC) = inp (N,C) · weight(OC,C)ᵀ (+ out) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_dim(N), blas_dim(OC), blas_dim(C), 1.0f, inp,
-                blas_dim(C), weight, blas_dim(C), beta, out, blas_dim(OC));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mhim_blas_dim(N), mhim_blas_dim(OC), mhim_blas_dim(C), 1.0f, inp,
+                mhim_blas_dim(C), weight, mhim_blas_dim(C), beta, out, mhim_blas_dim(OC));
 }
 
 static void linear_backward(float *dinp, float beta_inp, float *dweight, float *dbias, const float *dout,
@@ -38,13 +33,13 @@ static void linear_backward(float *dinp, float beta_inp, float *dweight, float *
     if (N == 0) return;
     if (dinp) {
         /* dinp (N,C) = dout (N,OC) · weight (OC,C) (+ dinp) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_dim(N), blas_dim(C), blas_dim(OC), 1.0f, dout,
-                    blas_dim(OC), weight, blas_dim(C), beta_inp, dinp, blas_dim(C));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mhim_blas_dim(N), mhim_blas_dim(C), mhim_blas_dim(OC), 1.0f, dout,
+                    mhim_blas_dim(OC), weight, mhim_blas_dim(C), beta_inp, dinp, mhim_blas_dim(C));
     }
     if (dweight) {
         /* dweight (OC,C) += dout(N,OC)ᵀ · inp (N,C) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_dim(OC), blas_dim(C), blas_dim(N), 1.0f, dout,
-                    blas_dim(OC), inp, blas_dim(C), 1.0f, dweight, blas_dim(C));
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mhim_blas_dim(OC), mhim_blas_dim(C), mhim_blas_dim(N), 1.0f, dout,
+                    mhim_blas_dim(OC), inp, mhim_blas_dim(C), 1.0f, dweight, mhim_blas_dim(C));
     }
     if (dbias) mhim_colsum_acc(dbias, dout, N, OC);
 }

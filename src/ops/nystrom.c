@@ -1,23 +1,11 @@
 /* Nyström attention layer: cache layout, forward and the cls attention export (see mhim/ops/nystrom.h). */
-#include <cblas.h>
-#include <limits.h>
 #include <math.h>
 
 #include "mhim/common.h"
 #include "mhim/ops/linear.h"
 #include "mhim/ops/nystrom.h"
 #include "mhim/ops/softmax.h"
-
-static int blas_dim(int64_t d) {
-    MHIM_ASSERT(d >= 0 && d <= INT_MAX);
-    return (int)d;
-}
-
-/* c (M,N) = op(a) · op(b) for row-major operands with op(a) (M,K), op(b) (K,N); beta 0. */
-static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *a, const float *b, float *c) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blas_dim(M), blas_dim(N),
-                blas_dim(K), 1.0f, a, blas_dim(ta ? M : K), b, blas_dim(tb ? K : N), 0.0f, c, blas_dim(N));
-}
+#include "ops/gemm.h"
 
 int64_t mhim_nystrom_cache_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
     const int64_t np = mhim_nystrom_padded_len(n, landmarks), H = heads, m = landmarks, dh = dim_head;
@@ -86,9 +74,9 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     for (int64_t h = 0; h < H; h++) {
         const float *qh = c->q + h * np * dh, *kh = c->k + h * np * dh;
         const float *qlh = c->q_land + h * m * dh, *klh = c->k_land + h * m * dh;
-        gemm(0, 1, np, m, dh, qh, klh, c->a1 + h * np * m); /* q k_landᵀ      */
-        gemm(0, 1, m, m, dh, qlh, klh, c->a2 + h * m * m);  /* q_land k_landᵀ */
-        gemm(0, 1, m, np, dh, qlh, kh, c->a3 + h * m * np); /* q_land kᵀ      */
+        mhim_gemm(0, 1, np, m, dh, 1.0f, qh, klh, 0.0f, c->a1 + h * np * m); /* q k_landᵀ      */
+        mhim_gemm(0, 1, m, m, dh, 1.0f, qlh, klh, 0.0f, c->a2 + h * m * m);  /* q_land k_landᵀ */
+        mhim_gemm(0, 1, m, np, dh, 1.0f, qlh, kh, 0.0f, c->a3 + h * m * np); /* q_land kᵀ      */
     }
     mhim_softmax_rows_forward(c->a1, c->a1, NULL, H * np, m);
     mhim_softmax_rows_forward(c->a2, c->a2, NULL, H * m, m);
@@ -96,9 +84,9 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     mhim_nystrom_pinv_forward(c->z, c->pinv_norm, pinv_tmp, c->a2, H, m);
     const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
     for (int64_t h = 0; h < H; h++) {
-        gemm(0, 0, np, m, m, c->a1 + h * np * m, pinv + h * m * m, c->a1z + h * np * m);
-        gemm(0, 0, m, dh, np, c->a3 + h * m * np, c->v + h * np * dh, c->a3v + h * m * dh);
-        gemm(0, 0, np, dh, m, c->a1z + h * np * m, c->a3v + h * m * dh, o + h * np * dh);
+        mhim_gemm(0, 0, np, m, m, 1.0f, c->a1 + h * np * m, pinv + h * m * m, 0.0f, c->a1z + h * np * m);
+        mhim_gemm(0, 0, m, dh, np, 1.0f, c->a3 + h * m * np, c->v + h * np * dh, 0.0f, c->a3v + h * m * dh);
+        mhim_gemm(0, 0, np, dh, m, 1.0f, c->a1z + h * np * m, c->a3v + h * m * dh, 0.0f, o + h * np * dh);
     }
     mhim_nystrom_res_conv_forward_acc(o, c->v, w_res, H, np, dh);
     /* merge heads of the real rows: merged[t, h*dh + d] = o[h, p + t, d] */

@@ -1,24 +1,11 @@
 /* Nyström attention layer backward (see mhim/ops/nystrom.h, mhim_nystrom_backward). */
-#include <cblas.h>
-#include <limits.h>
 #include <math.h>
 
 #include "mhim/common.h"
 #include "mhim/ops/linear.h"
 #include "mhim/ops/nystrom.h"
 #include "mhim/ops/softmax.h"
-
-static int blas_dim(int64_t d) {
-    MHIM_ASSERT(d >= 0 && d <= INT_MAX);
-    return (int)d;
-}
-
-/* c (M,N) = op(a) · op(b) + beta · c for row-major operands with op(a) (M,K), op(b) (K,N). */
-static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *a, const float *b, float beta,
-                 float *c) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blas_dim(M), blas_dim(N),
-                blas_dim(K), 1.0f, a, blas_dim(ta ? M : K), b, blas_dim(tb ? K : N), beta, c, blas_dim(N));
-}
+#include "ops/gemm.h"
 
 int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
     const int64_t np = mhim_nystrom_padded_len(n, landmarks), H = heads, m = landmarks, dh = dim_head;
@@ -70,30 +57,30 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
         const float *qlh = c->q_land + h * m * dh, *klh = c->k_land + h * m * dh;
         const float *doh = d_o + h * np * dh;
         /* o = a1z · a3v */
-        gemm(0, 1, np, m, dh, doh, c->a3v + h * m * dh, 0.0f, da1z);
-        gemm(1, 0, m, dh, np, c->a1z + h * np * m, doh, 0.0f, da3v);
+        mhim_gemm(0, 1, np, m, dh, 1.0f, doh, c->a3v + h * m * dh, 0.0f, da1z);
+        mhim_gemm(1, 0, m, dh, np, 1.0f, c->a1z + h * np * m, doh, 0.0f, da3v);
         /* a1z = a1 · Z */
-        gemm(0, 1, np, m, m, da1z, zh, 0.0f, da1);
-        gemm(1, 0, m, m, np, a1h, da1z, 0.0f, dz + h * m * m);
+        mhim_gemm(0, 1, np, m, m, 1.0f, da1z, zh, 0.0f, da1);
+        mhim_gemm(1, 0, m, m, np, 1.0f, a1h, da1z, 0.0f, dz + h * m * m);
         /* a3v = a3 · v */
-        gemm(0, 1, m, np, dh, da3v, vh, 0.0f, da3);
-        gemm(1, 0, np, dh, m, a3h, da3v, 1.0f, dv + h * np * dh);
+        mhim_gemm(0, 1, m, np, dh, 1.0f, da3v, vh, 0.0f, da3);
+        mhim_gemm(1, 0, np, dh, m, 1.0f, a3h, da3v, 1.0f, dv + h * np * dh);
         /* softmaxes of a1 and a3 */
         mhim_softmax_rows_backward(da1, da1, a1h, np, m);
         mhim_softmax_rows_backward(da3, da3, a3h, m, np);
         /* s1 = q k_landᵀ,  s3 = q_land kᵀ */
-        gemm(0, 0, np, dh, m, da1, klh, 0.0f, dq + h * np * dh);
-        gemm(1, 0, m, dh, np, da1, qh, 0.0f, dkl + h * m * dh);
-        gemm(0, 0, m, dh, np, da3, kh, 0.0f, dql + h * m * dh);
-        gemm(1, 0, np, dh, m, da3, qlh, 0.0f, dk + h * np * dh);
+        mhim_gemm(0, 0, np, dh, m, 1.0f, da1, klh, 0.0f, dq + h * np * dh);
+        mhim_gemm(1, 0, m, dh, np, 1.0f, da1, qh, 0.0f, dkl + h * m * dh);
+        mhim_gemm(0, 0, m, dh, np, 1.0f, da3, kh, 0.0f, dql + h * m * dh);
+        mhim_gemm(1, 0, np, dh, m, 1.0f, da3, qlh, 0.0f, dk + h * np * dh);
     }
     /* pinv (global normaliser couples the heads), then the softmax of a2 and s2 = q_land k_landᵀ */
     mhim_nystrom_pinv_backward(da2, dz, c->z, c->pinv_norm, pinv_tmp, c->a2, H, m);
     mhim_softmax_rows_backward(da2, da2, c->a2, H * m, m);
     for (int64_t h = 0; h < H; h++) {
         const float *da2h = da2 + h * m * m;
-        gemm(0, 0, m, dh, m, da2h, c->k_land + h * m * dh, 1.0f, dql + h * m * dh);
-        gemm(1, 0, m, dh, m, da2h, c->q_land + h * m * dh, 1.0f, dkl + h * m * dh);
+        mhim_gemm(0, 0, m, dh, m, 1.0f, da2h, c->k_land + h * m * dh, 1.0f, dql + h * m * dh);
+        mhim_gemm(1, 0, m, dh, m, 1.0f, da2h, c->q_land + h * m * dh, 1.0f, dkl + h * m * dh);
     }
     mhim_nystrom_landmarks_backward_acc(dq, dql, H, m, l, dh);
     mhim_nystrom_landmarks_backward_acc(dk, dkl, H, m, l, dh);

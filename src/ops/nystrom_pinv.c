@@ -1,24 +1,11 @@
 /* Iterative Moore–Penrose pseudo-inverse of the Nyström landmark kernel, forward and unrolled backward
  * (see mhim/ops/nystrom.h, mhim_nystrom_pinv_*). */
-#include <cblas.h>
-#include <limits.h>
 #include <math.h>
 #include <string.h>
 
 #include "mhim/common.h"
 #include "mhim/ops/nystrom.h"
-
-static int blas_dim(int64_t d) {
-    MHIM_ASSERT(d >= 0 && d <= INT_MAX);
-    return (int)d;
-}
-
-/* c (m,m) = alpha · op(a) · op(b) + beta · c for square row-major matrices. */
-static void sq_gemm(int ta, int tb, int64_t m, float alpha, const float *a, const float *b, float beta, float *c) {
-    int md = blas_dim(m);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, md, md, md, alpha, a, md,
-                b, md, beta, c, md);
-}
+#include "ops/gemm.h"
 
 /* out = diag·I − x  (m,m); in place allowed. */
 static void diag_minus(float *out, float diag, const float *x, int64_t m) {
@@ -68,13 +55,13 @@ void mhim_nystrom_pinv_forward(float *z, float *norm, float *scratch, const floa
         for (int64_t it = 0; it < MHIM_NYSTROM_PINV_ITERS; it++) {
             const float *zc = z + it * hmm + h * mm;
             float *zn = z + (it + 1) * hmm + h * mm;
-            sq_gemm(0, 0, m, 1.0f, ah, zc, 0.0f, y);  /* Y  = a Z        */
+            mhim_gemm(0, 0, m, m, m, 1.0f, ah, zc, 0.0f, y);  /* Y  = a Z        */
             diag_minus(t, 7.0f, y, m);                /* U1 = 7I − Y      */
-            sq_gemm(0, 0, m, 1.0f, y, t, 0.0f, u);    /* P1 = Y U1        */
+            mhim_gemm(0, 0, m, m, m, 1.0f, y, t, 0.0f, u);    /* P1 = Y U1        */
             diag_minus(u, 15.0f, u, m);               /* U2 = 15I − P1    */
-            sq_gemm(0, 0, m, 1.0f, y, u, 0.0f, t);    /* P2 = Y U2        */
+            mhim_gemm(0, 0, m, m, m, 1.0f, y, u, 0.0f, t);    /* P2 = Y U2        */
             diag_minus(t, 13.0f, t, m);               /* U3 = 13I − P2    */
-            sq_gemm(0, 0, m, 0.25f, zc, t, 0.0f, zn); /* Z' = 0.25 Z U3  */
+            mhim_gemm(0, 0, m, m, m, 0.25f, zc, t, 0.0f, zn); /* Z' = 0.25 Z U3  */
         }
     }
 }
@@ -122,24 +109,24 @@ void mhim_nystrom_pinv_backward(float *da, const float *dpinv, const float *z, c
         for (int64_t it = MHIM_NYSTROM_PINV_ITERS - 1; it >= 0; it--) {
             const float *zc = z + it * hmm + h * mm;
             /* recompute the iteration's intermediates */
-            sq_gemm(0, 0, m, 1.0f, ah, zc, 0.0f, y);
+            mhim_gemm(0, 0, m, m, m, 1.0f, ah, zc, 0.0f, y);
             diag_minus(u1, 7.0f, y, m);
-            sq_gemm(0, 0, m, 1.0f, y, u1, 0.0f, u2);
+            mhim_gemm(0, 0, m, m, m, 1.0f, y, u1, 0.0f, u2);
             diag_minus(u2, 15.0f, u2, m);
-            sq_gemm(0, 0, m, 1.0f, y, u2, 0.0f, u3);
+            mhim_gemm(0, 0, m, m, m, 1.0f, y, u2, 0.0f, u3);
             diag_minus(u3, 13.0f, u3, m);
             /* Z' = 0.25 Z U3:  dZ = 0.25 G U3ᵀ,  dU3 = 0.25 Zᵀ G */
-            sq_gemm(0, 1, m, 0.25f, g, u3, 0.0f, gn);
-            sq_gemm(1, 0, m, 0.25f, zc, g, 0.0f, du);
+            mhim_gemm(0, 1, m, m, m, 0.25f, g, u3, 0.0f, gn);
+            mhim_gemm(1, 0, m, m, m, 0.25f, zc, g, 0.0f, du);
             /* U3 = 13I − Y U2:  dY = −dU3 U2ᵀ,  dP1 = −dU2 = Yᵀ dU3 */
-            sq_gemm(0, 1, m, -1.0f, du, u2, 0.0f, dy);
-            sq_gemm(1, 0, m, 1.0f, y, du, 0.0f, dt);
+            mhim_gemm(0, 1, m, m, m, -1.0f, du, u2, 0.0f, dy);
+            mhim_gemm(1, 0, m, m, m, 1.0f, y, du, 0.0f, dt);
             /* U2 = 15I − Y U1:  dY += dP1 U1ᵀ;  U1 = 7I − Y:  dY −= Yᵀ dP1 */
-            sq_gemm(0, 1, m, 1.0f, dt, u1, 1.0f, dy);
-            sq_gemm(1, 0, m, -1.0f, y, dt, 1.0f, dy);
+            mhim_gemm(0, 1, m, m, m, 1.0f, dt, u1, 1.0f, dy);
+            mhim_gemm(1, 0, m, m, m, -1.0f, y, dt, 1.0f, dy);
             /* Y = a Z:  da += dY Zᵀ,  dZ += aᵀ dY */
-            sq_gemm(0, 1, m, 1.0f, dy, zc, 1.0f, dah);
-            sq_gemm(1, 0, m, 1.0f, ah, dy, 1.0f, gn);
+            mhim_gemm(0, 1, m, m, m, 1.0f, dy, zc, 1.0f, dah);
+            mhim_gemm(1, 0, m, m, m, 1.0f, ah, dy, 1.0f, gn);
             float *swap = g;
             g = gn;
             gn = swap;
