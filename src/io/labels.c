@@ -88,7 +88,7 @@ static int looks_like_header(const mhim_csv_file *f, mhim_task task) {
     const mhim_csv_row *r0 = &f->rows[0];
     for (int i = 0; i < r0->n_fields; i++)
         if (cell_is_column_name(r0->fields[i])) return 1;
-    columns c;
+    columns c = {0};
     if (f->n_rows < 2 || resolve_columns("", task, NULL, r0, &c) != MHIM_OK) return 0;
     double x;
     int64_t v;
@@ -228,7 +228,7 @@ int mhim_labels_load(const char *path, const mhim_label_options *opt, mhim_label
         int header = opt->header == MHIM_CSV_HEADER_YES ||
                      (opt->header == MHIM_CSV_HEADER_AUTO && looks_like_header(&f, out->task));
         out->header_consumed = header;
-        columns c;
+        columns c = {0};
         if (header && f.n_rows < 2)
             rc = mhim_fail("%s: no data rows after the header row", path);
         else

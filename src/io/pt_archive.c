@@ -152,7 +152,7 @@ static int check_byteorder(const mhim_ptfile *pt) {
     free(name);
     if (index < 0) return MHIM_OK; /* absent in files from torch < 1.10: little-endian */
     char text[16] = {0};
-    zip_uint64_t size;
+    zip_uint64_t size = 0;
     int rc = record_size(pt, (zip_uint64_t)index, &size);
     if (!rc && size < sizeof text) rc = read_record(pt, (zip_uint64_t)index, 0, text, size);
     if (!rc && strcmp(text, "little"))
