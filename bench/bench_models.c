@@ -1,0 +1,129 @@
+/* bench_models — one training step's forward + backward per bag for each model through the registry
+ * (mhim/model.h): ABMIL, TransMIL (8 heads) and DSMIL, on a bag of N instances (D_in 1024, 2 classes, train-mode
+ * dropout, unmasked), next to a plain cblas_sgemm measured in the same run.
+ *
+ * usage: OMP_WAIT_POLICY=passive bench_models [--threads T] [--reps R] [--n N]   (defaults 2, 10, 8000)
+ * Prints one Markdown row per model: median and best ms over R repetitions (after 2 warm-ups, repetitions
+ * interleaved across models), the GEMM FLOPs of one step (counted below), the GEMM-FLOP bound = FLOPs / the sgemm
+ * rate (an Nx1024x512 sgemm, median of the same run), and time / bound. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mhim/common.h"
+#include "mhim/model.h"
+#include "mhim/rng.h"
+#include "mhim/threads.h"
+
+#define WARMUPS 2
+#define MAX_REPS 100
+#define D_IN 1024
+#define DIM 512.0
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* GEMM FLOPs of forward + backward (backward = 2x forward for every GEMM, except the first layer whose input
+ * gradient is not needed: 1x). Small terms (C-wide heads, per-instance dots) are included; non-GEMM work
+ * (softmax, LayerNorm, convolutions, activations) is not. */
+static double gemm_flops(mhim_model_kind kind, double n, double H) {
+    const double embed = 2 * n * D_IN * DIM * 2; /* forward + weight gradient */
+    const double C = 2;
+    switch (kind) {
+    case MHIM_MODEL_ABMIL: return embed + 3 * (2 * n * DIM * 128 + 2 * n * 128 + 2 * n * DIM) + 3 * 2 * DIM * C;
+    case MHIM_MODEL_DSMIL:
+        return embed + 3 * (2 * n * DIM * C + 2 * n * DIM * 128 + 2 * n * 128 * 128 + 2 * n * DIM * DIM +
+                            2 * n * 128 * C + 2 * n * C * DIM + 2 * C * C * DIM);
+    case MHIM_MODEL_TRANSMIL: {
+        const double m = 256, inner = 64 * H, np = m * ceil((n + 1) / m); /* np: padded tokens */
+        double layer = 2 * np * DIM * 3 * inner + 2 * np * inner * DIM;            /* to_qkv, to_out */
+        layer += H * (2 * np * m * 64 + 2 * m * m * 64 + 2 * m * np * 64);         /* the three logits */
+        layer += H * (6 * 8 * m * m * m + 2 * np * m * m + 2 * m * np * 64 + 2 * np * m * 64); /* pinv, products */
+        return embed + 3 * 2 * layer + 3 * 2 * DIM * C;
+    }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int threads = 2, reps = 10;
+    int64_t N = 8000;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--n")) N = atoll(argv[i + 1]);
+    }
+    reps = MHIM_MAX(1, MHIM_MIN(reps, MAX_REPS));
+    threads = mhim_threads_init(threads);
+    const char *wait = getenv("OMP_WAIT_POLICY");
+    printf("# bench_models: N %lld, D_in %d, threads %d, OMP_WAIT_POLICY=%s, median/best of %d after %d warm-ups\n",
+           (long long)N, D_IN, threads, wait ? wait : "unset", reps, WARMUPS);
+
+    float *x = mhim_malloc((size_t)(N * D_IN) * sizeof(float));
+    mhim_rng r = mhim_rng_stream(1, 0, 0, MHIM_RNG_SYNTH, 0);
+    mhim_rng_fill_uniform(&r, 0, x, N * D_IN, -1.0f, 1.0f);
+    const mhim_model_kind kinds[3] = {MHIM_MODEL_ABMIL, MHIM_MODEL_TRANSMIL, MHIM_MODEL_DSMIL};
+    mhim_model *models[3];
+    float *params[3], *grads[3];
+    mhim_arena arenas[3];
+    for (int k = 0; k < 3; k++) {
+        mhim_model_config mc = {kinds[k], 1, D_IN, 2, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, 0, 8, 0};
+        if (mhim_model_create(&models[k], &mc)) return fprintf(stderr, "%s\n", mhim_error()), 1;
+        params[k] = mhim_params_alloc(mhim_model_layout(models[k]));
+        grads[k] = mhim_params_alloc(mhim_model_layout(models[k]));
+        mhim_model_init_params(models[k], params[k], 1);
+        mhim_arena_init(&arenas[k], "bench", mhim_model_train_arena_bytes(models[k], N));
+        mhim_arena_set_poison(&arenas[k], 0);
+    }
+    float *gw = mhim_malloc((size_t)512 * D_IN * sizeof(float)), *gy = mhim_malloc((size_t)(N * 512) * sizeof(float));
+    mhim_rng_fill_uniform(&r, 1ull << 40, gw, 512 * D_IN, -1.0f, 1.0f);
+
+    static double t[4][MAX_REPS];
+    for (int rep = -WARMUPS; rep < reps; rep++) {
+        double t0 = now_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, 512, D_IN, 1.0f, x, D_IN, gw, D_IN, 0.0f, gy, 512);
+        if (rep >= 0) t[3][rep] = now_s() - t0;
+        for (int k = 0; k < 3; k++) {
+            float logits[2], maxl[2], dl[2], dm[2];
+            mhim_model_out out = {logits, maxl, NULL};
+            mhim_rng drop = mhim_rng_stream(1, (uint32_t)(rep + WARMUPS), 0, MHIM_RNG_DROPOUT, 0);
+            t0 = now_s();
+            mhim_model_forward(models[k], &arenas[k], params[k], x, N, NULL, N, &drop, &out);
+            mhim_model_class_loss(models[k], &out, 1, 1.0f, dl, dm);
+            mhim_model_backward(models[k], &arenas[k], params[k], grads[k], dl, kinds[k] == MHIM_MODEL_DSMIL ? dm : NULL,
+                                NULL);
+            if (rep >= 0) t[k][rep] = now_s() - t0;
+            mhim_arena_reset(&arenas[k], 0);
+        }
+    }
+    for (int k = 0; k < 4; k++) qsort(t[k], (size_t)reps, sizeof(double), cmp_double);
+    const double sgemm_ms = 1e3 * (reps % 2 ? t[3][reps / 2] : 0.5 * (t[3][reps / 2 - 1] + t[3][reps / 2]));
+    const double rate = 2.0 * (double)N * 512 * D_IN / (sgemm_ms * 1e-3);
+    printf("# sgemm %lldx1024x512: %.1f ms median = %.1f GFLOP/s\n", (long long)N, sgemm_ms, rate * 1e-9);
+    printf("| model | fwd+bwd ms (median) | best ms | GEMM GFLOP | GEMM-FLOP bound ms | median / bound |\n"
+           "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < 3; k++) {
+        double med = 1e3 * (reps % 2 ? t[k][reps / 2] : 0.5 * (t[k][reps / 2 - 1] + t[k][reps / 2]));
+        double flops = gemm_flops(kinds[k], (double)N, 8), bound = 1e3 * flops / rate;
+        printf("| %s | %.1f | %.1f | %.1f | %.1f | %.2f |\n", mhim_model_kind_name(kinds[k]), med, 1e3 * t[k][0],
+               flops * 1e-9, bound, med / bound);
+    }
+    for (int k = 0; k < 3; k++) {
+        mhim_arena_free(&arenas[k]);
+        mhim_params_free(params[k]), mhim_params_free(grads[k]);
+        mhim_model_free(models[k]);
+    }
+    free(x), free(gw), free(gy);
+    return 0;
+}
