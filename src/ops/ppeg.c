@@ -1,5 +1,10 @@
 /* PPEG position encoding, forward and backward (see mhim/ops/ppeg.h). The grid is kept token-major
- * (S·S cells, dim channels), the same memory order as the token sequence. */
+ * (S·S cells, dim channels), the same memory order as the token sequence.
+ *
+ * Every loop works on blocks of BLOCK channels: one thread owns a block (results do not depend on the
+ * thread count), copies the block's weights tap-major onto its stack, and runs the channel loop innermost
+ * over contiguous memory so that it vectorises. For each (cell, channel) the taps are summed in the same
+ * order as the direct definition (dy, then dx; one accumulator per kernel). */
 #include <string.h>
 
 #include "mhim/common.h"
@@ -42,72 +47,90 @@ static void build_grid(float *grid, const float *x, int64_t M, int64_t dim) {
     memset(grid + (M + wrap) * dim, 0, (size_t)((S * S - M - wrap) * dim) * sizeof(float));
 }
 
-/* Σ_{dy,dx} w[dy·k+dx] · grid[r+dy−k/2, col+dx−k/2, c] over the cells inside the S×S grid. */
-static float conv_at(const float *grid, const float *w, int64_t k, int64_t r, int64_t col, int64_t S, int64_t dim,
-                     int64_t c) {
-    float acc = 0.0f;
+#define BLOCK 32
+
+/* The taps of kernels k0, k1, k2 of channels [c0, c0+nb) as wt[tap][j] (tap-major, then channel). */
+static void block_weights(float wt[TAPS][BLOCK], const float *w0, const float *w1, const float *w2, int64_t c0,
+                          int64_t nb) {
+    const int64_t n0 = MHIM_PPEG_K0 * MHIM_PPEG_K0, n1 = MHIM_PPEG_K1 * MHIM_PPEG_K1, n2 = MHIM_PPEG_K2 * MHIM_PPEG_K2;
+    for (int64_t j = 0; j < nb; j++) {
+        for (int64_t q = 0; q < n0; q++) wt[q][j] = w0[(c0 + j) * n0 + q];
+        for (int64_t q = 0; q < n1; q++) wt[n0 + q][j] = w1[(c0 + j) * n1 + q];
+        for (int64_t q = 0; q < n2; q++) wt[n0 + n1 + q][j] = w2[(c0 + j) * n2 + q];
+    }
+}
+
+/* acc[j] = Σ_{dy,dx} wt[dy·k+dx][j] · grid[(r+dy−k/2)·S + col+dx−k/2, c0+j] over cells inside the grid. */
+static void conv_block(float *acc, const float (*wt)[BLOCK], const float *grid, int64_t k, int64_t r, int64_t col,
+                       int64_t S, int64_t dim, int64_t c0, int64_t nb) {
+    for (int64_t j = 0; j < nb; j++) acc[j] = 0.0f;
     for (int64_t dy = 0; dy < k; dy++) {
         const int64_t rr = r + dy - k / 2;
         if (rr < 0 || rr >= S) continue;
         for (int64_t dx = 0; dx < k; dx++) {
             const int64_t cc = col + dx - k / 2;
             if (cc < 0 || cc >= S) continue;
-            acc += w[dy * k + dx] * grid[(rr * S + cc) * dim + c];
+            const float *w = wt[dy * k + dx], *g = grid + (rr * S + cc) * dim + c0;
+            for (int64_t j = 0; j < nb; j++) acc[j] += w[j] * g[j];
         }
     }
-    return acc;
 }
 
 void mhim_ppeg_forward(float *out, float *scratch, const float *x, const float *w0, const float *b0, const float *w1,
                        const float *b1, const float *w2, const float *b2, int64_t M, int64_t dim) {
     MHIM_ASSERT(M >= 1 && dim >= 1);
-    const int64_t S = mhim_ppeg_side(M);
+    const int64_t S = mhim_ppeg_side(M), n0 = MHIM_PPEG_K0 * MHIM_PPEG_K0, n1 = MHIM_PPEG_K1 * MHIM_PPEG_K1;
     float *grid = scratch;
     build_grid(grid, x, M, dim);
 #pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < M; t++) {
-        const int64_t r = t / S, col = t % S;
-        for (int64_t c = 0; c < dim; c++) {
-            const float p0 =
-                b0[c] + conv_at(grid, w0 + c * MHIM_PPEG_K0 * MHIM_PPEG_K0, MHIM_PPEG_K0, r, col, S, dim, c);
-            const float p1 =
-                b1[c] + conv_at(grid, w1 + c * MHIM_PPEG_K1 * MHIM_PPEG_K1, MHIM_PPEG_K1, r, col, S, dim, c);
-            const float p2 =
-                b2[c] + conv_at(grid, w2 + c * MHIM_PPEG_K2 * MHIM_PPEG_K2, MHIM_PPEG_K2, r, col, S, dim, c);
-            out[t * dim + c] = p0 + grid[t * dim + c] + p1 + p2;
+    for (int64_t c0 = 0; c0 < dim; c0 += BLOCK) {
+        const int64_t nb = MHIM_MIN((int64_t)BLOCK, dim - c0);
+        float wt[TAPS][BLOCK], a0[BLOCK], a1[BLOCK], a2[BLOCK];
+        block_weights(wt, w0, w1, w2, c0, nb);
+        for (int64_t t = 0; t < M; t++) {
+            const int64_t r = t / S, col = t % S;
+            conv_block(a0, (const float(*)[BLOCK])wt, grid, MHIM_PPEG_K0, r, col, S, dim, c0, nb);
+            conv_block(a1, (const float(*)[BLOCK])wt + n0, grid, MHIM_PPEG_K1, r, col, S, dim, c0, nb);
+            conv_block(a2, (const float(*)[BLOCK])wt + n0 + n1, grid, MHIM_PPEG_K2, r, col, S, dim, c0, nb);
+            const float *g = grid + t * dim + c0;
+            float *o = out + t * dim + c0;
+            for (int64_t j = 0; j < nb; j++)
+                o[j] = (b0[c0 + j] + a0[j]) + g[j] + (b1[c0 + j] + a1[j]) + (b2[c0 + j] + a2[j]);
         }
     }
 }
 
-/* Σ over the output cells t < M fed by cell (r, col) through a k×k kernel: w[dy·k+dx] · dout[t, c] with
- * t = (r−dy+k/2, col−dx+k/2) (transposed correlation). */
-static float conv_transpose_at(const float *dout, const float *w, int64_t k, int64_t r, int64_t col, int64_t S,
-                               int64_t M, int64_t dim, int64_t c) {
-    float acc = 0.0f;
+/* acc[j] = Σ over the output cells t < M fed by cell (r, col) through a k×k kernel: wt[dy·k+dx][j] ·
+ * dout[t, c0+j] with t = (r−dy+k/2, col−dx+k/2) (transposed correlation). */
+static void conv_transpose_block(float *acc, const float (*wt)[BLOCK], const float *dout, int64_t k, int64_t r,
+                                 int64_t col, int64_t S, int64_t M, int64_t dim, int64_t c0, int64_t nb) {
+    for (int64_t j = 0; j < nb; j++) acc[j] = 0.0f;
     for (int64_t dy = 0; dy < k; dy++) {
         const int64_t rr = r - dy + k / 2;
         if (rr < 0 || rr >= S) continue;
         for (int64_t dx = 0; dx < k; dx++) {
             const int64_t cc = col - dx + k / 2;
             if (cc < 0 || cc >= S || rr * S + cc >= M) continue;
-            acc += w[dy * k + dx] * dout[(rr * S + cc) * dim + c];
+            const float *w = wt[dy * k + dx], *d = dout + (rr * S + cc) * dim + c0;
+            for (int64_t j = 0; j < nb; j++) acc[j] += w[j] * d[j];
         }
     }
-    return acc;
 }
 
-/* dw[c, tap] += Σ_{t<M} dout[t, c] · grid[t shifted by tap, c] for one k×k kernel, summed in double in t order. */
-static void conv_weight_grad(double *acc, const float *dout, const float *grid, int64_t k, int64_t t, int64_t S,
-                             int64_t dim, int64_t c) {
+/* acc[tap][j] += dout[t, c0+j] · grid[t shifted by tap, c0+j] for one k×k kernel (products and sums in double). */
+static void weight_grad_block(double (*acc)[BLOCK], const float *dout, const float *grid, int64_t k, int64_t t,
+                              int64_t S, int64_t dim, int64_t c0, int64_t nb) {
     const int64_t r = t / S, col = t % S;
-    const double g = dout[t * dim + c];
+    const float *d = dout + t * dim + c0;
     for (int64_t dy = 0; dy < k; dy++) {
         const int64_t rr = r + dy - k / 2;
         if (rr < 0 || rr >= S) continue;
         for (int64_t dx = 0; dx < k; dx++) {
             const int64_t cc = col + dx - k / 2;
             if (cc < 0 || cc >= S) continue;
-            acc[dy * k + dx] += g * grid[(rr * S + cc) * dim + c];
+            const float *g = grid + (rr * S + cc) * dim + c0;
+            double *a = acc[dy * k + dx];
+            for (int64_t j = 0; j < nb; j++) a[j] += (double)d[j] * g[j];
         }
     }
 }
@@ -117,40 +140,41 @@ void mhim_ppeg_backward(float *dx, float *dw0, float *db0, float *dw1, float *db
                         const float *w2, int64_t M, int64_t dim) {
     MHIM_ASSERT(M >= 1 && dim >= 1);
     const int64_t S = mhim_ppeg_side(M), wrap = wrap_count(M);
-    const int64_t k0 = MHIM_PPEG_K0, k1 = MHIM_PPEG_K1, k2 = MHIM_PPEG_K2;
+    const int64_t k0 = MHIM_PPEG_K0, k1 = MHIM_PPEG_K1, k2 = MHIM_PPEG_K2, n0 = k0 * k0, n1 = k1 * k1, n2 = k2 * k2;
     float *grid = scratch, *dgrid = scratch + S * S * dim;
     build_grid(grid, x, M, dim);
-    /* gradient of every grid cell that holds a token or a copy: identity + three transposed correlations */
 #pragma omp parallel for schedule(static)
-    for (int64_t u = 0; u < M + wrap; u++) {
-        const int64_t r = u / S, col = u % S;
-        for (int64_t c = 0; c < dim; c++) {
-            float g = u < M ? dout[u * dim + c] : 0.0f;
-            g += conv_transpose_at(dout, w0 + c * k0 * k0, k0, r, col, S, M, dim, c);
-            g += conv_transpose_at(dout, w1 + c * k1 * k1, k1, r, col, S, M, dim, c);
-            g += conv_transpose_at(dout, w2 + c * k2 * k2, k2, r, col, S, M, dim, c);
-            dgrid[u * dim + c] = g;
+    for (int64_t c0 = 0; c0 < dim; c0 += BLOCK) {
+        const int64_t nb = MHIM_MIN((int64_t)BLOCK, dim - c0);
+        float wt[TAPS][BLOCK], a0[BLOCK], a1[BLOCK], a2[BLOCK];
+        block_weights(wt, w0, w1, w2, c0, nb);
+        /* gradient of every grid cell that holds a token or a copy: identity + three transposed correlations */
+        for (int64_t u = 0; u < M + wrap; u++) {
+            const int64_t r = u / S, col = u % S;
+            conv_transpose_block(a0, (const float(*)[BLOCK])wt, dout, k0, r, col, S, M, dim, c0, nb);
+            conv_transpose_block(a1, (const float(*)[BLOCK])wt + n0, dout, k1, r, col, S, M, dim, c0, nb);
+            conv_transpose_block(a2, (const float(*)[BLOCK])wt + n0 + n1, dout, k2, r, col, S, M, dim, c0, nb);
+            float *dg = dgrid + u * dim + c0;
+            for (int64_t j = 0; j < nb; j++) dg[j] = (u < M ? dout[u * dim + c0 + j] : 0.0f) + a0[j] + a1[j] + a2[j];
         }
-    }
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < M; t++)
-        for (int64_t c = 0; c < dim; c++)
-            dx[t * dim + c] = dgrid[t * dim + c] + (t < wrap ? dgrid[(M + t) * dim + c] : 0.0f);
-            /* weights and biases: one channel per iteration, cells summed in order */
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < dim; c++) {
-        double acc[TAPS] = {0}, bias = 0.0;
+        for (int64_t t = 0; t < M; t++)
+            for (int64_t j = 0; j < nb; j++)
+                dx[t * dim + c0 + j] = dgrid[t * dim + c0 + j] + (t < wrap ? dgrid[(M + t) * dim + c0 + j] : 0.0f);
+        /* weights and biases: cells summed in order */
+        double acc[TAPS][BLOCK] = {{0}}, bias[BLOCK] = {0};
         for (int64_t t = 0; t < M; t++) {
-            conv_weight_grad(acc, dout, grid, k0, t, S, dim, c);
-            conv_weight_grad(acc + k0 * k0, dout, grid, k1, t, S, dim, c);
-            conv_weight_grad(acc + k0 * k0 + k1 * k1, dout, grid, k2, t, S, dim, c);
-            bias += dout[t * dim + c];
+            weight_grad_block(acc, dout, grid, k0, t, S, dim, c0, nb);
+            weight_grad_block(acc + n0, dout, grid, k1, t, S, dim, c0, nb);
+            weight_grad_block(acc + n0 + n1, dout, grid, k2, t, S, dim, c0, nb);
+            for (int64_t j = 0; j < nb; j++) bias[j] += dout[t * dim + c0 + j];
         }
-        for (int64_t j = 0; j < k0 * k0; j++) dw0[c * k0 * k0 + j] += (float)acc[j];
-        for (int64_t j = 0; j < k1 * k1; j++) dw1[c * k1 * k1 + j] += (float)acc[k0 * k0 + j];
-        for (int64_t j = 0; j < k2 * k2; j++) dw2[c * k2 * k2 + j] += (float)acc[k0 * k0 + k1 * k1 + j];
-        db0[c] += (float)bias;
-        db1[c] += (float)bias;
-        db2[c] += (float)bias;
+        for (int64_t j = 0; j < nb; j++) {
+            for (int64_t q = 0; q < n0; q++) dw0[(c0 + j) * n0 + q] += (float)acc[q][j];
+            for (int64_t q = 0; q < n1; q++) dw1[(c0 + j) * n1 + q] += (float)acc[n0 + q][j];
+            for (int64_t q = 0; q < n2; q++) dw2[(c0 + j) * n2 + q] += (float)acc[n0 + n1 + q][j];
+            db0[c0 + j] += (float)bias[j];
+            db1[c0 + j] += (float)bias[j];
+            db2[c0 + j] += (float)bias[j];
+        }
     }
 }
