@@ -46,6 +46,8 @@ mhim_rng mhim_rng_stream(uint64_t seed, uint32_t epoch, uint32_t bag, mhim_rng_p
 
 /* Random access: value `i` of the stream (i < 2^50); does not move the cursor. */
 uint32_t mhim_rng_u32_at(const mhim_rng *r, uint64_t i);
+/* Values 4·block .. 4·block+3 of the stream at once (one Philox evaluation). */
+void mhim_rng_block_at(const mhim_rng *r, uint64_t block, uint32_t out[4]);
 /* Uniform float in [0, 1) with 24 random bits: (u32_at(i) >> 8) * 2^-24. */
 float mhim_rng_uniform_at(const mhim_rng *r, uint64_t i);
 /* Standard normal from values 2i and 2i+1 (Box–Muller, cosine branch), in double. */

@@ -44,12 +44,15 @@ mhim_rng mhim_rng_stream(uint64_t seed, uint32_t epoch, uint32_t bag, mhim_rng_p
     return r;
 }
 
-uint32_t mhim_rng_u32_at(const mhim_rng *r, uint64_t i) {
-    uint64_t block = i >> 2;
+void mhim_rng_block_at(const mhim_rng *r, uint64_t block, uint32_t out[4]) {
     MHIM_ASSERT(block < ((uint64_t)1 << 48));
     uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32) | r->ctr_hi, r->bag, r->epoch};
-    uint32_t out[4];
     mhim_philox4x32(ctr, r->key, MHIM_PHILOX_ROUNDS, out);
+}
+
+uint32_t mhim_rng_u32_at(const mhim_rng *r, uint64_t i) {
+    uint32_t out[4];
+    mhim_rng_block_at(r, i >> 2, out);
     return out[i & 3];
 }
 

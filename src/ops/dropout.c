@@ -17,9 +17,20 @@ static void apply_mask(float *out, const float *inp, const uint8_t *keep, float 
 
 void mhim_dropout_mask(uint8_t *keep, const mhim_rng *stream, uint64_t first, float p, int64_t n) {
     MHIM_ASSERT(p >= 0.0f && p <= 1.0f);
-    float keep_prob = 1.0f - p;
+    const float keep_prob = 1.0f - p;
+    /* Stream values come in blocks of 4: mask[i] uses value first + i; whole blocks take one Philox call. */
+    int64_t head = MHIM_MIN(n, (int64_t)((4 - (first & 3)) & 3));
+    for (int64_t i = 0; i < head; i++) keep[i] = mhim_rng_uniform_at(stream, first + (uint64_t)i) < keep_prob;
+    const int64_t blocks = (n - head) / 4;
+    const uint64_t first_block = (first + (uint64_t)head) >> 2;
 #pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) keep[i] = mhim_rng_uniform_at(stream, first + (uint64_t)i) < keep_prob;
+    for (int64_t b = 0; b < blocks; b++) {
+        uint32_t v[4];
+        mhim_rng_block_at(stream, first_block + (uint64_t)b, v);
+        for (int k = 0; k < 4; k++) keep[head + 4 * b + k] = (float)(v[k] >> 8) * 0x1p-24f < keep_prob;
+    }
+    for (int64_t i = head + 4 * blocks; i < n; i++)
+        keep[i] = mhim_rng_uniform_at(stream, first + (uint64_t)i) < keep_prob;
 }
 
 void mhim_dropout_forward(float *out, const uint8_t *keep, const float *inp, float p, int64_t n) {
