@@ -27,7 +27,8 @@ typedef enum {
     MHIM_RNG_MERGE = 5,     /* v2 global recycling (Merge) draws */
     MHIM_RNG_SUBSAMPLE = 6, /* subsampling of bags larger than the reserved size */
     MHIM_RNG_SPLIT = 7,     /* cross-validation splits */
-    MHIM_RNG_SYNTH = 8      /* synthetic data sets */
+    MHIM_RNG_SYNTH = 8,     /* synthetic data sets */
+    MHIM_RNG_BOOTSTRAP = 9  /* bootstrap resamples of the evaluation metrics */
 } mhim_rng_purpose;
 
 /* A keyed stream plus a cursor for sequential draws. Copying it copies the cursor. */
