@@ -9,6 +9,7 @@
 #ifndef MHIM_BAGFILE_H
 #define MHIM_BAGFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { MHIM_BAG_H5 = 1, MHIM_BAG_PT = 2 } mhim_bag_format;
@@ -29,6 +30,19 @@ int mhim_bag_read_into(const char *path, float *dst, int64_t n, int64_t d);
 /* Read the whole bag (features, and coords when want_coords and present; .pt bags have none). On failure
  * *bag is left empty. HDF5 coords are validated (integer, (n,2)) only when requested. */
 int mhim_bag_read(const char *path, int want_coords, mhim_bag *bag);
+/* Features mapped read-only straight from the file (no copy: the pages are the page cache's). */
+typedef struct {
+    const float *features; /* (n, d), or NULL when the file's layout does not allow mapping */
+    void *base;            /* the mapping, for mhim_bag_unmap */
+    size_t length;
+} mhim_bag_mapping;
+
+/* Map the (n, d) features of `path` when they are stored as uncompressed little-endian float32 in one
+ * contiguous row-major run (a .pt tensor; a contiguous HDF5 dataset or one whose chunks lie back to back),
+ * populating the page tables up front. Returns MHIM_OK with m->features NULL when the layout does not allow it
+ * (read the bag instead), MHIM_EINPUT for a bad file or a shape other than (n, d). */
+int mhim_bag_map(const char *path, int64_t n, int64_t d, mhim_bag_mapping *m);
+void mhim_bag_unmap(mhim_bag_mapping *m);
 /* Number of NaN/Inf values among the n*d features. */
 int64_t mhim_bag_count_nonfinite(const float *features, int64_t count);
 /* NaN and ±Inf counts among count values, separately. */

@@ -60,6 +60,7 @@ typedef struct {
     int64_t file_reads;   /* bag reads done so far (preload: == n_loaded + bad bags read; never grows) */
     int64_t bytes_read;   /* fp32 bytes read from files so far */
     int64_t bytes_stored; /* bytes held for values (preload block, or the streaming ring) */
+    int64_t bytes_mapped; /* preload fp32: bytes of bags mapped from their files (page cache, no copy) */
     double seconds;       /* wall time spent reading (open, plus prefetch time when streaming) */
     double gb_per_s;      /* bytes_read / seconds / 1e9 */
     int streaming;        /* 1 when the budget forced streaming mode */

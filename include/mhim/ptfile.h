@@ -69,6 +69,9 @@ const char *mhim_pt_path(const mhim_ptfile *pt);
 int mhim_pt_read_f32(mhim_ptfile *pt, int64_t index, float *dst, int64_t count);
 /* Same for integer/bool tensors (int64/int32/int16/int8/uint8/bool), widened to int64. */
 int mhim_pt_read_i64(mhim_ptfile *pt, int64_t index, int64_t *dst, int64_t count);
+/* 1 when tensor entry `index` is float32 and its bytes lie uncompressed and contiguous in the file, with the
+ * absolute offset of its first element in *file_offset (the bytes may then be mapped); 0 otherwise. */
+int mhim_pt_f32_file_offset(mhim_ptfile *pt, int64_t index, uint64_t *file_offset);
 
 /* "float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool". */
 const char *mhim_pt_dtype_name(mhim_pt_dtype dtype);

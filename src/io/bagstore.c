@@ -135,15 +135,44 @@ static void log_progress(const mhim_bagstore *s, int64_t done, int64_t total, in
               elapsed > 0 ? (double)bytes / elapsed / 1e9 : 0.0, eta);
 }
 
-/* Read every usable bag once into the resident block (mapped and populated up front). The reader
- * thread stays at most READ_AHEAD bags ahead; meanwhile this thread checks fp32 values (fp16 bags are
- * checked and converted by the reader thread). */
+/* fp32 single-file bags whose features lie contiguous and uncompressed in their file are mapped instead of
+ * copied: no second copy in memory next to the page cache, and no copying. Values are checked here. */
+static int map_bags(mhim_bagstore *s, int64_t *n_mapped, int64_t *bytes_mapped) {
+    for (int64_t i = 0; i < s->n_bags; i++) {
+        store_bag *b = &s->bags[i];
+        if (!usable(b) || b->n_files != 1 || b->rows == 0) continue;
+        mhim_bagstore_io_lock();
+        int rc = mhim_bag_map(b->files[0], b->rows, s->d, &b->map);
+        mhim_bagstore_io_unlock();
+        char *problem = rc ? mhim_strdup(mhim_error()) : NULL;
+        if (!problem && b->map.features) {
+            int64_t bad = mhim_bag_count_nonfinite(b->map.features, b->rows * s->d);
+            if (bad) problem = mhim_asprintf("%lld NaN/Inf values", (long long)bad);
+            (*n_mapped)++;
+            *bytes_mapped += b->rows * s->d * (int64_t)sizeof(float);
+        }
+        if (problem) {
+            mhim_bag_unmap(&b->map);
+            if ((rc = bagstore_bad_bag(s, i, problem)) != MHIM_OK) return rc;
+        }
+    }
+    return MHIM_OK;
+}
+
+/* Read every usable bag once: fp32 bags are mapped where their layout allows (map_bags), the others are read
+ * into the resident block. The reader thread stays at most READ_AHEAD bags ahead; meanwhile this thread faults
+ * in the next destinations and checks fp32 values (fp16 bags are checked and converted by the reader thread). */
 #define READ_AHEAD 2
 static int preload(mhim_bagstore *s) {
     int fp16 = s->opt.dtype == MHIM_STORE_FP16;
-    int64_t n_jobs = 0, total = 0;
+    int64_t n_jobs = 0, total = 0, n_mapped = 0, bytes_mapped = 0;
+    double start = now_seconds();
+    if (!fp16) {
+        int rc = map_bags(s, &n_mapped, &bytes_mapped);
+        if (rc != MHIM_OK) return rc;
+    }
     for (int64_t i = 0; i < s->n_bags; i++)
-        if (usable(&s->bags[i])) {
+        if (usable(&s->bags[i]) && !s->bags[i].map.features) {
             s->bags[i].offset = total;
             total += s->bags[i].rows * s->d;
             n_jobs++;
@@ -157,7 +186,7 @@ static int preload(mhim_bagstore *s) {
     bag_job *jobs = mhim_calloc((size_t)MHIM_MAX(n_jobs, 1), sizeof *jobs);
     int64_t k = 0;
     for (int64_t i = 0; i < s->n_bags; i++)
-        if (usable(&s->bags[i])) {
+        if (usable(&s->bags[i]) && !s->bags[i].map.features) {
             jobs[k].bag = i;
             jobs[k].dst = fp16 ? NULL : s->values32 + s->bags[i].offset;
             jobs[k].dst16 = fp16 ? s->values16 + s->bags[i].offset : NULL;
@@ -166,11 +195,16 @@ static int preload(mhim_bagstore *s) {
     bag_loader L;
     loader_start(&L, s, READ_AHEAD, fp16 ? s->max_rows * s->d : 0);
     int rc = MHIM_OK;
-    double start = now_seconds(), last_log = start;
-    int64_t bytes = 0, submitted = 0;
+    double last_log = now_seconds();
+    int64_t bytes = bytes_mapped, submitted = 0;
     for (k = 0; k < n_jobs && rc == MHIM_OK; k++) {
         for (; submitted < n_jobs && submitted <= k + READ_AHEAD - 1; submitted++) {
-            loader_submit(&L, &jobs[submitted]);
+            bag_job *next = &jobs[submitted];
+            size_t count = (size_t)(s->bags[next->bag].rows * s->d);
+            /* fault the destination in here, so that the reader thread only copies */
+            if (fp16) mhim_big_populate(next->dst16, count * sizeof(uint16_t));
+            else mhim_big_populate(next->dst, count * sizeof(float));
+            loader_submit(&L, next);
         }
         bag_job *job = &jobs[k];
         loader_wait(&L, job);
@@ -181,13 +215,14 @@ static int preload(mhim_bagstore *s) {
         bytes += b->rows * s->d * (int64_t)sizeof(float);
         double t = now_seconds();
         if (t - last_log >= PROGRESS_EVERY_SECONDS) {
-            log_progress(s, k + 1, n_jobs, bytes, t - start);
+            log_progress(s, n_mapped + k + 1, n_mapped + n_jobs, bytes, t - start);
             last_log = t;
         }
     }
     loader_stop(&L);
-    s->stats.file_reads = L.reads;
-    s->stats.bytes_read = L.bytes_read;
+    s->stats.bytes_mapped = bytes_mapped;
+    s->stats.file_reads = L.reads + n_mapped;
+    s->stats.bytes_read = L.bytes_read + bytes_mapped;
     s->stats.seconds = now_seconds() - start;
     for (k = 0; k < n_jobs; k++) free(jobs[k].message);
     free(jobs);
@@ -252,12 +287,13 @@ int mhim_bagstore_open(const mhim_bag_source *bags, int64_t n_bags, const mhim_b
     }
     mhim_bagstore_stats st;
     mhim_bagstore_stats_get(s, &st);
-    char b1[32], b2[32];
+    char b1[32], b2[32], b3[32];
     if (!s->streaming)
         MHIM_INFO("bag store: %lld bags (%lld skipped), %lld instances x %lld, %s read in %.2f s (%.2f GB/s), "
-                  "holding %s as %s", (long long)st.n_loaded, (long long)st.n_skipped, (long long)st.n_instances,
-                  (long long)s->d, human_bytes((double)st.bytes_read, b1), st.seconds, st.gb_per_s,
-                  human_bytes((double)st.bytes_stored, b2), dtype_name(s->opt.dtype));
+                  "holding %s as %s, %s mapped from the files", (long long)st.n_loaded, (long long)st.n_skipped,
+                  (long long)st.n_instances, (long long)s->d, human_bytes((double)st.bytes_read, b1), st.seconds,
+                  st.gb_per_s, human_bytes((double)st.bytes_stored, b2), dtype_name(s->opt.dtype),
+                  human_bytes((double)st.bytes_mapped, b3));
     *out = s;
     return MHIM_OK;
 }
@@ -272,6 +308,7 @@ void mhim_bagstore_close(mhim_bagstore *s) {
         free(b->file_rows);
         free(b->name);
         free(b->skip_reason);
+        mhim_bag_unmap(&b->map);
     }
     free(s->bags);
     mhim_big_free(s->values32 ? (void *)s->values32 : (void *)s->values16, s->resident_bytes);
@@ -371,7 +408,9 @@ int mhim_bagstore_get(mhim_bagstore *s, int64_t i, mhim_bag_view *view) {
     const store_bag *b = &s->bags[i];
     int64_t count = b->rows * s->d;
     if (!s->streaming) {
-        if (s->values32) {
+        if (b->map.features) {
+            view->x = b->map.features;
+        } else if (s->values32) {
             view->x = s->values32 + b->offset;
         } else {
             float *x = view_scratch(s, view, count);
@@ -405,7 +444,9 @@ int mhim_bagstore_copy(mhim_bagstore *s, int64_t i, float *dst) {
     const store_bag *b = &s->bags[i];
     int64_t count = b->rows * s->d;
     if (!s->streaming) {
-        if (s->values32)
+        if (b->map.features)
+            memcpy(dst, b->map.features, (size_t)count * sizeof(float));
+        else if (s->values32)
             memcpy(dst, s->values32 + b->offset, (size_t)count * sizeof(float));
         else
             mhim_half_to_float_array(s->values16 + b->offset, dst, count);

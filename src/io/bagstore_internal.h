@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "mhim/bagfile.h"
 #include "mhim/bagstore.h"
 
 /* One bag read, handed to the reader thread. The submitter fills the input part; the reader thread
@@ -64,6 +65,7 @@ typedef struct {
     int64_t rows;       /* sum of file_rows */
     int selected;       /* in the subset */
     int64_t offset;     /* preload: first element in the resident block */
+    mhim_bag_mapping map; /* preload fp32: the features mapped from the file (map.features NULL: copied) */
     char *skip_reason;  /* heap; non-NULL => bad and left out */
 } store_bag;
 

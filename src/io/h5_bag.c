@@ -1,8 +1,11 @@
 /* CLAM/TRIDENT HDF5 feature-bag reader (see io/h5_bag.h). */
 #include "io/h5_bag.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/h5_common.h"
 #include "mhim/common.h"
@@ -131,6 +134,76 @@ static int read_coords(const char *path, hid_t file, int64_t n, int64_t **out) {
     return rc;
 }
 
+/* A run of whole rows of `features` stored raw in the file: rows [row, row + rows) at byte `offset`. */
+typedef struct {
+    int64_t row, rows;
+    uint64_t offset;
+} raw_run;
+
+/* Where the rows of `features` lie in the file when they are stored raw (little-endian float32, no filters):
+ * one run for a contiguous dataset, one per chunk for a chunked one with full-width chunks (chunks are looked
+ * up by coordinate, O(log chunks) each). Returns the number of runs in *runs (free()), or 0 when the layout is
+ * anything else and the data must go through H5Dread. */
+static int64_t raw_runs(const h5_bag *b, raw_run **runs) {
+    *runs = NULL;
+    int64_t count = 0;
+    hid_t type = H5Dget_type(b->features), dcpl = H5Dget_create_plist(b->features);
+    if (b->n > 0 && type >= 0 && dcpl >= 0 && H5Tequal(type, H5T_IEEE_F32LE) > 0) {
+        H5D_layout_t layout = H5Pget_layout(dcpl);
+        hsize_t chunk[2];
+        if (layout == H5D_CONTIGUOUS) {
+            haddr_t addr = H5Dget_offset(b->features);
+            if (addr != HADDR_UNDEF) {
+                *runs = mhim_malloc(sizeof **runs);
+                (*runs)[0] = (raw_run){0, b->n, (uint64_t)addr};
+                count = 1;
+            }
+        } else if (layout == H5D_CHUNKED && H5Pget_chunk(dcpl, 2, chunk) == 2 && (int64_t)chunk[1] == b->d &&
+                   H5Pget_nfilters(dcpl) == 0) {
+            const int64_t rows = (int64_t)chunk[0], n_chunks = (b->n + rows - 1) / rows;
+            *runs = mhim_malloc((size_t)n_chunks * sizeof **runs);
+            for (count = 0; count < n_chunks; count++) {
+                hsize_t origin[2] = {(hsize_t)(count * rows), 0}, size = 0;
+                unsigned filter_mask = 0;
+                haddr_t addr = HADDR_UNDEF;
+                if (H5Dget_chunk_info_by_coord(b->features, origin, &filter_mask, &addr, &size) < 0 ||
+                    filter_mask != 0 || addr == HADDR_UNDEF || size != (hsize_t)rows * chunk[1] * 4u)
+                    break;
+                (*runs)[count] = (raw_run){count * rows, MHIM_MIN(rows, b->n - count * rows), (uint64_t)addr};
+            }
+            if (count < n_chunks) count = 0;
+        }
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (type >= 0) H5Tclose(type);
+    if (!count) {
+        free(*runs);
+        *runs = NULL;
+    }
+    return count;
+}
+
+/* Read the raw runs straight from the file into dst with pread (no HDF5 buffers in between). */
+static int read_runs(const char *path, const raw_run *runs, int64_t count, int64_t d, float *dst) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int rc = fd < 0 || fstat(fd, &st) != 0 ? mhim_fail("%s: cannot open for reading", path) : MHIM_OK;
+    for (int64_t k = 0; k < count && !rc; k++) {
+        uint64_t bytes = (uint64_t)(runs[k].rows * d) * sizeof(float), done = 0;
+        if (runs[k].offset + bytes > (uint64_t)st.st_size)
+            rc = mhim_fail("%s: 'features' extends past the end of the file (truncated file?)", path);
+        char *out = (char *)(dst + runs[k].row * d);
+        while (!rc && done < bytes) {
+            ssize_t got = pread(fd, out + done, (size_t)MHIM_MIN(bytes - done, (uint64_t)1 << 30),
+                                (off_t)(runs[k].offset + done));
+            if (got <= 0) rc = mhim_fail("%s: cannot read 'features' (truncated or corrupt file?)", path);
+            done += got > 0 ? (uint64_t)got : 0;
+        }
+    }
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
 int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **coords) {
     if (coords) *coords = NULL;
     h5_bag b;
@@ -138,9 +211,31 @@ int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **co
     if (!rc && (b.n != n || b.d != d))
         rc = mhim_fail("%s: 'features' has shape (%lld, %lld), expected (%lld, %lld)", path, (long long)b.n,
                        (long long)b.d, (long long)n, (long long)d);
-    if (!rc && n > 0 && H5Dread(b.features, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+    raw_run *runs = NULL;
+    int64_t n_runs = rc ? 0 : raw_runs(&b, &runs);
+    if (n_runs > 0)
+        rc = read_runs(path, runs, n_runs, d, dst);
+    else if (!rc && n > 0 && H5Dread(b.features, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
         rc = mhim_fail("%s: cannot read 'features' (truncated or corrupt file?)", path);
+    free(runs);
     if (!rc && coords) rc = read_coords(path, b.file, n, coords);
     bag_close(&b);
     return rc;
+}
+
+int h5_bag_file_offset(const char *path, int64_t n, int64_t d, uint64_t *file_offset) {
+    h5_bag b;
+    int rc = bag_open(path, &b);
+    if (!rc && (b.n != n || b.d != d))
+        rc = mhim_fail("%s: 'features' has shape (%lld, %lld), expected (%lld, %lld)", path, (long long)b.n,
+                       (long long)b.d, (long long)n, (long long)d);
+    raw_run *runs = NULL;
+    int64_t n_runs = rc ? 0 : raw_runs(&b, &runs);
+    int contiguous = n_runs > 0;
+    for (int64_t k = 1; k < n_runs && contiguous; k++)
+        contiguous = runs[k].offset == runs[0].offset + (uint64_t)(runs[k].row * d) * sizeof(float);
+    if (contiguous) *file_offset = runs[0].offset;
+    free(runs);
+    bag_close(&b);
+    return rc ? -1 : contiguous;
 }

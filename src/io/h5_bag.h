@@ -13,4 +13,11 @@ int h5_bag_shape(const char *path, int64_t *n, int64_t *d);
  * coords that are not an (n,2) integer dataset are an error. MHIM_EINPUT with one message on failure. */
 int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **coords);
 
+/* 1 when `features` (shape exactly (n, d), n*d > 0) is stored as little-endian float32 without filters in one
+ * contiguous row-major run of the file: a contiguous dataset, or a chunked one whose chunks span full rows and
+ * lie back to back in row order (what h5py writes when appending, as CLAM and TRIDENT do). *file_offset is then
+ * the byte offset of element 0. 0 otherwise (the caller reads with h5_bag_read); -1 for a bad file (message
+ * recorded). */
+int h5_bag_file_offset(const char *path, int64_t n, int64_t d, uint64_t *file_offset);
+
 #endif

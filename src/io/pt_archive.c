@@ -447,6 +447,14 @@ int mhim_pt_read_f32(mhim_ptfile *pt, int64_t index, float *dst, int64_t count) 
     return direct ? MHIM_OK : read_record(pt, loc->record, loc->byte_offset, dst, (zip_uint64_t)count * 4u);
 }
 
+int mhim_pt_f32_file_offset(mhim_ptfile *pt, int64_t index, uint64_t *file_offset) {
+    MHIM_ASSERT(index >= 0 && index < pt->count);
+    const mhim_pt_entry *e = &pt->entries[index];
+    if (e->kind != MHIM_PT_TENSOR || e->dtype != MHIM_PT_FLOAT32) return 0;
+    const pt_location *loc = &pt->locations[index];
+    return pt_zip_direct_locate(&pt->direct, loc->record, loc->byte_offset, (uint64_t)e->numel * 4u, file_offset) == 1;
+}
+
 int mhim_pt_read_i64(mhim_ptfile *pt, int64_t index, int64_t *dst, int64_t count) {
     int rc = check_read(pt, index, count, 0);
     if (rc || count == 0) return rc;

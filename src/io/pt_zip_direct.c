@@ -124,7 +124,7 @@ void pt_zip_direct_close(pt_zip_direct *d) {
     d->fd = -1;
 }
 
-int pt_zip_direct_read(pt_zip_direct *d, uint64_t index, uint64_t offset, void *dst, uint64_t nbytes) {
+int pt_zip_direct_locate(pt_zip_direct *d, uint64_t index, uint64_t offset, uint64_t nbytes, uint64_t *file_offset) {
     if (d->fd < 0 || index >= (uint64_t)d->count || d->header_offset[index] == UINT64_MAX) return 0;
     if (!d->data_offset[index]) {
         unsigned char h[30];
@@ -135,5 +135,13 @@ int pt_zip_direct_read(pt_zip_direct *d, uint64_t index, uint64_t offset, void *
         d->data_offset[index] = data;
     }
     if (offset > d->size[index] || nbytes > d->size[index] - offset) return -1;
-    return read_at(d->fd, d->data_offset[index] + offset, dst, nbytes) ? -1 : 1;
+    *file_offset = d->data_offset[index] + offset;
+    return 1;
+}
+
+int pt_zip_direct_read(pt_zip_direct *d, uint64_t index, uint64_t offset, void *dst, uint64_t nbytes) {
+    uint64_t at;
+    int found = pt_zip_direct_locate(d, index, offset, nbytes, &at);
+    if (found <= 0) return found;
+    return read_at(d->fd, at, dst, nbytes) ? -1 : 1;
 }

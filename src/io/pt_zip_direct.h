@@ -23,6 +23,10 @@ typedef struct {
 void pt_zip_direct_open(pt_zip_direct *d, const char *path, zip_t *zip);
 void pt_zip_direct_close(pt_zip_direct *d);
 
+/* Absolute file offset of byte `offset` of record `index` in *file_offset, when the record is stored plainly.
+ * Returns 1 if found, 0 if the direct path is not available for this record, -1 if [offset, offset+nbytes)
+ * lies outside the record. */
+int pt_zip_direct_locate(pt_zip_direct *d, uint64_t index, uint64_t offset, uint64_t nbytes, uint64_t *file_offset);
 /* Read nbytes at byte `offset` of record `index` into dst. Returns 1 if done, 0 if the direct path is not
  * available for this record (nothing read; use libzip), -1 on an I/O error or short read. */
 int pt_zip_direct_read(pt_zip_direct *d, uint64_t index, uint64_t offset, void *dst, uint64_t nbytes);
