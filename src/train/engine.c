@@ -1,0 +1,196 @@
+/* `mhim train`: the run over the folds (see mhim/engine.h): data, network, outputs, resume and signals. */
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mhim/common.h"
+#include "mhim/log.h"
+#include "mhim/metrics.h"
+#include "mhim/threads.h"
+#include "train/engine_internal.h"
+
+static volatile sig_atomic_t stop_flag;
+
+void mhim_train_request_stop(void) { stop_flag = 1; }
+int engine_stop_requested(void) { return stop_flag != 0; }
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_flag = 1;
+}
+
+void engine_say(engine_run *r, const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (!r->opt->quiet) {
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+    engine_append_line(r->log_path, line);
+}
+
+void mhim_train_summary_free(mhim_train_summary *s) {
+    free(s->student);
+    free(s->teacher);
+    memset(s, 0, sizeof *s);
+}
+
+/* np.mean / np.std (ddof 0) over the folds of every field (mhim_eval_scores is all doubles). */
+static void aggregate(mhim_train_summary *s) {
+    const int64_t stride = (int64_t)(sizeof(mhim_eval_scores) / sizeof(double));
+    for (int64_t f = 0; f < stride; f++)
+        mhim_numpy_mean_std(&s->student[0].acc + f, s->n_folds, stride, 0, &s->mean.acc + f, &s->std.acc + f);
+}
+
+static int write_config(engine_run *r) {
+    size_t len = 0;
+    FILE *f = open_memstream(&r->options_yaml, &len);
+    mhim_config_print_yaml(f, r->cfg);
+    fclose(f);
+    char *path = mhim_asprintf("%s/config.yaml", r->cfg->run_dir);
+    int rc = engine_write_atomic(path, r->options_yaml, len);
+    free(path);
+    return rc;
+}
+
+static void final_table(engine_run *r) {
+    const mhim_train_summary *s = r->sum;
+    engine_say(r, "%-6s %9s %7s %10s %7s %7s", "fold", "accuracy", "auc", "precision", "recall", "fscore");
+    for (int k = 0; k < s->n_folds; k++) {
+        const mhim_eval_scores *t = &s->student[k];
+        engine_say(r, "%-6d %9.4f %7.4f %10.4f %7.4f %7.4f", s->first_fold + k, t->acc, t->auc, t->prec, t->rec,
+                   t->f1);
+    }
+    engine_say(r, "%-6s %9.4f %7.4f %10.4f %7.4f %7.4f", "mean", s->mean.acc, s->mean.auc, s->mean.prec,
+               s->mean.rec, s->mean.f1);
+    engine_say(r, "%-6s %9.4f %7.4f %10.4f %7.4f %7.4f", "std", s->std.acc, s->std.auc, s->std.prec, s->std.rec,
+               s->std.f1);
+    const char *names[] = {"accuracy", "auc", "precision", "recall", "fscore"};
+    for (int f = 0; f < 5; f++)
+        engine_say(r, "Cross validation %s mean: %.3f, std %.3f", names[f], (&s->mean.acc)[f], (&s->std.acc)[f]);
+}
+
+/* Drop the metrics.jsonl lines of epochs the checkpoint does not contain (written after it, before a kill). */
+static int trim_metrics(engine_run *r) {
+    FILE *f = fopen(r->jsonl_path, "r");
+    if (!f) return MHIM_OK;
+    char *keep = NULL, *line = NULL;
+    size_t keep_len = 0, cap = 0;
+    FILE *out = open_memstream(&keep, &keep_len);
+    for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
+        int fold, epoch;
+        if (sscanf(line, "{\"fold\":%d,\"epoch\":%d", &fold, &epoch) == 2 &&
+            (fold > r->cur.fold || (fold == r->cur.fold && epoch >= r->cur.epoch)))
+            continue;
+        fwrite(line, 1, (size_t)n, out);
+    }
+    fclose(out);
+    fclose(f);
+    free(line);
+    int rc = engine_write_atomic(r->jsonl_path, keep, keep_len);
+    free(keep);
+    return rc;
+}
+
+/* Continue from ckp.h5 when asked and present; else start at fold_start. */
+static int start_or_resume(engine_run *r) {
+    struct stat st;
+    memset(&r->cur, 0, sizeof r->cur);
+    r->cur.fold = r->cfg->fold_start;
+    r->cur.best_epoch = -1;
+    if (!r->cfg->auto_resume || stat(r->ckp_path, &st) != 0) return MHIM_OK;
+    int rc = engine_load_resume(r);
+    if (rc == MHIM_OK) rc = trim_metrics(r);
+    if (rc == MHIM_OK)
+        engine_say(r, "resuming from %s: fold %d, epoch %d, iteration %d", r->ckp_path, r->cur.fold, r->cur.epoch,
+                   r->cur.iter);
+    return rc;
+}
+
+static int run_folds(engine_run *r) {
+    const mhim_config *cfg = r->cfg;
+    int rc = MHIM_OK;
+    while (rc == MHIM_OK && r->cur.fold < r->data.splits.n_folds && r->cur.fold < cfg->cv_fold) {
+        rc = engine_run_fold(r);
+        if (rc != MHIM_OK) break;
+        rc = engine_write_results(cfg->run_dir, r->sum, r->done, r->net.mhim);
+        memset(&r->cur, 0, sizeof r->cur);
+        r->cur.fold = cfg->fold_start + 0;
+        for (int k = 0; k < r->sum->n_folds && r->done[k]; k++) r->cur.fold = cfg->fold_start + k + 1;
+        r->cur.best_epoch = -1;
+        if (rc == MHIM_OK) rc = engine_save_resume(r);
+    }
+    return rc;
+}
+
+int mhim_train_run(const mhim_config *cfg, const mhim_engine_options *opt, mhim_train_summary *out) {
+    memset(out, 0, sizeof *out);
+    static const mhim_engine_options defaults = {false, false};
+    engine_run r = {.cfg = cfg, .opt = opt ? opt : &defaults, .sum = out};
+    stop_flag = 0;
+    mhim_threads_init(mhim_config_threads(cfg));
+    int rc = engine_make_run_dir(cfg);
+    if (rc != MHIM_OK) return rc;
+    r.log_path = mhim_asprintf("%s/train.log", cfg->run_dir);
+    r.jsonl_path = mhim_asprintf("%s/metrics.jsonl", cfg->run_dir);
+    r.ckp_path = mhim_asprintf("%s/ckp.h5", cfg->run_dir);
+    rc = write_config(&r);
+    if (rc == MHIM_OK) rc = engine_data_open(&r.data, cfg);
+    if (rc == MHIM_OK) {
+        int folds = MHIM_MIN(cfg->cv_fold, r.data.splits.n_folds);
+        out->first_fold = cfg->fold_start;
+        out->n_folds = folds - cfg->fold_start;
+        out->student = mhim_calloc((size_t)out->n_folds, sizeof *out->student);
+        out->teacher = mhim_calloc((size_t)out->n_folds, sizeof *out->teacher);
+        r.done = mhim_calloc((size_t)out->n_folds, 1);
+        int64_t max_bags = r.data.n_bags;
+        if (r.data.dim != cfg->input_dim)
+            MHIM_INFO("features are %lld wide: the model input is set to %lld (input_dim option: %d)",
+                      (long long)r.data.dim, (long long)r.data.dim, cfg->input_dim);
+        rc = engine_net_create(&r.net, cfg, r.data.dim, cfg->n_classes, r.data.max_instances, max_bags);
+    }
+    if (rc == MHIM_OK) {
+        mhim_model_config_text(mhim_model_get_config(r.net.model), r.model_config, sizeof r.model_config);
+        engine_say(&r, "mhim train: model=%s baseline=%s, %lld bags (largest %lld instances, %lld features), %d "
+                       "folds, run folder %s",
+                   cfg->model, cfg->baseline, (long long)r.data.n_bags, (long long)r.data.max_instances,
+                   (long long)r.data.dim, out->n_folds, cfg->run_dir);
+        rc = start_or_resume(&r);
+    }
+    struct sigaction sa, old_term, old_usr1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGUSR1, &sa, &old_usr1);
+    if (rc == MHIM_OK) rc = run_folds(&r);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
+    if (rc == 1) { /* stop request: checkpoint written */
+        out->interrupted = true;
+        engine_say(&r, "stop requested: checkpoint %s written at fold %d epoch %d iteration %d; rerun with "
+                       "--auto_resume to continue",
+                   r.ckp_path, r.cur.fold, r.cur.epoch, r.cur.iter);
+        rc = MHIM_OK;
+    } else if (rc == MHIM_OK) {
+        aggregate(out);
+        rc = engine_write_results(cfg->run_dir, out, r.done, r.net.mhim);
+        if (rc == MHIM_OK) final_table(&r);
+    }
+    if (r.net.model) engine_net_free(&r.net);
+    if (r.data.store || r.data.labels.cases) engine_data_close(&r.data);
+    free(r.done);
+    free(r.log_path);
+    free(r.jsonl_path);
+    free(r.ckp_path);
+    free(r.options_yaml);
+    if (rc != MHIM_OK) mhim_train_summary_free(out);
+    return rc;
+}

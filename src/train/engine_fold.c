@@ -1,0 +1,258 @@
+/* One cross-validation fold (spec mhim_v1.md §5.2): epochs of pure/MHIM steps over a Philox-keyed permutation,
+ * per-epoch validation, model selection on validation AUC (strict >, from save_best_model_stage), early stopping,
+ * and the test of the selected student (and teacher). Writes ckp.h5 after every epoch and on a stop request. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mhim/common.h"
+#include "mhim/log.h"
+#include "mhim/schedule.h"
+#include "train/engine_internal.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct {
+    int64_t *train, *val, *test, *perm, *order; /* order: the epoch's bags in visiting order */
+    int64_t n_train, n_val, n_test;
+    engine_standardizer z;
+} fold_sets;
+
+static void sets_free(fold_sets *s) {
+    free(s->train);
+    free(s->val);
+    free(s->test);
+    free(s->perm);
+    free(s->order);
+    engine_standardizer_free(&s->z);
+}
+
+static int lr_schedule(const mhim_config *cfg, int64_t iters, mhim_lr_schedule *s) {
+    int64_t period = cfg->lr_supi ? (int64_t)cfg->num_epoch * iters : cfg->num_epoch;
+    if (!strcmp(cfg->lr_sche, "cosine")) return mhim_lr_schedule_init(s, MHIM_LR_COSINE, cfg->lr, 0.0, period, 0.0);
+    if (!strcmp(cfg->lr_sche, "step"))
+        return mhim_lr_schedule_init(s, MHIM_LR_STEP, cfg->lr, 0.0, MHIM_MAX(period / 2, 1), 0.2);
+    if (!strcmp(cfg->lr_sche, "const")) return mhim_lr_schedule_init(s, MHIM_LR_CONST, cfg->lr, 0.0, 1, 0.0);
+    return mhim_fail("--lr_sche=%s: expected cosine, step or const", cfg->lr_sche);
+}
+
+static void scores_json(char *buf, size_t cap, const char *prefix, const mhim_eval_scores *s) {
+    snprintf(buf, cap,
+             ",\"%s_accuracy\":%.6f,\"%s_auc\":%.6f,\"%s_precision\":%.6f,\"%s_recall\":%.6f,\"%s_fscore\":%.6f,"
+             "\"%s_threshold\":%.6g,\"%s_loss\":%.6g",
+             prefix, s->acc, prefix, s->auc, prefix, s->prec, prefix, s->rec, prefix, s->f1, prefix,
+             isfinite(s->thr) ? s->thr : 1e300, prefix, s->loss);
+}
+
+/* One epoch line of metrics.jsonl and the progress line. */
+static void report_epoch(engine_run *r, int epoch, int64_t iters, double lr, double mm, double r_h, double secs,
+                         double eta, const mhim_eval_scores *val, const mhim_eval_scores *tval,
+                         const mhim_eval_scores *test, const mhim_eval_scores *ttest) {
+    const engine_cursor *c = &r->cur;
+    const double n = (double)MHIM_MAX(iters, 1), kept = c->acc[3] > 0 ? c->acc[4] / c->acc[3] : 1.0;
+    char line[4096], part[512];
+    int len = snprintf(line, sizeof line,
+                       "{\"fold\":%d,\"epoch\":%d,\"lr\":%.8g,\"momentum\":%.8g,\"mask_ratio_h\":%.6g,\"loss\":%.6g,"
+                       "\"cls_loss\":%.6g,\"cl_loss\":%.6g,\"patch_num\":%.2f,\"keep_num\":%.2f,\"kept_ratio\":%.6f,"
+                       "\"guarded_bags\":%.0f",
+                       c->fold, epoch, lr, mm, r_h, c->acc[0] / n, c->acc[1] / n, c->acc[2] / n, c->acc[3] / n,
+                       c->acc[4] / n, kept, c->acc[5]);
+    const struct { const char *name; const mhim_eval_scores *s; } parts[] = {
+        {"val", val}, {"teacher_val", tval}, {"test", test}, {"teacher_test", ttest}};
+    for (size_t i = 0; i < MHIM_ARRAY_LEN(parts); i++) {
+        if (!parts[i].s) continue;
+        scores_json(part, sizeof part, parts[i].name, parts[i].s);
+        len += snprintf(line + len, sizeof line - (size_t)len, "%s", part);
+    }
+    snprintf(line + len, sizeof line - (size_t)len,
+             ",\"best_val_auc\":%.6f,\"es_counter\":%d,\"epoch_seconds\":%.3f,\"peak_rss_mib\":%.1f}", c->best_auc,
+             c->es.counter, secs, engine_peak_rss_mib());
+    engine_append_line(r->jsonl_path, line);
+    int eta_s = (int)eta;
+    engine_say(r, "[fold %d] epoch %d/%d  loss %.3E  kept %.1f%%  val auc %.4f  acc %.3f  time %.2fs  ETA %d:%02d:%02d",
+               c->fold, epoch + 1, r->cfg->num_epoch, c->acc[0] / n, 100.0 * kept, val->auc, val->acc, secs,
+               eta_s / 3600, eta_s / 60 % 60, eta_s % 60);
+    if (tval) engine_say(r, "[fold %d]   teacher val auc %.4f  acc %.3f", c->fold, tval->auc, tval->acc);
+}
+
+static int build_sets(engine_run *r, fold_sets *s) {
+    const mhim_fold *f = &r->data.splits.folds[r->cur.fold];
+    memset(s, 0, sizeof *s);
+    s->n_train = engine_data_bags_of(&r->data, f->train, f->n_train, &s->train);
+    s->n_test = engine_data_bags_of(&r->data, f->test, f->n_test, &s->test);
+    if (f->val_is_test)
+        s->n_val = engine_data_bags_of(&r->data, f->test, f->n_test, &s->val);
+    else
+        s->n_val = engine_data_bags_of(&r->data, f->val, f->n_val, &s->val);
+    s->perm = mhim_malloc((size_t)MHIM_MAX(s->n_train, 1) * sizeof *s->perm);
+    s->order = mhim_malloc((size_t)MHIM_MAX(s->n_train, 1) * sizeof *s->order);
+    if (s->n_train < 1 || s->n_val < 1 || s->n_test < 1)
+        return mhim_fail("fold %d: %lld train, %lld val and %lld test bags (every set needs at least one bag; use "
+                         "fewer --cv_fold or a larger cohort)",
+                         r->cur.fold, (long long)s->n_train, (long long)s->n_val, (long long)s->n_test);
+    if (f->val_is_test && r->cur.epoch == 0 && r->cur.iter == 0 && !r->cur.trained)
+        MHIM_WARN("fold %d: val_ratio=0, so validation = the test fold: early stopping, model selection and the "
+                  "threshold all see the test fold (the original C16 protocol; use --val_ratio>0 for an unbiased test)",
+                  r->cur.fold);
+    if (r->opt->standardize) engine_standardizer_fit(&s->z, &r->data, s->train, s->n_train);
+    return MHIM_OK;
+}
+
+/* The epochs of the fold, from the cursor on. Returns 1 on a stop request (ckp.h5 written). */
+static int train_epochs(engine_run *r, fold_sets *s) {
+    const mhim_config *cfg = r->cfg;
+    engine_cursor *c = &r->cur;
+    engine_net *n = &r->net;
+    const int64_t iters = s->n_train;
+    const int stage = (int)ceil(cfg->save_best_model_stage * cfg->num_epoch);
+    mhim_lr_schedule sched;
+    int rc = lr_schedule(cfg, iters, &sched);
+    if (rc != MHIM_OK) return rc;
+    mhim_bag_view view = MHIM_BAG_VIEW_INIT;
+    double epoch_time_sum = 0;
+    int epochs_timed = 0, warned_guard = 0;
+    for (; !c->trained && c->epoch < cfg->num_epoch; c->epoch++) {
+        const int e = c->epoch;
+        double t0 = now_s(), mm = cfg->mm, r_h = cfg->mask_ratio_h;
+        mhim_lr_schedule_seek(&sched, cfg->lr_supi ? (int64_t)e * iters + c->iter : e);
+        mhim_rng sh = mhim_rng_stream((uint64_t)cfg->seed, (uint32_t)e, (uint32_t)c->fold, MHIM_RNG_SHUFFLE, 0);
+        mhim_rng_permutation(&sh, s->perm, iters);
+        for (int64_t i = 0; i < iters; i++) s->order[i] = s->train[s->perm[i]];
+        rc = mhim_bagstore_announce(r->data.store, s->order + c->iter, iters - c->iter);
+        if (rc != MHIM_OK) break;
+        for (; c->iter < iters; c->iter++) {
+            if (engine_stop_requested()) {
+                mhim_bag_view_free(&view);
+                rc = engine_save_resume(r);
+                return rc == MHIM_OK ? 1 : rc;
+            }
+            const int64_t t = (int64_t)e * iters + c->iter, bag = s->order[c->iter];
+            rc = mhim_mask_ratio_h_at(cfg->mask_ratio_h, cfg->mrh_sche, cfg->num_epoch, iters, t, &r_h);
+            if (rc != MHIM_OK) break;
+            if (cfg->mm_sche) mm = mhim_cosine_schedule_at(cfg->mm, cfg->mm_final, cfg->num_epoch, iters, 0, 0.0, t);
+            n->adam.lr = sched.lr;
+            const float *x;
+            int64_t N;
+            rc = engine_bag_get(&r->data, &s->z, bag, &view, n->xbuf, &x, &N);
+            engine_step_stats st;
+            engine_step_ctx ctx = {cfg, (uint64_t)cfg->seed, e, bag, r_h, mm};
+            if (rc == MHIM_OK) rc = engine_step(n, &ctx, x, N, r->data.bag_label[bag], &st);
+            if (rc != MHIM_OK) {
+                mhim_bag_view_free(&view);
+                return rc;
+            }
+            if (st.guarded && !warned_guard) {
+                MHIM_WARN("fold %d epoch %d: every instance of bag %s would be masked; kept its least-attended one "
+                          "(such bags are counted per epoch as guarded_bags in metrics.jsonl)",
+                          c->fold, e, mhim_bagstore_name(r->data.store, bag));
+                warned_guard = 1;
+            }
+            const double add[6] = {st.loss, st.cls, st.cl, (double)st.patches, (double)st.kept, st.guarded};
+            for (int k = 0; k < 6; k++) c->acc[k] += add[k];
+            if (cfg->lr_supi) mhim_lr_schedule_step(&sched);
+        }
+        if (rc != MHIM_OK) break;
+        double lr_used = n->adam.lr;
+        mhim_eval_scores val, tval, test, ttest;
+        rc = engine_evaluate(n, &r->data, &s->z, n->student, s->val, s->n_val, NAN, &val);
+        if (rc == MHIM_OK && n->mhim) rc = engine_evaluate(n, &r->data, &s->z, n->teacher, s->val, s->n_val, NAN, &tval);
+        if (rc == MHIM_OK && cfg->always_test) {
+            rc = engine_evaluate(n, &r->data, &s->z, n->student, s->test, s->n_test, NAN, &test);
+            if (rc == MHIM_OK && n->mhim) rc = engine_evaluate(n, &r->data, &s->z, n->teacher, s->test, s->n_test, NAN, &ttest);
+        }
+        if (rc != MHIM_OK) break;
+        if (val.auc > c->best_auc && e >= stage) {
+            c->best_auc = val.auc;
+            c->best_epoch = e;
+            c->best_val = val;
+            mhim_params_copy(n->L, n->best_student, n->student);
+            if (n->mhim) mhim_params_copy(n->L, n->best_teacher, n->teacher);
+            rc = engine_save_best(r, c->fold);
+            if (rc != MHIM_OK) break;
+        }
+        int stop = cfg->early_stopping && mhim_early_stop_update(&c->es, e, val.auc);
+        double secs = now_s() - t0;
+        epoch_time_sum += secs;
+        epochs_timed++;
+        report_epoch(r, e, iters, lr_used, mm, r_h, secs, epoch_time_sum / epochs_timed * (cfg->num_epoch - e - 1),
+                     &val, n->mhim ? &tval : NULL, cfg->always_test ? &test : NULL,
+                     cfg->always_test && n->mhim ? &ttest : NULL);
+        if (stop) engine_say(r, "[fold %d] early stop after epoch %d (no val AUC gain for %d epochs)", c->fold, e + 1,
+                             c->es.counter);
+        memset(c->acc, 0, sizeof c->acc);
+        c->iter = 0;
+        if (stop || e + 1 == cfg->num_epoch) c->trained = 1;
+        c->epoch = e + 1;
+        rc = engine_save_resume(r);
+        c->epoch = e;
+        if (rc != MHIM_OK || stop) break;
+    }
+    mhim_bag_view_free(&view);
+    if (rc == MHIM_OK) c->trained = 1;
+    return rc;
+}
+
+int engine_run_fold(engine_run *r) {
+    engine_cursor *c = &r->cur;
+    engine_net *n = &r->net;
+    const mhim_config *cfg = r->cfg;
+    fold_sets s;
+    int rc = build_sets(r, &s);
+    int fresh = c->epoch == 0 && c->iter == 0 && !c->trained;
+    mhim_early_stop es = c->es; /* the rules come from the options, the state from the cursor */
+    mhim_early_stop_init(&c->es, cfg->es_patience, cfg->es_stop_epoch,
+                         (int)ceil(cfg->save_best_model_stage * cfg->num_epoch));
+    if (!fresh) {
+        c->es.has_best = es.has_best;
+        c->es.best = es.best;
+        c->es.counter = es.counter;
+    }
+    if (rc == MHIM_OK && fresh) {
+        engine_say(r, "[fold %d] %lld train, %lld val, %lld test bags", c->fold, (long long)s.n_train,
+                   (long long)s.n_val, (long long)s.n_test);
+        c->best_auc = 0.0;
+        c->best_epoch = -1;
+        memset(&c->best_val, 0, sizeof c->best_val);
+        memset(c->acc, 0, sizeof c->acc);
+        mhim_params_zero(n->L, n->adam_m);
+        mhim_params_zero(n->L, n->adam_v);
+        n->adam.step = 0;
+        rc = engine_init_fold_params(r, c->fold);
+    } else if (rc == MHIM_OK && c->best_epoch >= 0) {
+        rc = engine_load_best(r, c->fold);
+    }
+    if (rc == MHIM_OK) rc = train_epochs(r, &s);
+    if (rc != MHIM_OK) {
+        sets_free(&s);
+        return rc;
+    }
+    if (c->best_epoch < 0) {
+        MHIM_WARN("fold %d: no epoch improved the validation AUC above 0 (from epoch %d on); testing the last model",
+                  c->fold, (int)ceil(cfg->save_best_model_stage * cfg->num_epoch));
+        mhim_params_copy(n->L, n->best_student, n->student);
+        if (n->mhim) mhim_params_copy(n->L, n->best_teacher, n->teacher);
+        rc = engine_save_best(r, c->fold); /* a later --teacher_init run needs every fold's file */
+        if (rc != MHIM_OK) {
+            sets_free(&s);
+            return rc;
+        }
+    }
+    const int k = c->fold - cfg->fold_start;
+    double thr = cfg->best_thr_val ? c->best_val.thr : NAN;
+    rc = engine_evaluate(n, &r->data, &s.z, n->best_student, s.test, s.n_test, thr, &r->sum->student[k]);
+    if (rc == MHIM_OK && n->mhim)
+        rc = engine_evaluate(n, &r->data, &s.z, n->best_teacher, s.test, s.n_test, thr, &r->sum->teacher[k]);
+    sets_free(&s);
+    if (rc != MHIM_OK) return rc;
+    const mhim_eval_scores *t = &r->sum->student[k];
+    engine_say(r, "[fold %d] selected epoch %d: val auc %.4f | test accuracy %.4f auc %.4f precision %.4f recall %.4f "
+                  "fscore %.4f",
+               c->fold, c->best_epoch >= 0 ? c->best_epoch + 1 : c->epoch, c->best_val.auc, t->acc, t->auc, t->prec, t->rec, t->f1);
+    r->done[k] = 1;
+    return MHIM_OK;
+}

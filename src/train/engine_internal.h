@@ -1,0 +1,186 @@
+/* train/engine_internal.h — the parts of the training engine (mhim/engine.h): data set-up, teacher forward,
+ * hard-instance masking, one training step, evaluation, outputs. One engine runs on one thread (the numeric kernels
+ * use the OpenMP/BLAS pools underneath). */
+#ifndef MHIM_TRAIN_ENGINE_INTERNAL_H
+#define MHIM_TRAIN_ENGINE_INTERNAL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mhim/arena.h"
+#include "mhim/bagstore.h"
+#include "mhim/common.h"
+#include "mhim/cohort.h"
+#include "mhim/config.h"
+#include "mhim/engine.h"
+#include "mhim/mask.h"
+#include "mhim/model.h"
+#include "mhim/models/abmil.h"
+#include "mhim/models/dsmil.h"
+#include "mhim/models/transmil.h"
+#include "mhim/optim.h"
+#include "mhim/rng.h"
+#include "mhim/splits.h"
+
+/* ---- data (engine_data.c) ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    mhim_label_table labels;
+    mhim_cohort cohort;
+    mhim_splits splits;
+    int64_t n_bags;
+    mhim_bag_ref *bags;      /* every case's bags, in case order */
+    int64_t *bag_label;      /* [n_bags] class index */
+    int64_t *case_first_bag; /* [n_cases] index of the case's first bag */
+    int64_t *case_n_bags;    /* [n_cases] */
+    mhim_bagstore *store;
+    int64_t dim;             /* feature width */
+    int64_t max_instances;   /* largest bag */
+} engine_data;
+
+/* Labels, cohort, folds and the bag store of cfg (every bag read once). MHIM_EINPUT with one message. */
+int engine_data_open(engine_data *d, const mhim_config *cfg);
+void engine_data_close(engine_data *d);
+/* The bags of cases[0..n) in order; returns the count, *out is a new array. */
+int64_t engine_data_bags_of(const engine_data *d, const int64_t *cases, int64_t n, int64_t **out);
+
+/* Feature standardisation: per-feature mean and 1/std over every instance of bags[0..n) (std 0 -> 1). */
+typedef struct {
+    float *mean, *inv_std; /* [dim] each, or NULL when off */
+} engine_standardizer;
+void engine_standardizer_fit(engine_standardizer *z, engine_data *d, const int64_t *bags, int64_t n);
+void engine_standardizer_free(engine_standardizer *z);
+/* Bag i as fp32 rows: the store's zero-copy view when z is off, else standardised into buf (max_instances·dim). */
+int engine_bag_get(engine_data *d, const engine_standardizer *z, int64_t i, mhim_bag_view *view, float *buf,
+                   const float **x, int64_t *N);
+
+/* ---- teacher forward in train or eval mode with its per-instance map (engine_teacher.c) ---------------------- */
+
+typedef struct {
+    mhim_model_kind kind;
+    int attn_layer;
+    union {
+        mhim_abmil abmil;
+        mhim_transmil transmil;
+        mhim_dsmil dsmil;
+    } net;
+} engine_teacher;
+
+/* Bind the per-model network of m on m's layout. MHIM_EINPUT (attn_layer other than 0/1/-1 for TransMIL). */
+int engine_teacher_bind(engine_teacher *t, const mhim_model *m, int attn_layer);
+size_t engine_teacher_arena_bytes(const engine_teacher *t, int64_t n_max);
+/* forward_teacher on all N instances: feat (feat_size) and map (map_rows, N): ABMIL softmax attention, TransMIL
+ * per-head cls attention of attn_layer, DSMIL max-class instance logit. dropout NULL = eval mode. */
+int engine_teacher_forward(engine_teacher *t, mhim_arena *arena, const float *params, const float *x, int64_t N,
+                           const mhim_rng *dropout, float *feat, float *map);
+
+/* ---- the network buffers and one step (engine_step.c) ------------------------------------------------------- */
+
+typedef struct {
+    mhim_model *model;
+    const mhim_param_layout *L;
+    engine_teacher tnet;
+    int mhim;                    /* --model=mhim (else pure) */
+    int tea_same;                /* tea_type == same: the teacher is the student */
+    float *student, *teacher, *grads, *adam_m, *adam_v;
+    float *best_student, *best_teacher;
+    mhim_adam adam;
+    mhim_arena arena;
+    int64_t feat_size, map_rows, C;
+    float *feat_t, *feat_s, *d_feat, *p_s, *p_t, *map, *probs;
+    double *eval_p;              /* [max_bags] P(class 1) of the evaluated bags */
+    int *eval_y;                 /* [max_bags] their labels */
+    int64_t *keep;               /* [max_instances] kept ids, then masked ids */
+    float *xbuf;                 /* standardised bag (max_instances·dim) */
+    mhim_mask_config mask;
+    mhim_mask_workspace mws;
+} engine_net;
+
+int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, int64_t n_classes, int64_t max_inst,
+                      int64_t max_bags);
+void engine_net_free(engine_net *n);
+
+/* What one step reports (summed over the epoch by the caller). */
+typedef struct {
+    double loss, cls, cl;
+    int64_t patches, kept;
+    int guarded;
+} engine_step_stats;
+
+typedef struct {
+    const mhim_config *cfg;
+    uint64_t seed;
+    int epoch;
+    int64_t bag;     /* store index (keys the dropout and mask streams) */
+    double r_h, mm;  /* scheduled values at this iteration */
+} engine_step_ctx;
+
+/* One optimiser step on bag x (N, dim) with label y: pure or MHIM (§4.2), Adam at n->adam.lr, EMA. */
+int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
+                engine_step_stats *st);
+
+/* Evaluate params (eval mode, full bags) on bags[0..nb): scores with threshold thr_fixed (NaN = Youden). */
+int engine_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z, const float *params,
+                    const int64_t *bags, int64_t nb, double thr_fixed, mhim_eval_scores *s);
+
+/* ---- outputs (engine_output.c) ------------------------------------------------------------------------------ */
+
+/* Write text to path atomically (temp file in the same folder, fsync, rename, fsync of the folder). */
+int engine_write_atomic(const char *path, const char *text, size_t len);
+/* Create model_path/project/title (model_path must exist). */
+int engine_make_run_dir(const mhim_config *cfg);
+/* Peak resident set size of the process in MiB. */
+double engine_peak_rss_mib(void);
+/* results.csv: one row per finished fold (done[k]) and mean/std rows. */
+int engine_write_results(const char *run_dir, const mhim_train_summary *s, const unsigned char *done, int mhim);
+/* Append one line to a file (and fsync it). */
+int engine_append_line(const char *path, const char *line);
+
+/* ---- one run: folds, resume state, checkpoints (engine.c, engine_fold.c, engine_ckpt.c) ---------------------- */
+
+#define ENGINE_SCORE_FIELDS 10 /* mhim_eval_scores as doubles, in declaration order */
+
+/* Where a run stands; saved in ckp.h5 after every epoch and on a stop request. */
+typedef struct {
+    int fold;             /* fold being run */
+    int epoch, iter;      /* next epoch / next iteration of that epoch */
+    int trained;          /* the fold's epochs are over (early stop or num_epoch): test is next */
+    mhim_early_stop es;
+    double best_auc;      /* best validation AUC (model selection, strict >) */
+    int best_epoch;       /* -1 when no model was selected yet */
+    mhim_eval_scores best_val;
+    double acc[6];        /* epoch sums: loss, cls, cl, patches, kept, guarded */
+} engine_cursor;
+
+typedef struct {
+    const mhim_config *cfg;
+    const mhim_engine_options *opt;
+    engine_data data;
+    engine_net net;
+    engine_cursor cur;
+    mhim_train_summary *sum;
+    unsigned char *done;  /* [n_folds] fold tested */
+    char *log_path, *jsonl_path, *ckp_path, *options_yaml;
+    char model_config[MHIM_MODEL_CONFIG_TEXT];
+} engine_run;
+
+/* Print to stdout (unless quiet) and append to train.log. */
+void engine_say(engine_run *r, const char *fmt, ...) MHIM_PRINTF(2, 3);
+/* Train, select and test fold r->cur.fold from r->cur (fresh when epoch = iter = 0 and not trained).
+ * Returns MHIM_OK, or 1 when a stop was requested (ckp.h5 written), or an error. */
+int engine_run_fold(engine_run *r);
+/* 1 once mhim_train_request_stop was called. */
+int engine_stop_requested(void);
+
+/* ckp.h5: student, teacher, Adam moments, cursor and finished-fold results. */
+int engine_save_resume(engine_run *r);
+/* Restore the above from ckp.h5 into r (net buffers, cursor, results). */
+int engine_load_resume(engine_run *r);
+/* fold_{k}_model_best_auc.h5 with the selected student/teacher and validation metrics. */
+int engine_save_best(engine_run *r, int fold);
+/* Load the selected student/teacher of fold k back into best_student/best_teacher (used after a resume). */
+int engine_load_best(engine_run *r, int fold);
+/* Initialise student/teacher of a fresh fold: seeded init, teacher_init / init_stu_type / no_tea_init. */
+int engine_init_fold_params(engine_run *r, int fold);
+
+#endif
