@@ -68,7 +68,7 @@ static int64_t distinct_groups(const int *labels, const double *scores, int64_t 
 }
 
 int mhim_roc_curve_compute(const int *labels, const double *scores, int64_t n, mhim_roc_curve *out) {
-    int64_t n_pos;
+    int64_t n_pos = 0;
     int rc = check_roc_input(labels, scores, n, &n_pos);
     if (rc) return rc;
     double *thr = mhim_malloc((size_t)n * sizeof *thr);
@@ -126,7 +126,7 @@ int64_t mhim_roc_youden_index(const mhim_roc_curve *c) {
 }
 
 int mhim_roc_auc(const int *labels, const double *scores, int64_t n, double *auc) {
-    int64_t n_pos;
+    int64_t n_pos = 0;
     int rc = check_roc_input(labels, scores, n, &n_pos);
     if (rc) return rc;
     *auc = mhim_metrics_auc_counts(labels, scores, n, n_pos);
@@ -200,7 +200,7 @@ int mhim_five_scores_youden(const int *labels, const double *scores, int64_t n, 
 int mhim_five_scores_at(const int *labels, const double *scores, int64_t n, double threshold,
                         mhim_five_scores *out) {
     if (!isfinite(threshold)) return mhim_fail("metrics: threshold %g: expected a finite value", threshold);
-    int64_t n_pos;
+    int64_t n_pos = 0;
     int rc = check_roc_input(labels, scores, n, &n_pos);
     if (rc == MHIM_OK) rc = check_probabilities(scores, n);
     if (rc) return rc;
