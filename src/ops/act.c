@@ -10,17 +10,20 @@
 #define INV_SQRT_2PI 0.39894228040143267794f
 
 void mhim_relu_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
 void mhim_relu_backward(float *dinp, const float *dout, const float *out, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        const float g = dout[i]; /* unconditional load: the select then vectorises */
+        dinp[i] = out[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 void mhim_gelu_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = x * 0.5f * (1.0f + erff(x * INV_SQRT2));
@@ -28,7 +31,7 @@ void mhim_gelu_forward(float *out, const float *inp, int64_t n) {
 }
 
 void mhim_gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
         float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
@@ -38,22 +41,22 @@ void mhim_gelu_backward(float *dinp, const float *dout, const float *inp, int64_
 }
 
 void mhim_tanh_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
 }
 
 void mhim_tanh_backward(float *dinp, const float *dout, const float *out, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * (1.0f - out[i] * out[i]);
 }
 
 void mhim_sigmoid_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-inp[i]));
 }
 
 void mhim_sigmoid_backward(float *dinp, const float *dout, const float *out, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * out[i] * (1.0f - out[i]);
 }
 

@@ -11,8 +11,11 @@ static float keep_scale(float p) {
 }
 
 static void apply_mask(float *out, const float *inp, const uint8_t *keep, float scale, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) out[i] = keep[i] ? inp[i] * scale : 0.0f;
+#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        const float x = inp[i] * scale; /* unconditional: the select then vectorises */
+        out[i] = keep[i] ? x : 0.0f;
+    }
 }
 
 void mhim_dropout_mask(uint8_t *keep, const mhim_rng *stream, uint64_t first, float p, int64_t n) {
@@ -23,7 +26,7 @@ void mhim_dropout_mask(uint8_t *keep, const mhim_rng *stream, uint64_t first, fl
     for (int64_t i = 0; i < head; i++) keep[i] = mhim_rng_uniform_at(stream, first + (uint64_t)i) < keep_prob;
     const int64_t blocks = (n - head) / 4;
     const uint64_t first_block = (first + (uint64_t)head) >> 2;
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t b = 0; b < blocks; b++) {
         uint32_t v[4];
         mhim_rng_block_at(stream, first_block + (uint64_t)b, v);
