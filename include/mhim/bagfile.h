@@ -27,6 +27,8 @@ int mhim_bag_format_of(const char *path, mhim_bag_format *out);
 int mhim_bag_read_shape(const char *path, int64_t *n, int64_t *d);
 /* Read the features into caller memory dst (n*d floats); fails unless the file's shape is exactly (n, d). */
 int mhim_bag_read_into(const char *path, float *dst, int64_t n, int64_t d);
+/* Same, and *nonfinite = the number of NaN/Inf values (counted while the data is hot in cache where possible). */
+int mhim_bag_read_into_counted(const char *path, float *dst, int64_t n, int64_t d, int64_t *nonfinite);
 /* Read the whole bag (features, and coords when want_coords and present; .pt bags have none). On failure
  * *bag is left empty. HDF5 coords are validated (integer, (n,2)) only when requested. */
 int mhim_bag_read(const char *path, int want_coords, mhim_bag *bag);

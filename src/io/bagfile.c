@@ -66,11 +66,11 @@ int mhim_bag_read_shape(const char *path, int64_t *n, int64_t *d) {
 }
 
 /* Read features (exact shape n x d) and, for HDF5 when coords != NULL, the coordinates. */
-static int read_features(const char *path, float *dst, int64_t n, int64_t d, int64_t **coords) {
+static int read_features(const char *path, float *dst, int64_t n, int64_t d, int64_t **coords, int64_t *nonfinite) {
     mhim_bag_format format;
     int rc = mhim_bag_format_of(path, &format);
     if (rc) return rc;
-    if (format == MHIM_BAG_H5) return h5_bag_read(path, dst, n, d, coords);
+    if (format == MHIM_BAG_H5) return h5_bag_read(path, dst, n, d, coords, nonfinite);
     if (coords) *coords = NULL;
     mhim_ptfile *pt;
     if ((rc = pt_open_bag(path, &pt))) return rc;
@@ -81,11 +81,16 @@ static int read_features(const char *path, float *dst, int64_t n, int64_t d, int
     else
         rc = mhim_pt_read_f32(pt, 0, dst, n * d);
     mhim_pt_close(pt);
+    if (!rc && nonfinite) *nonfinite = mhim_bag_count_nonfinite(dst, n * d);
     return rc;
 }
 
 int mhim_bag_read_into(const char *path, float *dst, int64_t n, int64_t d) {
-    return read_features(path, dst, n, d, NULL);
+    return read_features(path, dst, n, d, NULL, NULL);
+}
+
+int mhim_bag_read_into_counted(const char *path, float *dst, int64_t n, int64_t d, int64_t *nonfinite) {
+    return read_features(path, dst, n, d, NULL, nonfinite);
 }
 
 int mhim_bag_read(const char *path, int want_coords, mhim_bag *bag) {
@@ -94,7 +99,7 @@ int mhim_bag_read(const char *path, int want_coords, mhim_bag *bag) {
     int rc = mhim_bag_read_shape(path, &n, &d);
     if (rc) return rc;
     bag->features = mhim_malloc((size_t)(n * d) * sizeof *bag->features);
-    rc = read_features(path, bag->features, n, d, want_coords ? &bag->coords : NULL);
+    rc = read_features(path, bag->features, n, d, want_coords ? &bag->coords : NULL, NULL);
     if (rc) {
         mhim_bag_free(bag);
         return rc;

@@ -160,8 +160,8 @@ static int map_bags(mhim_bagstore *s, int64_t *n_mapped, int64_t *bytes_mapped) 
 }
 
 /* Read every usable bag once: fp32 bags are mapped where their layout allows (map_bags), the others are read
- * into the resident block. The reader thread stays at most READ_AHEAD bags ahead; meanwhile this thread faults
- * in the next destinations and checks fp32 values (fp16 bags are checked and converted by the reader thread). */
+ * into the resident block. The reader thread stays at most READ_AHEAD bags ahead and counts NaN/Inf values as it
+ * reads (fp16 bags are also converted there); meanwhile this thread faults in the next destinations. */
 #define READ_AHEAD 2
 static int preload(mhim_bagstore *s) {
     int fp16 = s->opt.dtype == MHIM_STORE_FP16;
@@ -190,7 +190,7 @@ static int preload(mhim_bagstore *s) {
             jobs[k].bag = i;
             jobs[k].dst = fp16 ? NULL : s->values32 + s->bags[i].offset;
             jobs[k].dst16 = fp16 ? s->values16 + s->bags[i].offset : NULL;
-            jobs[k++].check_values = fp16;
+            jobs[k++].check_values = 1;
         }
     bag_loader L;
     loader_start(&L, s, READ_AHEAD, fp16 ? s->max_rows * s->d : 0);
@@ -209,7 +209,6 @@ static int preload(mhim_bagstore *s) {
         bag_job *job = &jobs[k];
         loader_wait(&L, job);
         const store_bag *b = &s->bags[job->bag];
-        if (!fp16 && job->status == MHIM_OK) job->nonfinite = mhim_bag_count_nonfinite(job->dst, b->rows * s->d);
         char *problem = bagstore_job_problem(job);
         if (problem) rc = bagstore_bad_bag(s, job->bag, problem);
         bytes += b->rows * s->d * (int64_t)sizeof(float);

@@ -54,8 +54,9 @@ int loader_is_done(bag_loader *L, bag_job *job);
 void loader_cancel(bag_loader *L, bag_job *job);
 /* Finish the running job, drop the queued ones, join the thread, free the staging buffer. */
 void loader_stop(bag_loader *L);
-/* Read bag `bag` of the store into dst (fp32), on the calling thread, under the process I/O lock. */
-int bagstore_read_bag(const mhim_bagstore *s, int64_t bag, float *dst);
+/* Read bag `bag` of the store into dst (fp32), on the calling thread, under the process I/O lock; *nonfinite =
+ * its NaN/Inf count. */
+int bagstore_read_bag(const mhim_bagstore *s, int64_t bag, float *dst, int64_t *nonfinite);
 
 typedef struct {
     char *name;

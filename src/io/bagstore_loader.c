@@ -20,13 +20,17 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int bagstore_read_bag(const mhim_bagstore *s, int64_t bag, float *dst) {
+int bagstore_read_bag(const mhim_bagstore *s, int64_t bag, float *dst, int64_t *nonfinite) {
     const store_bag *b = &s->bags[bag];
     int rc = MHIM_OK;
     int64_t row = 0;
+    *nonfinite = 0;
     mhim_bagstore_io_lock();
     for (int64_t f = 0; f < b->n_files && rc == MHIM_OK; f++) {
-        if (b->file_rows[f] > 0) rc = mhim_bag_read_into(b->files[f], dst + row * s->d, b->file_rows[f], s->d);
+        int64_t bad = 0;
+        if (b->file_rows[f] > 0)
+            rc = mhim_bag_read_into_counted(b->files[f], dst + row * s->d, b->file_rows[f], s->d, &bad);
+        *nonfinite += bad;
         row += b->file_rows[f];
     }
     mhim_bagstore_io_unlock();
@@ -45,12 +49,13 @@ static void run_job(bag_loader *L, bag_job *job) {
     int64_t count = s->bags[job->bag].rows * s->d;
     float *values = job->dst ? job->dst : L->staging;
     double start = now_seconds();
-    job->status = bagstore_read_bag(s, job->bag, values);
+    int64_t nonfinite = 0;
+    job->status = bagstore_read_bag(s, job->bag, values, &nonfinite);
     if (job->status != MHIM_OK) {
         job->message = mhim_strdup(mhim_error());
         return;
     }
-    if (job->check_values) job->nonfinite = mhim_bag_count_nonfinite(values, count);
+    if (job->check_values) job->nonfinite = nonfinite;
     if (job->dst16) {
         mhim_float_to_half_array(values, job->dst16, count);
         if (job->check_values) job->fp16_overflow = count_half_nonfinite(job->dst16, count) - job->nonfinite;

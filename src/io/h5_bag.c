@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "io/h5_common.h"
+#include "mhim/bagfile.h"
 #include "mhim/common.h"
 
 _Static_assert(sizeof(long long) == sizeof(int64_t), "coords are read as NATIVE_LLONG into int64_t");
@@ -183,8 +184,10 @@ static int64_t raw_runs(const h5_bag *b, raw_run **runs) {
     return count;
 }
 
-/* Read the raw runs straight from the file into dst with pread (no HDF5 buffers in between). */
-static int read_runs(const char *path, const raw_run *runs, int64_t count, int64_t d, float *dst) {
+/* Read the raw runs straight from the file into dst with pread (no HDF5 buffers in between); with nonfinite,
+ * count the NaN/Inf values of each run right after reading it. */
+static int read_runs(const char *path, const raw_run *runs, int64_t count, int64_t d, float *dst,
+                     int64_t *nonfinite) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     int rc = fd < 0 || fstat(fd, &st) != 0 ? mhim_fail("%s: cannot open for reading", path) : MHIM_OK;
@@ -199,13 +202,15 @@ static int read_runs(const char *path, const raw_run *runs, int64_t count, int64
             if (got <= 0) rc = mhim_fail("%s: cannot read 'features' (truncated or corrupt file?)", path);
             done += got > 0 ? (uint64_t)got : 0;
         }
+        if (!rc && nonfinite) *nonfinite += mhim_bag_count_nonfinite((const float *)out, runs[k].rows * d);
     }
     if (fd >= 0) close(fd);
     return rc;
 }
 
-int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **coords) {
+int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **coords, int64_t *nonfinite) {
     if (coords) *coords = NULL;
+    if (nonfinite) *nonfinite = 0;
     h5_bag b;
     int rc = bag_open(path, &b);
     if (!rc && (b.n != n || b.d != d))
@@ -213,10 +218,14 @@ int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **co
                        (long long)b.d, (long long)n, (long long)d);
     raw_run *runs = NULL;
     int64_t n_runs = rc ? 0 : raw_runs(&b, &runs);
-    if (n_runs > 0)
-        rc = read_runs(path, runs, n_runs, d, dst);
-    else if (!rc && n > 0 && H5Dread(b.features, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
-        rc = mhim_fail("%s: cannot read 'features' (truncated or corrupt file?)", path);
+    if (n_runs > 0) {
+        rc = read_runs(path, runs, n_runs, d, dst, nonfinite);
+    } else if (!rc && n > 0) {
+        if (H5Dread(b.features, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+            rc = mhim_fail("%s: cannot read 'features' (truncated or corrupt file?)", path);
+        else if (nonfinite)
+            *nonfinite = mhim_bag_count_nonfinite(dst, n * d);
+    }
     free(runs);
     if (!rc && coords) rc = read_coords(path, b.file, n, coords);
     bag_close(&b);

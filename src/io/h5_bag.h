@@ -8,10 +8,12 @@
 /* Shape of `features` after checking the layout (file, dataset, float type, rank 2, D > 0). n may be 0. */
 int h5_bag_shape(const char *path, int64_t *n, int64_t *d);
 
-/* Read `features` into dst (n*d floats; the file's shape must be exactly (n, d)) with one H5Dread.
- * If coords != NULL: *coords = new (n,2) int64 array (free()) when the file has `coords`, else NULL;
- * coords that are not an (n,2) integer dataset are an error. MHIM_EINPUT with one message on failure. */
-int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **coords);
+/* Read `features` into dst (n*d floats; the file's shape must be exactly (n, d)): raw float32 rows straight from
+ * the file with pread, anything else with one H5Dread. If nonfinite != NULL, *nonfinite = the number of NaN/Inf
+ * values (counted piece by piece while the data is still in cache). If coords != NULL: *coords = new (n,2) int64
+ * array (free()) when the file has `coords`, else NULL; coords that are not an (n,2) integer dataset are an
+ * error. MHIM_EINPUT with one message on failure. */
+int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **coords, int64_t *nonfinite);
 
 /* 1 when `features` (shape exactly (n, d), n*d > 0) is stored as little-endian float32 without filters in one
  * contiguous row-major run of the file: a contiguous dataset, or a chunked one whose chunks span full rows and
