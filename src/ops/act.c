@@ -5,8 +5,13 @@
 #include <math.h>
 
 #include "mhim/common.h"
+#include "ops/vecmath.h"
 
 #define INV_SQRT2 0.70710678118654752440f
+/* Loops that call erff/tanhf/expf run over fixed blocks of SIMD_BLOCK elements starting at index 0, each block
+ * vectorised on its own: every element then takes the same (vector or scalar) libm path whatever the thread
+ * count, so results are bitwise independent of it (the vector and scalar versions may differ by a few ulp). */
+#define SIMD_BLOCK 64
 #define INV_SQRT_2PI 0.39894228040143267794f
 
 void mhim_relu_forward(float *out, const float *inp, int64_t n) {
@@ -23,26 +28,38 @@ void mhim_relu_backward(float *dinp, const float *dout, const float *out, int64_
 }
 
 void mhim_gelu_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = x * 0.5f * (1.0f + erff(x * INV_SQRT2));
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t b = 0; b < n; b += SIMD_BLOCK) {
+        const int64_t e = MHIM_MIN(n, b + SIMD_BLOCK);
+#pragma omp simd
+        for (int64_t i = b; i < e; i++) {
+            float x = inp[i];
+            out[i] = x * 0.5f * (1.0f + erff(x * INV_SQRT2));
+        }
     }
 }
 
 void mhim_gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
-        float pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
-        dinp[i] = dout[i] * (cdf + x * pdf);
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t b = 0; b < n; b += SIMD_BLOCK) {
+        const int64_t e = MHIM_MIN(n, b + SIMD_BLOCK);
+#pragma omp simd
+        for (int64_t i = b; i < e; i++) {
+            float x = inp[i];
+            float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
+            float pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
+            dinp[i] = dout[i] * (cdf + x * pdf);
+        }
     }
 }
 
 void mhim_tanh_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t b = 0; b < n; b += SIMD_BLOCK) {
+        const int64_t e = MHIM_MIN(n, b + SIMD_BLOCK);
+#pragma omp simd
+        for (int64_t i = b; i < e; i++) out[i] = tanhf(inp[i]);
+    }
 }
 
 void mhim_tanh_backward(float *dinp, const float *dout, const float *out, int64_t n) {
@@ -51,8 +68,12 @@ void mhim_tanh_backward(float *dinp, const float *dout, const float *out, int64_
 }
 
 void mhim_sigmoid_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-inp[i]));
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t b = 0; b < n; b += SIMD_BLOCK) {
+        const int64_t e = MHIM_MIN(n, b + SIMD_BLOCK);
+#pragma omp simd
+        for (int64_t i = b; i < e; i++) out[i] = 1.0f / (1.0f + expf(-inp[i]));
+    }
 }
 
 void mhim_sigmoid_backward(float *dinp, const float *dout, const float *out, int64_t n) {
