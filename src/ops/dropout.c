@@ -12,10 +12,7 @@ static float keep_scale(float p) {
 
 static void apply_mask(float *out, const float *inp, const uint8_t *keep, float scale, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        const float x = inp[i] * scale; /* unconditional: the select then vectorises */
-        out[i] = keep[i] ? x : 0.0f;
-    }
+    for (int64_t i = 0; i < n; i++) out[i] = inp[i] * (float)keep[i] * scale; /* torch: input * mask * scale */
 }
 
 void mhim_dropout_mask(uint8_t *keep, const mhim_rng *stream, uint64_t first, float p, int64_t n) {

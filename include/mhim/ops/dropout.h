@@ -15,11 +15,12 @@
  * with purpose MHIM_RNG_DROPOUT (sub = which layer, teacher vs student). p in [0, 1]. */
 void mhim_dropout_mask(uint8_t *keep, const mhim_rng *stream, uint64_t first, float p, int64_t n);
 
-/* nn.Dropout(p).train(): out[i] = keep[i] ? inp[i] / (1 − p) : 0, with the scale computed once as
- * (float)(1/(1 − p)) like torch's noise.div_(1 − p). p in [0, 1]; p == 1 gives all zeros (as torch).
+/* nn.Dropout(p).train(): out[i] = inp[i] · keep[i] · scale, torch's input · mask · scale (0 where dropped, NaN/Inf
+ * inputs propagate as in torch), with scale computed once as (float)(1/(1 − p)) like torch's noise.div_(1 − p).
+ * p in [0, 1]; p == 1 gives all zeros (as torch).
  *   out, inp (n) (may alias), keep (n). Nothing else is cached: the backward reuses keep. */
 void mhim_dropout_forward(float *out, const uint8_t *keep, const float *inp, float p, int64_t n);
-/* dinp[i] = keep[i] ? dout[i] / (1 − p) : 0 (written; may alias dout). */
+/* dinp[i] = dout[i] · keep[i] · scale (written; may alias dout). */
 void mhim_dropout_backward(float *dinp, const float *dout, const uint8_t *keep, float p, int64_t n);
 
 #endif
