@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "mhim/ops/act.h"
+#include "ops/vecmath.h"
 
 /* Softmax of the group x[0], x[stride], …, x[(len-1)·stride] into y (same layout); keep indexes the group. */
 static void softmax_group(float *y, const float *x, const uint8_t *keep, int64_t len, int64_t stride) {
@@ -23,6 +24,32 @@ static void softmax_group(float *y, const float *x, const uint8_t *keep, int64_t
     }
     float inv = (float)(1.0 / sum);
     for (int64_t j = 0; j < len; j++) y[j * stride] *= inv;
+}
+
+/* Unmasked contiguous row (attention matrices): the same result structure as softmax_group, with the exponentials
+ * vectorised (glibc's vector expf; one thread owns the row, so the result does not depend on the thread count). */
+static void softmax_row(float *y, const float *x, int64_t len) {
+    float max = -INFINITY;
+    for (int64_t j = 0; j < len; j++)
+        if (x[j] > max) max = x[j];
+    if (max == -INFINITY) {
+        for (int64_t j = 0; j < len; j++) y[j] = 0.0f;
+        return;
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < len; j++) y[j] = expf(x[j] - max);
+    /* Σ y in double over 8 fixed lanes (element j goes to lane j % 8), lanes combined in order: a fixed summation
+     * order that vectorises. */
+    double lane[8] = {0};
+    int64_t j = 0;
+    for (; j + 8 <= len; j += 8)
+        for (int k = 0; k < 8; k++) lane[k] += y[j + k];
+    for (int k = 0; j < len; j++, k++) lane[k] += y[j];
+    double sum = 0.0;
+    for (int k = 0; k < 8; k++) sum += lane[k];
+    const float inv = (float)(1.0 / sum);
+#pragma omp simd
+    for (j = 0; j < len; j++) y[j] *= inv;
 }
 
 /* dx = y ⊙ (dy − Σ dy⊙y) over one strided group. */
@@ -45,7 +72,10 @@ void mhim_softmax_instances_backward(float *dinp, const float *dout, const float
 
 void mhim_softmax_rows_forward(float *out, const float *inp, const uint8_t *keep, int64_t R, int64_t L) {
 #pragma omp parallel for schedule(static) if (R * L >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t r = 0; r < R; r++) softmax_group(out + r * L, inp + r * L, keep, L, 1);
+    for (int64_t r = 0; r < R; r++) {
+        if (keep) softmax_group(out + r * L, inp + r * L, keep, L, 1);
+        else softmax_row(out + r * L, inp + r * L, L);
+    }
 }
 
 void mhim_softmax_rows_backward(float *dinp, const float *dout, const float *out, int64_t R, int64_t L) {
