@@ -135,6 +135,15 @@ static int read_coords(const char *path, hid_t file, int64_t n, int64_t **out) {
     return rc;
 }
 
+/* bag_open, then check that `features` has shape exactly (n, d). */
+static int bag_open_shaped(const char *path, int64_t n, int64_t d, h5_bag *b) {
+    int rc = bag_open(path, b);
+    if (!rc && (b->n != n || b->d != d))
+        rc = mhim_fail("%s: 'features' has shape (%lld, %lld), expected (%lld, %lld)", path, (long long)b->n,
+                       (long long)b->d, (long long)n, (long long)d);
+    return rc;
+}
+
 /* A run of whole rows of `features` stored raw in the file: rows [row, row + rows) at byte `offset`. */
 typedef struct {
     int64_t row, rows;
@@ -212,10 +221,7 @@ int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **co
     if (coords) *coords = NULL;
     if (nonfinite) *nonfinite = 0;
     h5_bag b;
-    int rc = bag_open(path, &b);
-    if (!rc && (b.n != n || b.d != d))
-        rc = mhim_fail("%s: 'features' has shape (%lld, %lld), expected (%lld, %lld)", path, (long long)b.n,
-                       (long long)b.d, (long long)n, (long long)d);
+    int rc = bag_open_shaped(path, n, d, &b);
     raw_run *runs = NULL;
     int64_t n_runs = rc ? 0 : raw_runs(&b, &runs);
     if (n_runs > 0) {
@@ -234,10 +240,7 @@ int h5_bag_read(const char *path, float *dst, int64_t n, int64_t d, int64_t **co
 
 int h5_bag_file_offset(const char *path, int64_t n, int64_t d, uint64_t *file_offset) {
     h5_bag b;
-    int rc = bag_open(path, &b);
-    if (!rc && (b.n != n || b.d != d))
-        rc = mhim_fail("%s: 'features' has shape (%lld, %lld), expected (%lld, %lld)", path, (long long)b.n,
-                       (long long)b.d, (long long)n, (long long)d);
+    int rc = bag_open_shaped(path, n, d, &b);
     raw_run *runs = NULL;
     int64_t n_runs = rc ? 0 : raw_runs(&b, &runs);
     int contiguous = n_runs > 0;
