@@ -1,5 +1,5 @@
 /* LayerNorm forward/backward (see mhim/ops/norm.h). Rows are independent (one thread per row); the parameter
- * gradients are column sums taken in row order by one thread per block of columns. */
+ * gradients are column sums taken in row order, in double, by one thread per block of columns. */
 #include "mhim/ops/norm.h"
 
 #include <math.h>
@@ -10,19 +10,67 @@
 
 /* Columns reduced together by one thread for dweight (same blocking as mhim_colsum_acc). */
 #define LN_PARAM_BLOCK MHIM_COLSUM_BLOCK
+/* Row sums are taken in double over LANES fixed lanes (element c goes to lane c % LANES), the lanes added in order:
+ * a fixed summation order (independent of threads) that the compiler can vectorise. */
+#define LANES 8
+
+static double lanes_total(const double lane[LANES]) {
+    double t = 0.0;
+    for (int k = 0; k < LANES; k++) t += lane[k];
+    return t;
+}
+
+/* Σ_c x[c] and Σ_c (x[c] − mu)² in the lane order above. */
+static double row_sum(const float *x, int64_t C) {
+    double lane[LANES] = {0};
+    int64_t c = 0;
+    for (; c + LANES <= C; c += LANES)
+        for (int k = 0; k < LANES; k++) lane[k] += x[c + k];
+    for (int k = 0; c < C; c++, k++) lane[k] += x[c];
+    return lanes_total(lane);
+}
+
+static double row_sq_dev(const float *x, double mu, int64_t C) {
+    double lane[LANES] = {0};
+    int64_t c = 0;
+    for (; c + LANES <= C; c += LANES)
+        for (int k = 0; k < LANES; k++) {
+            double d = x[c + k] - mu;
+            lane[k] += d * d;
+        }
+    for (int k = 0; c < C; c++, k++) {
+        double d = x[c] - mu;
+        lane[k] += d * d;
+    }
+    return lanes_total(lane);
+}
+
+/* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r, in the lane order above. */
+static void row_grad_sums(const float *dy, const float *x, const float *weight, float m, float r, int64_t C,
+                          double *sum_g, double *sum_gx) {
+    double lg[LANES] = {0}, lgx[LANES] = {0};
+    int64_t c = 0;
+    for (; c + LANES <= C; c += LANES)
+        for (int k = 0; k < LANES; k++) {
+            double g = (double)dy[c + k] * weight[c + k];
+            lg[k] += g;
+            lgx[k] += g * ((x[c + k] - m) * r);
+        }
+    for (int k = 0; c < C; c++, k++) {
+        double g = (double)dy[c] * weight[c];
+        lg[k] += g;
+        lgx[k] += g * ((x[c] - m) * r);
+    }
+    *sum_g = lanes_total(lg);
+    *sum_gx = lanes_total(lgx);
+}
 
 void mhim_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                             const float *bias, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < N; i++) {
         const float *x = inp + i * C;
-        double sum = 0.0;
-        for (int64_t c = 0; c < C; c++) sum += x[c];
-        double mu = sum / (double)C, var = 0.0;
-        for (int64_t c = 0; c < C; c++) {
-            double d = x[c] - mu;
-            var += d * d;
-        }
+        double mu = row_sum(x, C) / (double)C, var = row_sq_dev(x, mu, C);
         float m = (float)mu, r = (float)(1.0 / sqrt(var / (double)C + (double)MHIM_LAYERNORM_EPS));
         float *y = out + i * C;
         for (int64_t c = 0; c < C; c++) y[c] = (x[c] - m) * r * weight[c] + bias[c];
@@ -38,31 +86,33 @@ static void layernorm_backward(float *dinp, int accumulate, float *dweight, floa
     for (int64_t i = 0; i < N; i++) {
         const float *x = inp + i * C, *dy = dout + i * C;
         float m = mean[i], r = rstd[i];
-        double sum_g = 0.0, sum_gx = 0.0;
-        for (int64_t c = 0; c < C; c++) {
-            double g = (double)dy[c] * weight[c];
-            sum_g += g;
-            sum_gx += g * ((x[c] - m) * r);
-        }
+        double sum_g, sum_gx;
+        row_grad_sums(dy, x, weight, m, r, C, &sum_g, &sum_gx);
         float mean_g = (float)(sum_g / (double)C), mean_gx = (float)(sum_gx / (double)C);
         float *dx = dinp + i * C;
-        for (int64_t c = 0; c < C; c++) {
-            float v = r * (dy[c] * weight[c] - mean_g - (x[c] - m) * r * mean_gx);
-            dx[c] = accumulate ? dx[c] + v : v;
-        }
+        if (accumulate)
+            for (int64_t c = 0; c < C; c++) dx[c] += r * (dy[c] * weight[c] - mean_g - (x[c] - m) * r * mean_gx);
+        else
+            for (int64_t c = 0; c < C; c++) dx[c] = r * (dy[c] * weight[c] - mean_g - (x[c] - m) * r * mean_gx);
     }
-    mhim_colsum_acc(dbias, dout, N, C);
+    /* dweight and dbias in one pass: each column summed over the rows in order, in double (as mhim_colsum_acc) */
     int64_t blocks = (C + LN_PARAM_BLOCK - 1) / LN_PARAM_BLOCK;
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t b = 0; b < blocks; b++) {
         int64_t c0 = b * LN_PARAM_BLOCK, width = MHIM_MIN(LN_PARAM_BLOCK, C - c0);
-        double part[LN_PARAM_BLOCK] = {0};
+        double part_w[LN_PARAM_BLOCK] = {0}, part_b[LN_PARAM_BLOCK] = {0};
         for (int64_t i = 0; i < N; i++) {
             const float *x = inp + i * C + c0, *dy = dout + i * C + c0;
             float m = mean[i], r = rstd[i];
-            for (int64_t c = 0; c < width; c++) part[c] += (double)dy[c] * ((x[c] - m) * r);
+            for (int64_t c = 0; c < width; c++) {
+                part_w[c] += (double)dy[c] * ((x[c] - m) * r);
+                part_b[c] += dy[c];
+            }
         }
-        for (int64_t c = 0; c < width; c++) dweight[c0 + c] += (float)part[c];
+        for (int64_t c = 0; c < width; c++) {
+            dweight[c0 + c] += (float)part_w[c];
+            dbias[c0 + c] += (float)part_b[c];
+        }
     }
 }
 
