@@ -34,6 +34,8 @@ typedef struct mhim_config {
     int split_rep;        /* repetition of an ID,rep,fold split file */
     char *feature_match;  /* auto|exact|substring: case ID -> feature file rule */
     bool skip_bad_bags;
+    bool standardize;     /* z-score features with each fold's training-bag statistics */
+    bool quiet;           /* no per-epoch progress lines on stdout */
     char *store_dtype;    /* fp32|fp16 */
     char *memory_budget;  /* "0" = unlimited, "512M", "8G" (mhim_config_memory_budget) */
     char *kept_order;     /* ascending|cpython */

@@ -44,6 +44,9 @@ static const mhim_option table[] = {
       "case ID -> feature files: exact <id>.<ext>; substring = every file containing the ID (original TCGA/v2 "
       "rule); auto = substring for tcga and v2 datasets, else exact"),
     B(skip_bad_bags, "false", SW, G_MHIM, "skip unreadable/missing bags with a warning instead of stopping"),
+    B(standardize, "false", SW, G_MHIM,
+      "z-score every feature with the mean/std over each fold's training bags (not in the original)"),
+    B(quiet, "false", SW, G_MHIM, "no per-epoch progress lines on stdout (train.log keeps them)"),
     C(store_dtype, "fp32", "fp32|fp16", 0, G_MHIM, "in-memory storage type of the features"),
     S(memory_budget, "0", 0, G_MHIM, "RAM for cached features, e.g. 512M or 8G; 0 = unlimited"),
     C(kept_order, "ascending", "ascending|cpython", 0, G_MHIM,
