@@ -28,9 +28,9 @@ static int run_variant(fixture *f, const char *cas, const char *variant, const m
     snprintf(name, sizeof name, "%s/inputs/keep_idx", variant);
     if (fixture_has(f, name)) idx = fixture_i64(f, name, &n);
     snprintf(name, sizeof name, "%s/inputs/d_logits", variant);
-    const float *d_logits = need(f, name, C);
+    const float *d_logits = fixture_f32_n(f, name, C);
     snprintf(name, sizeof name, "%s/inputs/d_z", variant);
-    const float *d_z = need(f, name, MHIM_EMBED_DIM);
+    const float *d_z = fixture_f32_n(f, name, MHIM_EMBED_DIM);
     if (!d_logits || !d_z || (strcmp(variant, "masked") == 0 && !idx)) return 1;
 
     int fails = 0;
@@ -41,7 +41,7 @@ static int run_variant(fixture *f, const char *cas, const char *variant, const m
         {"logits", c.logits, C}, {"z", c.z, MHIM_EMBED_DIM}, {"attn", c.attn, n}, {"scores", c.scores, n}};
     for (size_t i = 0; i < MHIM_ARRAY_LEN(outs); i++) {
         snprintf(name, sizeof name, "%s/outputs/%s", variant, outs[i].name);
-        fails += cmp(f, cas, name, outs[i].got, outs[i].count, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, cas, name, outs[i].got, outs[i].count, FWD_ATOL, FWD_RTOL);
     }
     float *grads = mhim_params_alloc(L);
     mhim_abmil_backward(m, params, grads, d_logits, d_z, &c, arena);
@@ -55,11 +55,11 @@ static int run_variant(fixture *f, const char *cas, const char *variant, const m
         mhim_abmil_teacher_forward(z, attn, score, arena, m, params, x, N, NULL);
         fails += check_true("teacher forward returns the arena to its fill level", mhim_arena_mark(arena) == mark);
         snprintf(name, sizeof name, "%s/outputs/z", variant);
-        fails += cmp(f, "teacher", name, z, MHIM_EMBED_DIM, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, "teacher", name, z, MHIM_EMBED_DIM, FWD_ATOL, FWD_RTOL);
         snprintf(name, sizeof name, "%s/outputs/attn", variant);
-        fails += cmp(f, "teacher", name, attn, N, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, "teacher", name, attn, N, FWD_ATOL, FWD_RTOL);
         snprintf(name, sizeof name, "%s/outputs/teacher_score", variant);
-        fails += cmp(f, "teacher", name, score, N, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, "teacher", name, score, N, FWD_ATOL, FWD_RTOL);
         free(z), free(attn), free(score);
     }
     return fails;

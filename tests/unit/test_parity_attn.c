@@ -21,17 +21,6 @@
 #define BWD_ATOL 1e-5
 #define BWD_RTOL 1e-4
 
-/* Dataset `name` as float32, required to hold exactly `count` elements (NULL and a failure line otherwise). */
-static float *need(fixture *f, const char *name, int64_t count) {
-    int64_t got = -1;
-    float *x = fixture_f32(f, name, &got);
-    if (x && got != count) {
-        printf("FAIL fixture dataset %s has %lld elements, expected %lld\n", name, (long long)got, (long long)count);
-        return NULL;
-    }
-    return x;
-}
-
 static float *nan_buf(int64_t n) {
     float *x = mhim_malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
     for (int64_t i = 0; i < n; i++) x[i] = NAN;
@@ -42,16 +31,6 @@ static float *zeros(int64_t n) { return mhim_calloc((size_t)(n > 0 ? n : 1), siz
 
 static int64_t attr_i64(fixture *f, const char *name) { return (int64_t)fixture_scalar(f, name); }
 
-/* Compare got with dataset `name` of the fixture (prefixing the case name in the report). */
-static int cmp(fixture *f, const char *cas, const char *name, const float *got, int64_t count, double atol,
-               double rtol) {
-    float *want = need(f, name, count);
-    if (!want) return 1;
-    char label[128];
-    snprintf(label, sizeof label, "%s %s", cas, name);
-    return check_close(label, got, want, count, atol, rtol);
-}
-
 static int nystrom_case(const char *cas) {
     char path[256];
     snprintf(path, sizeof path, "fixtures/attn/%s.h5", cas);
@@ -61,9 +40,9 @@ static int nystrom_case(const char *cas) {
     const int64_t m = attr_i64(f, "landmarks"), inner = H * dh, p = mhim_nystrom_pad(n, m);
     const int64_t nqkv = 3 * inner * D, nwo = D * inner, nres = H * MHIM_NYSTROM_RES_KERNEL;
     int fails = check_true("fixture pad matches mhim_nystrom_pad", attr_i64(f, "pad") == p);
-    float *x = need(f, "inputs/x", n * D), *dout = need(f, "inputs/d_out", n * D);
-    float *w_qkv = need(f, "params/to_qkv.weight", nqkv), *w_out = need(f, "params/to_out.0.weight", nwo);
-    float *b_out = need(f, "params/to_out.0.bias", D), *w_res = need(f, "params/res_conv.weight", nres);
+    float *x = fixture_f32_n(f, "inputs/x", n * D), *dout = fixture_f32_n(f, "inputs/d_out", n * D);
+    float *w_qkv = fixture_f32_n(f, "params/to_qkv.weight", nqkv), *w_out = fixture_f32_n(f, "params/to_out.0.weight", nwo);
+    float *b_out = fixture_f32_n(f, "params/to_out.0.bias", D), *w_res = fixture_f32_n(f, "params/res_conv.weight", nres);
     if (!x || !dout || !w_qkv || !w_out || !b_out || !w_res) {
         fixture_close(f);
         return 1;
@@ -75,7 +54,7 @@ static int nystrom_case(const char *cas) {
         MHIM_MAX(mhim_nystrom_forward_scratch_floats(n, H, dh, m), mhim_nystrom_backward_scratch_floats(n, H, dh, m)));
     float *out = nan_buf(n * D);
     mhim_nystrom_forward(out, &cache, scratch, x, w_qkv, w_out, b_out, w_res, n, D, H, dh, m);
-    fails += cmp(f, cas, "outputs/out", out, n * D, FWD_ATOL, FWD_RTOL);
+    fails += fixture_check(f, cas, "outputs/out", out, n * D, FWD_ATOL, FWD_RTOL);
     /* attention export and the instance values (v[:, :, -n+1:]) */
     float *attn = nan_buf(H * (n - 1)), *v = nan_buf(H * (n - 1) * dh);
     mhim_nystrom_cls_attention(attn, &cache, scratch, n, H, m);
@@ -83,16 +62,16 @@ static int nystrom_case(const char *cas) {
     for (int64_t h = 0; h < H; h++)
         memcpy(v + h * (n - 1) * dh, cache.v + (h * np + p + 1) * dh, (size_t)((n - 1) * dh) * sizeof(float));
     if (n > 1) {
-        fails += cmp(f, cas, "outputs/attn", attn, H * (n - 1), FWD_ATOL, FWD_RTOL);
-        fails += cmp(f, cas, "outputs/v", v, H * (n - 1) * dh, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, cas, "outputs/attn", attn, H * (n - 1), FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, cas, "outputs/v", v, H * (n - 1) * dh, FWD_ATOL, FWD_RTOL);
     }
     float *dx = nan_buf(n * D), *dqkv = zeros(nqkv), *dwo = zeros(nwo), *dbo = zeros(D), *dres = zeros(nres);
     mhim_nystrom_backward(dx, dqkv, dwo, dbo, dres, dout, &cache, scratch, x, w_qkv, w_out, w_res, n, D, H, dh, m);
-    fails += cmp(f, cas, "grads/x", dx, n * D, BWD_ATOL, BWD_RTOL);
-    fails += cmp(f, cas, "grads/to_qkv.weight", dqkv, nqkv, BWD_ATOL, BWD_RTOL);
-    fails += cmp(f, cas, "grads/to_out.0.weight", dwo, nwo, BWD_ATOL, BWD_RTOL);
-    fails += cmp(f, cas, "grads/to_out.0.bias", dbo, D, BWD_ATOL, BWD_RTOL);
-    fails += cmp(f, cas, "grads/res_conv.weight", dres, nres, BWD_ATOL, BWD_RTOL);
+    fails += fixture_check(f, cas, "grads/x", dx, n * D, BWD_ATOL, BWD_RTOL);
+    fails += fixture_check(f, cas, "grads/to_qkv.weight", dqkv, nqkv, BWD_ATOL, BWD_RTOL);
+    fails += fixture_check(f, cas, "grads/to_out.0.weight", dwo, nwo, BWD_ATOL, BWD_RTOL);
+    fails += fixture_check(f, cas, "grads/to_out.0.bias", dbo, D, BWD_ATOL, BWD_RTOL);
+    fails += fixture_check(f, cas, "grads/res_conv.weight", dres, nres, BWD_ATOL, BWD_RTOL);
     free(cache_buf), free(scratch), free(out), free(attn), free(v), free(dx), free(dqkv), free(dwo), free(dbo);
     free(dres);
     fixture_close(f);
@@ -112,14 +91,14 @@ static int ppeg_case(const char *cas) {
     int missing = 0;
     for (int k = 0; k < 3; k++) {
         snprintf(name, sizeof name, "params/%s.weight", names[k]);
-        w[k] = need(f, name, D * ks[k] * ks[k]);
+        w[k] = fixture_f32_n(f, name, D * ks[k] * ks[k]);
         snprintf(name, sizeof name, "params/%s.bias", names[k]);
-        b[k] = need(f, name, D);
+        b[k] = fixture_f32_n(f, name, D);
         dw[k] = zeros(D * ks[k] * ks[k]);
         db[k] = zeros(D);
         missing += !w[k] || !b[k];
     }
-    float *x = need(f, "inputs/x", M * D), *dout = need(f, "inputs/d_out", M * D);
+    float *x = fixture_f32_n(f, "inputs/x", M * D), *dout = fixture_f32_n(f, "inputs/d_out", M * D);
     int fails = 0;
     if (missing || !x || !dout) {
         fails = 1;
@@ -127,14 +106,14 @@ static int ppeg_case(const char *cas) {
         float *out = nan_buf(M * D), *dx = nan_buf(M * D);
         float *scratch = nan_buf(mhim_ppeg_backward_scratch_floats(M, D));
         mhim_ppeg_forward(out, scratch, x, w[0], b[0], w[1], b[1], w[2], b[2], M, D);
-        fails += cmp(f, cas, "outputs/out", out, M * D, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, cas, "outputs/out", out, M * D, FWD_ATOL, FWD_RTOL);
         mhim_ppeg_backward(dx, dw[0], db[0], dw[1], db[1], dw[2], db[2], dout, scratch, x, w[0], w[1], w[2], M, D);
-        fails += cmp(f, cas, "grads/x", dx, M * D, BWD_ATOL, BWD_RTOL);
+        fails += fixture_check(f, cas, "grads/x", dx, M * D, BWD_ATOL, BWD_RTOL);
         for (int k = 0; k < 3; k++) {
             snprintf(name, sizeof name, "grads/%s.weight", names[k]);
-            fails += cmp(f, cas, name, dw[k], D * ks[k] * ks[k], BWD_ATOL, BWD_RTOL);
+            fails += fixture_check(f, cas, name, dw[k], D * ks[k] * ks[k], BWD_ATOL, BWD_RTOL);
             snprintf(name, sizeof name, "grads/%s.bias", names[k]);
-            fails += cmp(f, cas, name, db[k], D, BWD_ATOL, BWD_RTOL);
+            fails += fixture_check(f, cas, name, db[k], D, BWD_ATOL, BWD_RTOL);
         }
         free(out), free(dx), free(scratch);
     }
@@ -160,12 +139,12 @@ static int dsmil_case(const char *cas) {
     int missing = 0;
     for (int k = 0; k < NPARAM; k++) {
         snprintf(name, sizeof name, "params/%s", dsmil_params[k]);
-        p[k] = need(f, name, sizes[k]);
+        p[k] = fixture_f32_n(f, name, sizes[k]);
         g[k] = zeros(sizes[k]);
         missing += !p[k];
     }
-    float *h = need(f, "inputs/h", n * D), *d_bag_logit = need(f, "inputs/d_bag_logit", C);
-    float *d_max_logit = need(f, "inputs/d_max_logit", C), *d_bag = need(f, "inputs/d_bag", C * D);
+    float *h = fixture_f32_n(f, "inputs/h", n * D), *d_bag_logit = fixture_f32_n(f, "inputs/d_bag_logit", C);
+    float *d_max_logit = fixture_f32_n(f, "inputs/d_max_logit", C), *d_bag = fixture_f32_n(f, "inputs/d_bag", C * D);
     int64_t ncrit = 0, *want_crit = fixture_i64(f, "outputs/crit", &ncrit);
     int fails = 0;
     if (missing || !h || !d_bag_logit || !d_max_logit || !d_bag || !want_crit || ncrit != C || C > 8) {
@@ -180,17 +159,17 @@ static int dsmil_case(const char *cas) {
         mhim_dsmil_forward(bag_logit, max_logit, &cache, h, p[P_WI], p[P_BI], p[P_WV], p[P_BV], p[P_WQ1], p[P_BQ1],
                            p[P_WQ2], p[P_BQ2], p[P_WF], p[P_BF], n, C, Dq, D);
         fails += check_equal_i64("dsmil critical instances vs torch.sort", crit, want_crit, C);
-        fails += cmp(f, cas, "outputs/inst", cache.inst, n * C, FWD_ATOL, FWD_RTOL);
-        fails += cmp(f, cas, "outputs/bag_logit", bag_logit, C, FWD_ATOL, FWD_RTOL);
-        fails += cmp(f, cas, "outputs/max_logit", max_logit, C, FWD_ATOL, FWD_RTOL);
-        fails += cmp(f, cas, "outputs/bag", cache.bag, C * D, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, cas, "outputs/inst", cache.inst, n * C, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, cas, "outputs/bag_logit", bag_logit, C, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, cas, "outputs/max_logit", max_logit, C, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, cas, "outputs/bag", cache.bag, C * D, FWD_ATOL, FWD_RTOL);
         mhim_dsmil_backward(dh, g[P_WI], g[P_BI], g[P_WV], g[P_BV], g[P_WQ1], g[P_BQ1], g[P_WQ2], g[P_BQ2], g[P_WF],
                             g[P_BF], d_bag_logit, d_max_logit, d_bag, &cache, scratch, h, p[P_WI], p[P_WV], p[P_WQ1],
                             p[P_WQ2], p[P_WF], n, C, Dq, D);
-        fails += cmp(f, cas, "grads/h", dh, n * D, BWD_ATOL, BWD_RTOL);
+        fails += fixture_check(f, cas, "grads/h", dh, n * D, BWD_ATOL, BWD_RTOL);
         for (int k = 0; k < NPARAM; k++) {
             snprintf(name, sizeof name, "grads/%s", dsmil_params[k]);
-            fails += cmp(f, cas, name, g[k], sizes[k], BWD_ATOL, BWD_RTOL);
+            fails += fixture_check(f, cas, name, g[k], sizes[k], BWD_ATOL, BWD_RTOL);
         }
         free(cache_buf), free(bag_logit), free(max_logit), free(dh), free(scratch);
     }

@@ -32,7 +32,7 @@ static int check_losses(fixture *f, const char *cas, const char *variant, const 
             {"loss", loss, 1}, {"d_bag_logit", d_bag, C}, {"d_max_logit", d_max, C}, {"probs", probs, C}};
         for (size_t i = 0; i < MHIM_ARRAY_LEN(outs); i++) {
             snprintf(name, sizeof name, "%s/outputs/%s_v%d", variant, outs[i].what, version);
-            fails += cmp(f, cas, name, outs[i].got, outs[i].count, FWD_ATOL, FWD_RTOL);
+            fails += fixture_check(f, cas, name, outs[i].got, outs[i].count, FWD_ATOL, FWD_RTOL);
         }
     }
     /* dloss scales the written gradient */
@@ -57,7 +57,7 @@ static int run_variant(fixture *f, const char *cas, const char *variant, const m
     const int64_t up_counts[3] = {C, C, C * DIM};
     for (int i = 0; i < 3; i++) {
         snprintf(name, sizeof name, "%s/inputs/%s", variant, up_names[i]);
-        up[i] = need(f, name, up_counts[i]);
+        up[i] = fixture_f32_n(f, name, up_counts[i]);
         if (!up[i]) return 1;
     }
     snprintf(name, sizeof name, "%s/inputs/label", variant);
@@ -72,7 +72,7 @@ static int run_variant(fixture *f, const char *cas, const char *variant, const m
         {"inst", c.agg.inst, n * C},   {"attn", c.agg.attn, n * C}};
     for (size_t i = 0; i < MHIM_ARRAY_LEN(outs); i++) {
         snprintf(name, sizeof name, "%s/outputs/%s", variant, outs[i].name);
-        fails += cmp(f, cas, name, outs[i].got, outs[i].count, FWD_ATOL, FWD_RTOL);
+        fails += fixture_check(f, cas, name, outs[i].got, outs[i].count, FWD_ATOL, FWD_RTOL);
     }
     snprintf(name, sizeof name, "%s/outputs/crit", variant);
     const int64_t *crit = fixture_i64(f, name, NULL);
@@ -94,9 +94,9 @@ static int run_variant(fixture *f, const char *cas, const char *variant, const m
             mhim_dsmil_teacher_forward(B, score, arena, &teacher, params, x, N, NULL);
             fails += check_true("teacher forward returns the arena to its fill level", mhim_arena_mark(arena) == mark);
             snprintf(name, sizeof name, "%s/outputs/B", variant);
-            fails += cmp(f, "teacher", name, B, C * DIM, FWD_ATOL, FWD_RTOL);
+            fails += fixture_check(f, "teacher", name, B, C * DIM, FWD_ATOL, FWD_RTOL);
             snprintf(name, sizeof name, "%s/outputs/%s", variant, kinds[k]);
-            fails += cmp(f, "teacher", name, score, N, FWD_ATOL, FWD_RTOL);
+            fails += fixture_check(f, "teacher", name, score, N, FWD_ATOL, FWD_RTOL);
         }
         free(B), free(score);
     }

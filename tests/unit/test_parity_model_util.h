@@ -23,33 +23,13 @@
 #define BWD_RTOL 1e-3
 #define NORM_RTOL 1e-5
 
-/* Dataset `name` as float32 with exactly `count` elements (NULL and a failure line otherwise). */
-static float *need(fixture *f, const char *name, int64_t count) {
-    int64_t got = -1;
-    float *x = fixture_f32(f, name, &got);
-    if (x && got != count) {
-        printf("FAIL fixture dataset %s has %lld elements, expected %lld\n", name, (long long)got, (long long)count);
-        return NULL;
-    }
-    return x;
-}
-
-static int cmp(fixture *f, const char *cas, const char *name, const float *got, int64_t count, double atol,
-               double rtol) {
-    float *want = need(f, name, count);
-    if (!want) return 1;
-    char label[600];
-    snprintf(label, sizeof label, "%s %s", cas, name);
-    return check_close(label, got, want, count, atol, rtol);
-}
-
 /* Load every tensor of layout L from /params/<key>. */
 static int load_params(fixture *f, const mhim_param_layout *L, float *params) {
     for (int64_t i = 0; i < L->count; i++) {
         const mhim_param_entry *e = &L->entries[i];
         char name[256];
         snprintf(name, sizeof name, "params/%s", e->name);
-        float *src = need(f, name, e->numel);
+        float *src = fixture_f32_n(f, name, e->numel);
         if (!src) return 1;
         memcpy(params + e->offset, src, (size_t)e->numel * sizeof(float));
     }
@@ -77,7 +57,7 @@ static int check_grads(fixture *f, const char *cas, const char *variant, const m
             printf("%s %s norm: got %.9g want %.9g rel %.2e (tolerance %.0e)\n", cas, name, got, want, rel, NORM_RTOL);
             fails += check_true("gradient norm", rel <= NORM_RTOL);
         }
-        fails += cmp(f, cas, name, g, count, BWD_ATOL, BWD_RTOL);
+        fails += fixture_check(f, cas, name, g, count, BWD_ATOL, BWD_RTOL);
     }
     return fails;
 }

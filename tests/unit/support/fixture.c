@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "mhim/common.h"
 
 struct fixture {
@@ -172,4 +173,23 @@ void fixture_close(fixture *f) {
     free(f->path);
     H5Fclose(f->file);
     free(f);
+}
+
+float *fixture_f32_n(fixture *f, const char *name, int64_t count) {
+    int64_t got = -1;
+    float *x = fixture_f32(f, name, &got);
+    if (x && got != count) {
+        printf("FAIL fixture dataset %s has %lld elements, expected %lld\n", name, (long long)got, (long long)count);
+        return NULL;
+    }
+    return x;
+}
+
+int fixture_check(fixture *f, const char *prefix, const char *name, const float *got, int64_t count, double atol,
+                  double rtol) {
+    float *want = fixture_f32_n(f, name, count);
+    if (!want) return 1;
+    char label[600];
+    snprintf(label, sizeof label, "%s %s", prefix, name);
+    return check_close(label, got, want, count, atol, rtol);
 }

@@ -34,4 +34,11 @@ int fixture_has(fixture *f, const char *dataset);
 /* Close the file and free every array handed out. NULL is allowed. */
 void fixture_close(fixture *f);
 
+/* Dataset `name` as float32, required to hold exactly `count` elements (NULL and a FAIL line otherwise). */
+float *fixture_f32_n(fixture *f, const char *name, int64_t count);
+/* check_close of got[count] against dataset `name`, reported as "<prefix> <name>"; 1 on a mismatch or a
+ * missing/mis-sized dataset. */
+int fixture_check(fixture *f, const char *prefix, const char *name, const float *got, int64_t count, double atol,
+                  double rtol);
+
 #endif
