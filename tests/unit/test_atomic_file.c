@@ -18,23 +18,9 @@
 
 static char dir[512];
 
-/* Whole file into a fresh buffer (NULL if unreadable); *n = size. */
-static char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    *n = fread(buf, 1, (size_t)size, f);
-    buf[*n] = 0;
-    fclose(f);
-    return buf;
-}
-
 static int file_is(const char *name, const char *path, const char *want) {
     size_t n;
-    char *got = slurp(path, &n);
+    char *got = test_read_file(path, &n);
     int ok = got && n == strlen(want) && memcmp(got, want, n) == 0;
     printf("%s %s: %s holds \"%.40s\"\n", ok ? "ok  " : "FAIL", name, path, got ? got : "(missing)");
     free(got);
@@ -142,7 +128,7 @@ static int test_killed_writer(void) {
         int status;
         waitpid(pid, &status, 0);
         size_t n;
-        char *got = slurp(path, &n);
+        char *got = test_read_file(path, &n);
         int whole = got && n == SIZE && (memcmp(got, a, SIZE) == 0 || memcmp(got, b, SIZE) == 0);
         if (!whole) printf("FAIL round %d: the file is not one complete version (%zu bytes)\n", round, n);
         bad |= !whole || !WIFSIGNALED(status);

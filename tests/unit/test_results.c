@@ -19,19 +19,6 @@
 
 static char dir[512];
 
-static char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    *n = fread(buf, 1, (size_t)size, f);
-    buf[*n] = 0;
-    fclose(f);
-    return buf;
-}
-
 static int text_is(const char *name, const char *got, const char *want) {
     int ok = got && strcmp(got, want) == 0;
     if (ok)
@@ -52,7 +39,7 @@ static int test_csv(void) {
     mhim_results_table t = {3, names, 3, folds, values};
     fails += check_true("write results.csv", mhim_results_write_csv(path, &t) == MHIM_OK);
     size_t n;
-    char *got = slurp(path, &n);
+    char *got = test_read_file(path, &n);
     /* mean/std as numpy prints them: np.mean([.9, .8, 1/3]) = 0.6777777777777779, np.std = 0.2469567863432541 */
     fails += text_is("results.csv text", got,
                      "fold,accuracy,auc,fscore\n"
@@ -69,7 +56,7 @@ static int test_csv(void) {
     const char *cols[3] = {"a", "b", "c"};
     mhim_results_table u = {3, cols, 2, ids, odd};
     fails += check_true("write odd numbers", mhim_results_write_csv(path, &u) == MHIM_OK);
-    got = slurp(path, &n);
+    got = test_read_file(path, &n);
     int exact = 0;
     char *line = strchr(got, '\n') + 1;
     for (int r = 0; r < 2; r++) {
@@ -132,7 +119,7 @@ static int test_tables(void) {
 /* Lines of the file that parse as JSON objects; *total = all lines; *tail_ok = ends with '\n'. */
 static int count_json_lines(const char *path, int *total, int *tail_ok) {
     size_t n;
-    char *text = slurp(path, &n);
+    char *text = test_read_file(path, &n);
     int good = 0;
     *total = 0;
     *tail_ok = text && (n == 0 || text[n - 1] == '\n');
@@ -179,7 +166,7 @@ static int test_jsonl(void) {
     fails += check_true("3 lines, each a JSON object", count_json_lines(path, &total, &tail_ok) == 3 && total == 3);
 
     size_t n;
-    char *text = slurp(path, &n);
+    char *text = test_read_file(path, &n);
     cJSON *first = cJSON_ParseWithLength(text, strcspn(text, "\n"));
     cJSON *auc = cJSON_GetObjectItemCaseSensitive(first, "val_auc");
     cJSON *note = cJSON_GetObjectItemCaseSensitive(first, "note");

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int check_close(const char *name, const float *got, const float *want, int64_t n, double atol, double rtol) {
     double max_abs = 0, max_rel = 0;
@@ -93,4 +94,17 @@ double test_dot(const float *out, const float *w, int64_t n) {
     double s = 0;
     for (int64_t i = 0; i < n; i++) s += (double)out[i] * w[i];
     return s;
+}
+
+char *test_read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)(size > 0 ? size : 0) + 1);
+    *n = size > 0 ? fread(buf, 1, (size_t)size, f) : 0;
+    buf[*n] = 0;
+    fclose(f);
+    return buf;
 }

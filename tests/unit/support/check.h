@@ -4,6 +4,7 @@
 #ifndef MHIM_TEST_CHECK_H
 #define MHIM_TEST_CHECK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* |got - want| <= atol + rtol*|want| elementwise; prints name, max abs err, max rel err, first mismatch. */
@@ -20,6 +21,9 @@ typedef double (*gc_objective)(void *ctx);
  * Passes when |fd - analytic| <= tol * max(1, |fd|, |analytic|) for every checked element. */
 int gradcheck(const char *name, float *x, int64_t n, const float *analytic, gc_objective objective, void *ctx,
               double eps, double tol, int64_t max_checks);
+
+/* Whole file into a fresh NUL-terminated buffer (free()); NULL if unreadable. *n = size in bytes. */
+char *test_read_file(const char *path, size_t *n);
 
 /* Deterministic test RNG (splitmix64): uniform in [lo, hi). */
 typedef struct { uint64_t s; } test_rng;
