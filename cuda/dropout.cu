@@ -17,6 +17,8 @@ static float keep_scale(float p) {
     return p >= 1.0f ? 0.0f : (float)(1.0 / (1.0 - (double)p));
 }
 
+extern "C" uint32_t mhim_cuda_rng_u32_host(const mhim_rng *r, uint64_t i) { return mhim_cuda_rng_u32_at(*r, i); }
+
 extern "C" void mhim_cuda_dropout_mask(mhim_cuda_ctx *ctx, uint8_t *keep, const mhim_rng *stream, uint64_t first,
                                        float p, int64_t n) {
     MHIM_ASSERT(p >= 0.0f && p <= 1.0f);

@@ -80,6 +80,9 @@ void mhim_cuda_act_forward(mhim_cuda_ctx *ctx, mhim_act act, float *out, const f
 void mhim_cuda_act_backward(mhim_cuda_ctx *ctx, mhim_act act, float *dinp, const float *dout, const float *inp,
                             const float *out, int64_t n);
 
+/* Value i of stream r computed by the device generator's code compiled for the host (equals mhim_rng_u32_at; lets
+ * builds without a GPU test the device Philox). */
+uint32_t mhim_cuda_rng_u32_host(const mhim_rng *r, uint64_t i);
 /* keep (n) device bytes, identical to mhim_dropout_mask(keep, stream, first, p, n). */
 void mhim_cuda_dropout_mask(mhim_cuda_ctx *ctx, uint8_t *keep, const mhim_rng *stream, uint64_t first, float p,
                             int64_t n);
