@@ -40,6 +40,7 @@ typedef struct mhim_config {
     char *memory_budget;  /* "0" = unlimited, "512M", "8G" (mhim_config_memory_budget) */
     char *kept_order;     /* ascending|cpython */
     char *log_level;      /* debug|info|warn|error */
+    char *device;         /* cpu|cuda (mhim_device_select) */
 
     /* ---- dataset ---- */
     char *datasets;

@@ -4,6 +4,7 @@
 
 #include "mhim/common.h"
 #include "mhim/config.h"
+#include "mhim/cuda_select.h"
 #include "mhim/log.h"
 
 static int check_model_and_loss(const mhim_config *c) {
@@ -52,6 +53,8 @@ static int check_v2_mhim(const mhim_config *c) {
 int mhim_config_check_training(const mhim_config *c) {
     int rc = check_model_and_loss(c);
     if (rc != MHIM_OK) return rc;
+    int cuda_ordinal;
+    if ((rc = mhim_device_select(c->device, &cuda_ordinal)) != MHIM_OK) return rc;
     bool mhim = !strcmp(c->model, "mhim");
     if (c->version == 1 && mhim && !strcmp(c->baseline, "dsmil") && c->cl_alpha <= 0)
         return mhim_fail("--baseline=dsmil with --cl_alpha=0: the original v1 crashes; set --cl_alpha, e.g. 0.1");

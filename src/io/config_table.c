@@ -53,6 +53,8 @@ static const mhim_option table[] = {
       "order of kept instances after masking: ascending (v2's order); cpython = v1's Python-set order, "
       "for exact comparisons with the original v1"),
     C(log_level, "info", "debug|info|warn|error", 0, G_MHIM, "log verbosity"),
+    C(device, "cpu", "cpu|cuda", 0, G_MHIM,
+      "where training runs; cuda needs a build with -DMHIM_USE_CUDA=ON and a GPU (docs/gpu.md)"),
 
     /* ---- dataset ---- */
     S(datasets, "camelyon16", 0, G_DATA,

@@ -1,0 +1,13 @@
+/* mhim/cuda_select.h — the `--device` option: which backend a run uses and, for CUDA, which GPU.
+ * Compiled in every build (the CUDA branch only reports what is missing when MHIM_USE_CUDA is off). */
+#ifndef MHIM_CUDA_SELECT_H
+#define MHIM_CUDA_SELECT_H
+
+/* Resolve `device` ("cpu" or "cuda", as validated by the option table) for a training run.
+ *   "cpu"  -> *cuda_ordinal = -1, MHIM_OK.
+ *   "cuda" -> MHIM_EINPUT with a message saying how to fix it when this build has no CUDA backend, when no GPU is
+ *             usable (driver, CUDA_VISIBLE_DEVICES), or when the training engine cannot run on the GPU; the ordinal
+ *             would be the node-local rank (OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID) modulo the visible GPUs. */
+int mhim_device_select(const char *device, int *cuda_ordinal);
+
+#endif

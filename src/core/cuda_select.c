@@ -1,0 +1,26 @@
+/* The `--device` option (see mhim/cuda_select.h). */
+#include "mhim/cuda_select.h"
+
+#include <string.h>
+
+#include "mhim/common.h"
+#ifdef MHIM_HAVE_CUDA
+#include "mhim/cuda_ops.h"
+#endif
+
+int mhim_device_select(const char *device, int *cuda_ordinal) {
+    *cuda_ordinal = -1;
+    if (!device || !strcmp(device, "cpu")) return MHIM_OK;
+    if (strcmp(device, "cuda") != 0) return mhim_fail("--device=%s: expected cpu or cuda", device);
+#ifndef MHIM_HAVE_CUDA
+    return mhim_fail("--device=cuda: this mhim was built without the CUDA backend; rebuild with "
+                     "-DMHIM_USE_CUDA=ON on a machine with the CUDA toolkit (docs/gpu.md) or use --device=cpu");
+#else
+    int ordinal = -1;
+    int rc = mhim_cuda_local_device(&ordinal);
+    if (rc != MHIM_OK) return rc;
+    return mhim_fail("--device=cuda: GPU %d is usable, but the training engine runs on the CPU in this version; the "
+                     "CUDA op backend is verified with `ctest -L cuda` (docs/gpu.md); use --device=cpu",
+                     ordinal);
+#endif
+}
