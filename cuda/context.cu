@@ -32,7 +32,7 @@ extern "C" int mhim_cuda_local_device(int *device) {
     char why[256];
     int n = 0;
     if (mhim_cuda_device_count(&n, why, sizeof why) != 0)
-        return mhim_fail("--device=cuda: no usable CUDA device (%s); run on a GPU node or use --device=cpu", why);
+        return mhim_fail("no usable CUDA device (%s); run on a GPU node", why);
     *device = local_rank() % n;
     return MHIM_OK;
 }

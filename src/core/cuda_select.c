@@ -1,6 +1,7 @@
 /* The `--device` option (see mhim/cuda_select.h). */
 #include "mhim/cuda_select.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "mhim/common.h"
@@ -17,8 +18,11 @@ int mhim_device_select(const char *device, int *cuda_ordinal) {
                      "-DMHIM_USE_CUDA=ON on a machine with the CUDA toolkit (docs/gpu.md) or use --device=cpu");
 #else
     int ordinal = -1;
-    int rc = mhim_cuda_local_device(&ordinal);
-    if (rc != MHIM_OK) return rc;
+    if (mhim_cuda_local_device(&ordinal) != MHIM_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", mhim_error());
+        return mhim_fail("--device=cuda: %s, or use --device=cpu", why);
+    }
     return mhim_fail("--device=cuda: GPU %d is usable, but the training engine runs on the CPU in this version; the "
                      "CUDA op backend is verified with `ctest -L cuda` (docs/gpu.md); use --device=cpu",
                      ordinal);
