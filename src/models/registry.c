@@ -121,7 +121,7 @@ size_t mhim_model_train_arena_bytes(const mhim_model *m, int64_t n_max) {
 }
 
 size_t mhim_model_predict_arena_bytes(const mhim_model *m, int64_t n_max) {
-    if (m->cfg.kind == MHIM_MODEL_TRANSMIL) return mhim_transmil_teacher_arena_bytes(&m->net.transmil.cfg, n_max);
+    if (m->cfg.kind == MHIM_MODEL_TRANSMIL) return mhim_transmil_eval_arena_bytes(&m->net.transmil.cfg, n_max);
     return mhim_model_train_arena_bytes(m, n_max);
 }
 
@@ -207,7 +207,7 @@ int mhim_model_predict(mhim_model *m, mhim_arena *arena, const float *params, co
     int rc = MHIM_OK;
     if (m->cfg.kind == MHIM_MODEL_TRANSMIL) {
         mhim_transmil_teacher_out t = {.attn_layer = 0, .feat = out->feat, .logits = out->logits, .attn = map};
-        rc = mhim_transmil_teacher_forward(&t, arena, &m->net.transmil, params, x, N, NULL, N, NULL);
+        rc = mhim_transmil_eval_forward(&t, arena, &m->net.transmil, params, x, N, NULL, N);
     } else {
         rc = mhim_model_forward(m, arena, params, x, N, NULL, N, NULL, out);
         if (rc == MHIM_OK && map && m->cfg.kind == MHIM_MODEL_ABMIL) memcpy(map, m->cache.abmil.attn, (size_t)N * sizeof(float));

@@ -11,6 +11,7 @@
 #include "mhim/ops/norm.h"
 #include "mhim/ops/nystrom.h"
 #include "mhim/ops/ppeg.h"
+#include "models/transmil_scores.h"
 
 /* The larger of a and b. */
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -46,7 +47,7 @@ size_t mhim_transmil_arena_bytes(const mhim_transmil_config *cfg, int64_t n_max)
 }
 
 size_t mhim_transmil_teacher_arena_bytes(const mhim_transmil_config *cfg, int64_t n_max) {
-    const int64_t n = max64(n_max, 1) + 1, D = cfg->embed.dim, I = cfg->heads * cfg->dim_head;
+    const int64_t n = max64(n_max, 1) + 1, D = cfg->embed.dim;
     size_t b = mhim_embed_arena_bytes(&cfg->embed, n - 1);
     b += 4 * mhim_arena_floats_size(n * D) + 2 * mhim_arena_floats_size(n); /* tok, ln, out, tok2; stats */
     b += mhim_arena_floats_size(mhim_nystrom_cache_floats(n, cfg->heads, cfg->dim_head, cfg->landmarks));
@@ -54,9 +55,7 @@ size_t mhim_transmil_teacher_arena_bytes(const mhim_transmil_config *cfg, int64_
     b += mhim_arena_floats_size(forward_scratch_floats(cfg, n));
     b += mhim_arena_floats_size(cfg->heads * n);                        /* layer-1 attention */
     b += 3 * mhim_arena_floats_size(D) + 2 * mhim_arena_floats_size(1); /* cls row, feat, LN stats */
-    /* attn2score: context (n, I), projection (n, D), its mask, class logits (n, C) */
-    b += mhim_arena_floats_size(n * I) + mhim_arena_floats_size(n * D) + mhim_arena_align((size_t)(n * D)) +
-         mhim_arena_floats_size(n * cfg->n_classes);
+    b += mhim_transmil_attn2score_bytes(cfg, n); /* context, projection, its mask, class logits */
     return b;
 }
 
@@ -160,42 +159,51 @@ int mhim_transmil_forward(mhim_transmil_cache *c, mhim_arena *arena, const mhim_
     return MHIM_OK;
 }
 
-/* v2 get_pseudo_score_trans for the n_keep instances: ctx[i, h·dh + d] = attn[h, i] · v[h, p+1+i, d];
- * u = Dropout0.1(ctx W_o1ᵀ + b_o1); cam = u W_pᵀ + b_p[0] (on every class); scores[i] = max_c softmax_c(cam[i]). */
-static void attn2score(float *scores, mhim_arena *arena, const mhim_transmil *m, const float *params, const float *attn,
-                       const float *v, int64_t pad, int64_t n_keep, const mhim_rng *stream) {
+/* v2 get_pseudo_score_trans, see models/transmil_scores.h. */
+void mhim_transmil_attn2score_rows(float *scores, mhim_arena *arena, const mhim_transmil *m, const float *params,
+                                   const float *attn, const float *v, int64_t pad, int64_t n_keep, int64_t i0,
+                                   int64_t rows, const mhim_rng *stream) {
     const mhim_transmil_config *cfg = &m->cfg;
     const int64_t H = cfg->heads, dh = cfg->dim_head, I = H * dh, D = cfg->embed.dim, C = cfg->n_classes;
     const int64_t np = pad + n_keep + 1;
-    float *ctx = mhim_arena_floats(arena, n_keep * I);
+    const size_t mark = mhim_arena_mark(arena);
+    float *ctx = mhim_arena_floats(arena, rows * I);
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n_keep; i++)
+    for (int64_t r = 0; r < rows; r++)
         for (int64_t h = 0; h < H; h++) {
-            const float a = attn[h * n_keep + i], *vr = v + (h * np + pad + 1 + i) * dh;
-            for (int64_t d = 0; d < dh; d++) ctx[i * I + h * dh + d] = a * vr[d];
+            const float a = attn[h * n_keep + i0 + r], *vr = v + (h * np + pad + 1 + i0 + r) * dh;
+            for (int64_t d = 0; d < dh; d++) ctx[r * I + h * dh + d] = a * vr[d];
         }
-    float *u = mhim_arena_floats(arena, n_keep * D);
-    mhim_linear_forward(u, ctx, params + m->layer[0].w_out, params + m->layer[0].b_out, n_keep, I, D);
+    float *u = mhim_arena_floats(arena, rows * D);
+    mhim_linear_forward(u, ctx, params + m->layer[0].w_out, params + m->layer[0].b_out, rows, I, D);
     if (stream) {
-        uint8_t *keep = attn_dropout_mask(arena, stream, 3, n_keep * D);
-        mhim_dropout_forward(u, keep, u, MHIM_TRANSMIL_ATTN_DROPOUT, n_keep * D);
+        uint8_t *keep = mhim_arena_alloc(arena, (size_t)(rows * D));
+        mhim_dropout_mask(keep, stream, 3 * MHIM_TRANSMIL_DROPOUT_BAND + (uint64_t)(i0 * D),
+                          MHIM_TRANSMIL_ATTN_DROPOUT, rows * D);
+        mhim_dropout_forward(u, keep, u, MHIM_TRANSMIL_ATTN_DROPOUT, rows * D);
     }
-    float *cam = mhim_arena_floats(arena, n_keep * C);
-    mhim_linear_forward(cam, u, params + m->pred_w, NULL, n_keep, D, C);
+    float *cam = mhim_arena_floats(arena, rows * C);
+    mhim_linear_forward(cam, u, params + m->pred_w, NULL, rows, D, C);
     const float b0 = params[m->pred_b];
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n_keep; i++) {
-        const float *r = cam + i * C;
-        float top = r[0] + b0;
-        for (int64_t k = 1; k < C; k++) top = r[k] + b0 > top ? r[k] + b0 : top;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *c = cam + r * C;
+        float top = c[0] + b0;
+        for (int64_t k = 1; k < C; k++) top = c[k] + b0 > top ? c[k] + b0 : top;
         double sum = 0.0;
-        for (int64_t k = 0; k < C; k++) sum += exp((double)(r[k] + b0 - top));
-        scores[i] = (float)(1.0 / sum); /* the largest probability: exp(0) / Σ */
+        for (int64_t k = 0; k < C; k++) sum += exp((double)(c[k] + b0 - top));
+        scores[r] = (float)(1.0 / sum); /* the largest probability: exp(0) / Σ */
     }
+    mhim_arena_reset(arena, mark);
 }
 
-/* Copy the instance rows p+1.. of the cached values (H, np, dh) into values (H, n_keep, dh). */
-static void copy_values(float *values, const float *v, int64_t H, int64_t pad, int64_t n_keep, int64_t dh) {
+size_t mhim_transmil_attn2score_bytes(const mhim_transmil_config *cfg, int64_t rows) {
+    const int64_t D = cfg->embed.dim;
+    return mhim_arena_floats_size(rows * cfg->heads * cfg->dim_head) + mhim_arena_floats_size(rows * D) +
+           mhim_arena_align((size_t)(rows * D)) + mhim_arena_floats_size(rows * cfg->n_classes);
+}
+
+void mhim_transmil_copy_values(float *values, const float *v, int64_t H, int64_t pad, int64_t n_keep, int64_t dh) {
     const int64_t np = pad + n_keep + 1;
     for (int64_t h = 0; h < H; h++)
         memcpy(values + h * n_keep * dh, v + (h * np + pad + 1) * dh, (size_t)(n_keep * dh) * sizeof(float));
@@ -232,9 +240,11 @@ int mhim_transmil_teacher_forward(mhim_transmil_teacher_out *out, mhim_arena *ar
     if (want_l1 || out->scores) {
         float *attn1 = want_l1 ? out->attn : mhim_arena_floats(arena, H * n_keep);
         mhim_nystrom_cls_attention(attn1, &nc, scratch, n, H, lm);
-        if (out->scores) attn2score(out->scores, arena, m, params, attn1, nc.v, pad, n_keep, dropout_stream);
+        if (out->scores)
+            mhim_transmil_attn2score_rows(out->scores, arena, m, params, attn1, nc.v, pad, n_keep, 0, n_keep,
+                                          dropout_stream);
     }
-    if (out->values) copy_values(out->values, nc.v, H, pad, n_keep, cfg->dim_head);
+    if (out->values) mhim_transmil_copy_values(out->values, nc.v, H, pad, n_keep, cfg->dim_head);
     add_inplace(tok, o, n * D);
     position_encoding(tok2, scratch, tok, m, params, n);
 

@@ -4,7 +4,6 @@
 #include "mhim/common.h"
 #include "mhim/ops/linear.h"
 #include "mhim/ops/nystrom.h"
-#include "mhim/ops/softmax.h"
 #include "ops/gemm.h"
 
 int64_t mhim_nystrom_cache_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
@@ -78,9 +77,9 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
         mhim_gemm(0, 1, m, m, dh, 1.0f, qlh, klh, 0.0f, c->a2 + h * m * m);  /* q_land k_landᵀ */
         mhim_gemm(0, 1, m, np, dh, 1.0f, qlh, kh, 0.0f, c->a3 + h * m * np); /* q_land kᵀ      */
     }
-    mhim_softmax_rows_forward(c->a1, c->a1, NULL, H * np, m);
-    mhim_softmax_rows_forward(c->a2, c->a2, NULL, H * m, m);
-    mhim_softmax_rows_forward(c->a3, c->a3, NULL, H * m, np);
+    mhim_nystrom_softmax_rows(c->a1, H * np, m);
+    mhim_nystrom_softmax_rows(c->a2, H * m, m);
+    mhim_nystrom_softmax_rows(c->a3, H * m, np);
     mhim_nystrom_pinv_forward(c->z, c->pinv_norm, pinv_tmp, c->a2, H, m);
     const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
     for (int64_t h = 0; h < H; h++) {

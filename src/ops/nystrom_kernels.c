@@ -4,6 +4,7 @@
 
 #include "mhim/common.h"
 #include "mhim/ops/nystrom.h"
+#include "ops/vecmath.h"
 
 #define RES_HALF (MHIM_NYSTROM_RES_KERNEL / 2)
 
@@ -74,17 +75,72 @@ void mhim_nystrom_res_conv_backward_acc(float *dv, float *dw, const float *dout,
             for (int64_t c = 0; c < dh; c++) d[c] += wh[j] * gh[t * dh + c];
         }
     }
-    /* dw: one (head, tap) per iteration, summed over rows in order, in double */
+    /* dw: one (head, tap) per iteration; the valid rows of a tap pair up two contiguous spans of v and dout, so
+     * the sum is one dot product (in double, vectorised in a fixed lane order) */
 #pragma omp parallel for schedule(static)
     for (int64_t hj = 0; hj < heads * MHIM_NYSTROM_RES_KERNEL; hj++) {
-        const int64_t h = hj / MHIM_NYSTROM_RES_KERNEL, j = hj % MHIM_NYSTROM_RES_KERNEL;
-        const float *gh = dout + h * T * dh, *vh = v + h * T * dh;
+        const int64_t h = hj / MHIM_NYSTROM_RES_KERNEL, shift = hj % MHIM_NYSTROM_RES_KERNEL - RES_HALF;
+        const int64_t t_lo = shift < 0 ? -shift : 0, t_hi = shift > 0 ? T - shift : T;
+        const float *g = dout + (h * T + t_lo) * dh, *vs = v + (h * T + t_lo + shift) * dh;
+        const int64_t len = t_hi > t_lo ? (t_hi - t_lo) * dh : 0;
         double acc = 0.0;
-        for (int64_t t = 0; t < T; t++) {
+#pragma omp simd reduction(+ : acc)
+        for (int64_t i = 0; i < len; i++) acc += (double)g[i] * vs[i];
+        dw[hj] += (float)acc;
+    }
+}
+
+void mhim_nystrom_res_conv_rows_acc(float *out, int64_t ld, const float *v, const float *w, int64_t heads, int64_t T,
+                                    int64_t dh, int64_t t0, int64_t rows) {
+#pragma omp parallel for schedule(static)
+    for (int64_t rh = 0; rh < rows * heads; rh++) {
+        const int64_t r = rh / heads, h = rh % heads, t = t0 + r;
+        const float *wh = w + h * MHIM_NYSTROM_RES_KERNEL, *vh = v + h * T * dh;
+        float *o = out + r * ld + h * dh;
+        for (int64_t j = 0; j < MHIM_NYSTROM_RES_KERNEL; j++) {
             const int64_t src = t + j - RES_HALF;
             if (src < 0 || src >= T) continue;
-            for (int64_t c = 0; c < dh; c++) acc += (double)gh[t * dh + c] * vh[src * dh + c];
+            for (int64_t c = 0; c < dh; c++) o[c] += wh[j] * vh[src * dh + c];
         }
-        dw[hj] += (float)acc;
+    }
+}
+
+/* Logits below max − 87 are raised to it (e^−87 ≈ 1.6e−38, below any float sum's resolution), which keeps the
+ * vectorised expf on its fast path: out-of-range lanes would otherwise fall back to the scalar expf. */
+#define SOFTMAX_FLOOR (-87.0f)
+
+/* One row in place; one thread owns the row, so the result does not depend on the thread count. */
+MHIM_SIMD_CLONES_WIDE static void softmax_row_floor(float *y, int64_t L) {
+    float max = -INFINITY;
+    for (int64_t j = 0; j < L; j++) max = y[j] > max ? y[j] : max;
+    const float lo = max + SOFTMAX_FLOOR;
+#pragma omp simd
+    for (int64_t j = 0; j < L; j++) y[j] = (y[j] > lo ? y[j] : lo) - max;
+#pragma omp simd
+    for (int64_t j = 0; j < L; j++) y[j] = expf(y[j]);
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < L; j++) sum += y[j];
+    const float inv = (float)(1.0 / sum);
+#pragma omp simd
+    for (int64_t j = 0; j < L; j++) y[j] *= inv;
+}
+
+void mhim_nystrom_softmax_rows(float *a, int64_t R, int64_t L) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < R; r++) softmax_row_floor(a + r * L, L);
+}
+
+void mhim_nystrom_softmax_rows_backward(float *d, const float *y, int64_t R, int64_t L) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < R; r++) {
+        float *dr = d + r * L;
+        const float *yr = y + r * L;
+        double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t j = 0; j < L; j++) dot += (double)dr[j] * yr[j];
+        const float dt = (float)dot;
+#pragma omp simd
+        for (int64_t j = 0; j < L; j++) dr[j] = yr[j] * (dr[j] - dt);
     }
 }

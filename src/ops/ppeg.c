@@ -3,8 +3,10 @@
  *
  * Every loop works on blocks of BLOCK channels: one thread owns a block (results do not depend on the
  * thread count), copies the block's weights tap-major onto its stack, and runs the channel loop innermost
- * over contiguous memory so that it vectorises. For each (cell, channel) the taps are summed in the same
- * order as the direct definition (dy, then dx; one accumulator per kernel). */
+ * over contiguous memory so that it vectorises. The forward sums the taps of each kernel in the order of the direct
+ * definition (dy, then dx; one accumulator per kernel); the backward uses that the three kernels are centred on the
+ * same cell (one transposed correlation with their summed weights, and the 5x5 / 3x3 weight gradients read from the
+ * centre of the 7x7 ones). */
 #include <string.h>
 
 #include "mhim/common.h"
@@ -135,6 +137,12 @@ static void weight_grad_block(double (*acc)[BLOCK], const float *dout, const flo
     }
 }
 
+/* Index in the 7x7 tap grid of tap q (row-major) of a centred k×k kernel. */
+static int64_t centre_tap(int64_t q, int64_t k) {
+    const int64_t off = (MHIM_PPEG_K0 - k) / 2;
+    return (q / k + off) * MHIM_PPEG_K0 + q % k + off;
+}
+
 void mhim_ppeg_backward(float *dx, float *dw0, float *db0, float *dw1, float *db1, float *dw2, float *db2,
                         const float *dout, float *scratch, const float *x, const float *w0, const float *w1,
                         const float *w2, int64_t M, int64_t dim) {
@@ -146,32 +154,34 @@ void mhim_ppeg_backward(float *dx, float *dw0, float *db0, float *dw1, float *db
 #pragma omp parallel for schedule(static)
     for (int64_t c0 = 0; c0 < dim; c0 += BLOCK) {
         const int64_t nb = MHIM_MIN((int64_t)BLOCK, dim - c0);
-        float wt[TAPS][BLOCK], a0[BLOCK], a1[BLOCK], a2[BLOCK];
+        float wt[TAPS][BLOCK], wsum[MHIM_PPEG_K0 * MHIM_PPEG_K0][BLOCK], a0[BLOCK];
         block_weights(wt, w0, w1, w2, c0, nb);
-        /* gradient of every grid cell that holds a token or a copy: identity + three transposed correlations */
+        /* the three kernels are centred on the same cell: one transposed correlation with their sum */
+        memcpy(wsum, wt, sizeof wsum);
+        for (int64_t q = 0; q < n1; q++)
+            for (int64_t j = 0; j < nb; j++) wsum[centre_tap(q, k1)][j] += wt[n0 + q][j];
+        for (int64_t q = 0; q < n2; q++)
+            for (int64_t j = 0; j < nb; j++) wsum[centre_tap(q, k2)][j] += wt[n0 + n1 + q][j];
+        /* gradient of every grid cell that holds a token or a copy: identity + the transposed correlation */
         for (int64_t u = 0; u < M + wrap; u++) {
-            const int64_t r = u / S, col = u % S;
-            conv_transpose_block(a0, (const float(*)[BLOCK])wt, dout, k0, r, col, S, M, dim, c0, nb);
-            conv_transpose_block(a1, (const float(*)[BLOCK])wt + n0, dout, k1, r, col, S, M, dim, c0, nb);
-            conv_transpose_block(a2, (const float(*)[BLOCK])wt + n0 + n1, dout, k2, r, col, S, M, dim, c0, nb);
+            conv_transpose_block(a0, (const float(*)[BLOCK])wsum, dout, k0, u / S, u % S, S, M, dim, c0, nb);
             float *dg = dgrid + u * dim + c0;
-            for (int64_t j = 0; j < nb; j++) dg[j] = (u < M ? dout[u * dim + c0 + j] : 0.0f) + a0[j] + a1[j] + a2[j];
+            for (int64_t j = 0; j < nb; j++) dg[j] = (u < M ? dout[u * dim + c0 + j] : 0.0f) + a0[j];
         }
         for (int64_t t = 0; t < M; t++)
             for (int64_t j = 0; j < nb; j++)
                 dx[t * dim + c0 + j] = dgrid[t * dim + c0 + j] + (t < wrap ? dgrid[(M + t) * dim + c0 + j] : 0.0f);
-        /* weights and biases: cells summed in order */
-        double acc[TAPS][BLOCK] = {{0}}, bias[BLOCK] = {0};
+        /* weights: the 5x5 and 3x3 kernels share their taps' correlations with the centre of the 7x7 one (same
+         * cells, same order), so only the 49 7x7 sums are formed */
+        double acc[MHIM_PPEG_K0 * MHIM_PPEG_K0][BLOCK] = {{0}}, bias[BLOCK] = {0};
         for (int64_t t = 0; t < M; t++) {
             weight_grad_block(acc, dout, grid, k0, t, S, dim, c0, nb);
-            weight_grad_block(acc + n0, dout, grid, k1, t, S, dim, c0, nb);
-            weight_grad_block(acc + n0 + n1, dout, grid, k2, t, S, dim, c0, nb);
             for (int64_t j = 0; j < nb; j++) bias[j] += dout[t * dim + c0 + j];
         }
         for (int64_t j = 0; j < nb; j++) {
             for (int64_t q = 0; q < n0; q++) dw0[(c0 + j) * n0 + q] += (float)acc[q][j];
-            for (int64_t q = 0; q < n1; q++) dw1[(c0 + j) * n1 + q] += (float)acc[n0 + q][j];
-            for (int64_t q = 0; q < n2; q++) dw2[(c0 + j) * n2 + q] += (float)acc[n0 + n1 + q][j];
+            for (int64_t q = 0; q < n1; q++) dw1[(c0 + j) * n1 + q] += (float)acc[centre_tap(q, k1)][j];
+            for (int64_t q = 0; q < n2; q++) dw2[(c0 + j) * n2 + q] += (float)acc[centre_tap(q, k2)][j];
             db0[c0 + j] += (float)bias[j];
             db1[c0 + j] += (float)bias[j];
             db2[c0 + j] += (float)bias[j];

@@ -2,12 +2,11 @@
  * child's ru_maxrss must stay below
  *     bound = bag features (N·D floats) + coords (N·2 int64) + attention map (H·N floats)
  *           + the predict arena (mhim_model_predict_arena_bytes, linear in N) + parameters + 256 MiB
- * where 256 MiB covers the program, its libraries, OpenBLAS/OpenMP thread buffers and the HDF5 caches. Every term
- * is linear in N; a quadratic (N x N) attention would need 40 GB for the attention matrix alone. The test also
- * reports whether the bound meets the 1.5 GB target of the issue (it does not yet: the TransMIL evaluation arena
- * keeps every Nyström cache of both layers, about 62 KB per instance; see docs/predict.md).
- * Slow (20-50 s on 2 cores): label "slow". Needs MHIM_BIN (the mhim executable) and MHIM_TEST_TMP (about
- * 0.5 GB of scratch for the bag). */
+ * where 256 MiB covers the program, its libraries, OpenBLAS/OpenMP thread buffers and the HDF5 caches, AND below
+ * 1.5 GB (the issue's target; the bag itself is 0.4 GB of it). Every term is linear in N; a quadratic (N x N)
+ * attention would need 40 GB for the attention matrix alone. Prediction runs the row-blocked evaluation forward
+ * (mhim_transmil_eval_forward): about 6.6 KB of arena per instance. Slow (20-50 s on 2 cores): label "slow". Needs
+ * MHIM_BIN (the mhim executable) and MHIM_TEST_TMP (about 0.5 GB of scratch for the bag). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +71,6 @@ int main(void) {
     const double bound = bag_bytes + arena + param_bytes + 256 * MIB;
     printf("     bound = bag %.0f MiB + arena %.0f MiB + params %.0f MiB + 256 MiB = %.0f MiB\n", bag_bytes / MIB,
            arena / MIB, param_bytes / MIB, bound / MIB);
-    printf("     1.5 GB target: %s (bound %.2f GB)\n", bound < 1.5e9 ? "met" : "NOT met", bound / 1e9);
 
     t0 = now_s();
     pid_t pid = fork();
@@ -91,6 +89,7 @@ int main(void) {
            WIFEXITED(status) ? WEXITSTATUS(status) : -1, now_s() - t0, peak / MIB, bound / MIB);
     fails += check_true("mhim predict succeeded", WIFEXITED(status) && WEXITSTATUS(status) == 0);
     fails += check_true("peak RSS within the bound", peak > 0 && peak < bound);
+    fails += check_true("peak RSS under 1.5 GB", peak > 0 && peak < 1.5e9);
     FILE *f = fopen(out, "r");
     char line[256] = "", row[256] = "";
     if (f) {

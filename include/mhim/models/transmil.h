@@ -140,4 +140,16 @@ int mhim_transmil_teacher_forward(mhim_transmil_teacher_out *out, mhim_arena *ar
                                   const float *params, const float *x, int64_t N, const int64_t *keep, int64_t n_keep,
                                   const mhim_rng *dropout_stream);
 
+/* Evaluation-only forward (eval mode, no dropout) for prediction and full-bag teacher outputs: the numbers of the
+ * eval-mode forward (same formulas, blocked sums: logits within ~1e-5 of mhim_transmil_forward) at a fraction of
+ * the memory. Nothing is cached for a backward, every n × landmarks attention product is computed in blocks of
+ * 1024 rows, layer 2 computes its cls row only, and PPEG runs in place, so the arena holds the tokens (n, dim), one
+ * layer's keys and values (2·n·H·dh floats) and fixed-size blocks: mhim_transmil_eval_arena_bytes(cfg, n_keep) ≈
+ * 4·n·(dim + 2·H·dh) bytes + about 45 MB (0.63 GiB for 100k instances with 8 heads).
+ * Outputs as mhim_transmil_teacher_out (attn of either layer, values, v2 scores, feat, logits; NULL = skipped).
+ * MHIM_EINPUT when n_keep < 1 or attn_layer is not 0, 1 or -1. Releases its arena blocks before returning. */
+size_t mhim_transmil_eval_arena_bytes(const mhim_transmil_config *cfg, int64_t n_max);
+int mhim_transmil_eval_forward(mhim_transmil_teacher_out *out, mhim_arena *arena, const mhim_transmil *m,
+                               const float *params, const float *x, int64_t N, const int64_t *keep, int64_t n_keep);
+
 #endif

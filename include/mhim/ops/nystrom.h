@@ -57,7 +57,8 @@ int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t d
  * the caller applies it to `out`):
  *   x ← F.pad(x, (0,0,p,0));  q,k,v = to_qkv(x).chunk(3);  q *= dh^-0.5
  *   q_land, k_land = segment sums of l consecutive rows / l      (padding rows included)
- *   a1, a2, a3 = softmax(q k_landᵀ), softmax(q_land k_landᵀ), softmax(q_land kᵀ)   (pad keys take part in a3)
+ *   a1, a2, a3 = softmax(q k_landᵀ), softmax(q_land k_landᵀ), softmax(q_land kᵀ)   (pad keys take part in a3;
+ *                mhim_nystrom_softmax_rows: logits floored at max − 87)
  *   o = (a1 · pinv6(a2)) · (a3 · v) + res_conv(v);  out = to_out(merge_heads(o))[-n:]
  *   out    (n, D)       written
  *   cache  filled (see mhim_nystrom_cache)
@@ -107,12 +108,23 @@ int64_t mhim_nystrom_pinv_backward_scratch_floats(int64_t m);
 void mhim_nystrom_pinv_backward(float *da, const float *dpinv, const float *z, const float *norm, float *scratch,
                                 const float *a, int64_t heads, int64_t m);
 
+/* Row softmax of the attention maps, in place on a (R, L): a[r] = softmax(a[r]) with logits below max − 87 raised
+ * to max − 87 (their weight, < 2e−38, stays far below float resolution; it keeps the vectorised exp on its fast
+ * path). Sums in double, a fixed order per build. Backward in place: d[r] = y[r] ⊙ (d[r] − Σ_j d[r,j]·y[r,j]). */
+void mhim_nystrom_softmax_rows(float *a, int64_t R, int64_t L);
+void mhim_nystrom_softmax_rows_backward(float *d, const float *y, int64_t R, int64_t L);
+
 /* Residual depthwise convolution along the sequence (res_conv: Conv2d(H, H, (33,1), padding=(16,0), groups=H,
  * bias=False) applied to v (1, H, np, dh)):
  *   out[h,t,c] += Σ_{j<33} w[h,j] · v[h, t+j-16, c]   (zero outside [0, T))   — out ACCUMULATES
  *   Backward: dv[h,s,c] += Σ_j w[h,j] · dout[h, s-j+16, c] and dw[h,j] += Σ_{t,c} dout[h,t,c] · v[h,t+j-16,c]. */
 void mhim_nystrom_res_conv_forward_acc(float *out, const float *v, const float *w, int64_t heads, int64_t T,
                                        int64_t dh);
+/* Rows [t0, t0 + rows) of the same convolution (0 <= t0, t0 + rows <= T), added into a heads-merged layout:
+ *   out[r·ld + h·dh + c] += Σ_{j<33} w[h,j] · v[h, t0+r+j-16, c]   — the same sum order as the full forward, so
+ *   the row-blocked evaluation forward matches it bitwise. */
+void mhim_nystrom_res_conv_rows_acc(float *out, int64_t ld, const float *v, const float *w, int64_t heads, int64_t T,
+                                    int64_t dh, int64_t t0, int64_t rows);
 void mhim_nystrom_res_conv_backward_acc(float *dv, float *dw, const float *dout, const float *v, const float *w,
                                         int64_t heads, int64_t T, int64_t dh);
 

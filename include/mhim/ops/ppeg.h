@@ -24,7 +24,7 @@ int64_t mhim_ppeg_backward_scratch_floats(int64_t M, int64_t dim);
  *   to 49 tokens; grid G (dim, S, S) with token t at (t / S, t % S);
  *   G' = proj(G) + G + proj1(G) + proj2(G)   (depthwise cross-correlations, zero padding k/2, with bias);
  *   flatten row-major and keep the first M tokens.
- *   out (M, dim) written;  x (M, dim);  scratch mhim_ppeg_forward_scratch_floats() floats
+ *   out (M, dim) written (may alias x: the grid is built first);  x (M, dim);  scratch mhim_ppeg_forward_scratch_floats() floats
  *   w0 (dim, 7·7) proj.weight (dim,1,7,7),  b0 (dim) proj.bias
  *   w1 (dim, 5·5) proj1.weight,             b1 (dim) proj1.bias
  *   w2 (dim, 3·3) proj2.weight,             b2 (dim) proj2.bias

@@ -1,0 +1,75 @@
+/* Nyström row kernels against their plain references: the floored row softmax and its backward against
+ * mhim_softmax_rows_* (narrow logits: within 1e-6; logits spread over ±1000: rows still sum to 1, entries below the
+ * floor are < 2e-38), and the row-range residual convolution against the rows of the full one (bitwise). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "mhim/common.h"
+#include "mhim/ops/nystrom.h"
+#include "mhim/ops/softmax.h"
+
+static int test_softmax(void) {
+    const int64_t R = 37, L = 301; /* odd sizes: vector bodies and scalar tails */
+    float *x = mhim_malloc((size_t)(R * L) * sizeof(float)), *want = mhim_malloc((size_t)(R * L) * sizeof(float));
+    float *got = mhim_malloc((size_t)(R * L) * sizeof(float)), *dy = mhim_malloc((size_t)(R * L) * sizeof(float));
+    float *dwant = mhim_malloc((size_t)(R * L) * sizeof(float));
+    test_rng r = {.s = 7};
+    int fails = 0;
+    test_fill_uniform(&r, x, R * L, -4.0f, 4.0f);
+    mhim_softmax_rows_forward(want, x, NULL, R, L);
+    memcpy(got, x, (size_t)(R * L) * sizeof(float));
+    mhim_nystrom_softmax_rows(got, R, L);
+    fails += check_close("softmax, logits in [-4, 4]", got, want, R * L, 1e-6, 1e-6);
+    test_fill_uniform(&r, dy, R * L, -1.0f, 1.0f);
+    mhim_softmax_rows_backward(dwant, dy, want, R, L);
+    mhim_nystrom_softmax_rows_backward(dy, got, R, L);
+    fails += check_close("softmax backward", dy, dwant, R * L, 1e-6, 1e-5);
+
+    test_fill_uniform(&r, x, R * L, -1000.0f, 1000.0f);
+    memcpy(got, x, (size_t)(R * L) * sizeof(float));
+    mhim_nystrom_softmax_rows(got, R, L);
+    int rows_ok = 1, floor_ok = 1;
+    for (int64_t i = 0; i < R; i++) {
+        double sum = 0.0;
+        float max = -INFINITY;
+        for (int64_t j = 0; j < L; j++) sum += got[i * L + j], max = fmaxf(max, x[i * L + j]);
+        rows_ok &= fabs(sum - 1.0) < 1e-6;
+        for (int64_t j = 0; j < L; j++)
+            if (x[i * L + j] < max - 90.0f) floor_ok &= got[i * L + j] < 2e-38f && got[i * L + j] >= 0.0f;
+    }
+    printf("  logits in [-1000, 1000]: rows sum to 1: %d, floored entries < 2e-38: %d\n", rows_ok, floor_ok);
+    fails += check_true("wide logits: every row sums to 1", rows_ok);
+    fails += check_true("wide logits: entries far below the max are (almost) zero", floor_ok);
+    free(x), free(want), free(got), free(dy), free(dwant);
+    return fails;
+}
+
+static int test_res_conv_rows(void) {
+    const int64_t H = 3, T = 90, dh = 5, I = H * dh;
+    float *v = mhim_malloc((size_t)(H * T * dh) * sizeof(float)), *w = mhim_malloc((size_t)(H * 33) * sizeof(float));
+    float *full = mhim_calloc((size_t)(H * T * dh), sizeof(float)), *rows = mhim_calloc((size_t)(T * I), sizeof(float));
+    test_rng r = {.s = 3};
+    test_fill_uniform(&r, v, H * T * dh, -1.0f, 1.0f);
+    test_fill_uniform(&r, w, H * 33, -0.5f, 0.5f);
+    mhim_nystrom_res_conv_forward_acc(full, v, w, H, T, dh);
+    /* three uneven row ranges, merged layout (row t, head h at t·I + h·dh) */
+    mhim_nystrom_res_conv_rows_acc(rows, I, v, w, H, T, dh, 0, 10);
+    mhim_nystrom_res_conv_rows_acc(rows + 10 * I, I, v, w, H, T, dh, 10, 61);
+    mhim_nystrom_res_conv_rows_acc(rows + 71 * I, I, v, w, H, T, dh, 71, T - 71);
+    int same = 1;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < H; h++)
+            same &= memcmp(rows + t * I + h * dh, full + (h * T + t) * dh, (size_t)dh * sizeof(float)) == 0;
+    int fails = check_true("row-range residual conv = rows of the full one, bitwise", same);
+    free(v), free(w), free(full), free(rows);
+    return fails;
+}
+
+int main(void) {
+    int fails = test_softmax() + test_res_conv_rows();
+    printf("%s: %d failure(s)\n", fails ? "FAIL" : "PASS", fails);
+    return fails != 0;
+}
