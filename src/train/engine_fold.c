@@ -10,6 +10,7 @@
 #include "mhim/log.h"
 #include "mhim/schedule.h"
 #include "train/engine_internal.h"
+#include "train/progress.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -125,8 +126,11 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         for (int64_t i = 0; i < iters; i++) s->order[i] = s->train[s->perm[i]];
         rc = mhim_bagstore_announce(r->data.store, s->order + c->iter, iters - c->iter);
         if (rc != MHIM_OK) break;
+        train_progress bar;
+        train_progress_begin(&bar, c->fold, e, cfg->num_epoch, iters, c->iter);
         for (; c->iter < iters; c->iter++) {
             if (engine_stop_requested()) {
+                train_progress_end(&bar);
                 mhim_bag_view_free(&view);
                 rc = engine_save_resume(r);
                 return rc == MHIM_OK ? 1 : rc;
@@ -140,13 +144,16 @@ static int train_epochs(engine_run *r, fold_sets *s) {
             int64_t N;
             rc = engine_bag_get(&r->data, &s->z, bag, &view, n->xbuf, &x, &N);
             engine_step_stats st;
-            engine_step_ctx ctx = {cfg, (uint64_t)cfg->seed, e, bag, r_h, mm};
+            engine_step_ctx ctx = {
+                .cfg = cfg, .seed = (uint64_t)cfg->seed, .epoch = e, .bag = bag, .r_h = r_h, .mm = mm};
             if (rc == MHIM_OK) rc = engine_step(n, &ctx, x, N, r->data.bag_label[bag], &st);
             if (rc != MHIM_OK) {
+                train_progress_end(&bar);
                 mhim_bag_view_free(&view);
                 return rc;
             }
             if (st.guarded && !warned_guard) {
+                train_progress_end(&bar);
                 MHIM_WARN("fold %d epoch %d: every instance of bag %s would be masked; kept its least-attended one "
                           "(such bags are counted per epoch as guarded_bags in metrics.jsonl)",
                           c->fold, e, mhim_bagstore_name(r->data.store, bag));
@@ -155,7 +162,9 @@ static int train_epochs(engine_run *r, fold_sets *s) {
             const double add[6] = {st.loss, st.cls, st.cl, (double)st.patches, (double)st.kept, st.guarded};
             for (int k = 0; k < 6; k++) c->acc[k] += add[k];
             if (cfg->lr_supi) mhim_lr_schedule_step(&sched);
+            train_progress_update(&bar, c->iter + 1, c->acc[0]);
         }
+        train_progress_end(&bar);
         if (rc != MHIM_OK) break;
         double lr_used = n->adam.lr;
         mhim_eval_scores val, tval, test, ttest;

@@ -113,6 +113,8 @@ typedef struct {
     int epoch;
     int64_t bag;     /* store index (keys the dropout and mask streams) */
     double r_h, mm;  /* scheduled values at this iteration */
+    const int64_t *given_keep; /* NULL: masking picks the kept ids; else these given_len ids (parity tests) */
+    int64_t given_len;
 } engine_step_ctx;
 
 /* One optimiser step on bag x (N, dim) with label y: pure or MHIM (§4.2), Adam at n->adam.lr, EMA. */

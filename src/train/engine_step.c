@@ -120,12 +120,20 @@ int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64
         mhim_rng tdrop = mhim_rng_stream(ctx->seed, ep, bag, MHIM_RNG_DROPOUT, 1);
         rc = engine_teacher_forward(&n->tnet, &n->arena, n->teacher, x, N, &tdrop, n->feat_t, n->map);
         if (rc != MHIM_OK) return rc;
-        mhim_mask_stats ms;
-        rc = mhim_mask_select(&n->mask, ctx->r_h, n->map, n->map_rows, N, (mhim_mask_key){ctx->seed, ep, bag},
-                              &n->mws, n->keep, &ms);
-        if (rc != MHIM_OK) return rc;
-        kept = ms.len_keep;
-        st->guarded = ms.guarded;
+        if (ctx->given_keep) {
+            if (ctx->given_len < 1 || ctx->given_len > N)
+                return mhim_fail("training step: %lld given kept ids for a bag of %lld instances",
+                                 (long long)ctx->given_len, (long long)N);
+            memcpy(n->keep, ctx->given_keep, (size_t)ctx->given_len * sizeof *n->keep);
+            kept = ctx->given_len;
+        } else {
+            mhim_mask_stats ms;
+            rc = mhim_mask_select(&n->mask, ctx->r_h, n->map, n->map_rows, N, (mhim_mask_key){ctx->seed, ep, bag},
+                                  &n->mws, n->keep, &ms);
+            if (rc != MHIM_OK) return rc;
+            kept = ms.len_keep;
+            st->guarded = ms.guarded;
+        }
         idx = n->keep;
     }
     mhim_rng sdrop = mhim_rng_stream(ctx->seed, ep, bag, MHIM_RNG_DROPOUT, 0);

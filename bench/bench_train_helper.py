@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Helpers of bench_train_original.sh (run with the reference Python: torch, h5py).
+
+  to_pt COHORT OUT     the `mhim synth` cohort COHORT (h5_files/, label.csv) in the original v1 C16 layout:
+                       OUT/pt/<slide>.pt (torch.save of the float32 (N, D) tensor) and OUT/label.csv
+  flops COHORT SPLITS FOLD BASELINE MODEL KEPT
+                       GEMM FLOPs of one training epoch of fold FOLD: per training bag one student forward +
+                       backward on KEPT x N instances (KEPT = kept share, 1 for pure) plus, for MODEL=mhim, one teacher
+                       forward on all N; per validation bag one forward. SPLITS = `mhim splits --format csv` output.
+                       The per-step count is the one of bench/bench_models.c (forward + backward = 3x forward, the
+                       first layer 2x); a forward is a third of it.
+"""
+import csv
+import math
+import os
+import sys
+
+import h5py
+
+D_IN_DEFAULT, DIM, C = 1024, 512.0, 2.0
+
+
+def to_pt(cohort, out):
+    import torch
+    os.makedirs(os.path.join(out, "pt"), exist_ok=True)
+    src = os.path.join(cohort, "h5_files")
+    for name in sorted(os.listdir(src)):
+        if name.endswith(".h5"):
+            with h5py.File(os.path.join(src, name), "r") as f:
+                torch.save(torch.from_numpy(f["features"][:]), os.path.join(out, "pt", name[:-3] + ".pt"))
+    with open(os.path.join(cohort, "label.csv")) as fi, open(os.path.join(out, "label.csv"), "w") as fo:
+        fo.write(fi.read())
+
+
+def step_flops(baseline, n, d_in, heads=8):
+    """GEMM FLOPs of one forward + backward on n instances (bench_models.c gemm_flops, with D_in = d_in)."""
+    embed = 2 * n * d_in * DIM * 2
+    if baseline == "attn":
+        return embed + 3 * (2 * n * DIM * 128 + 2 * n * 128 + 2 * n * DIM) + 3 * 2 * DIM * C
+    if baseline == "dsmil":
+        return embed + 3 * (2 * n * DIM * C + 2 * n * DIM * 128 + 2 * n * 128 * 128 + 2 * n * DIM * DIM +
+                            2 * n * 128 * C + 2 * n * C * DIM + 2 * C * C * DIM)
+    m, inner = 256.0, 64.0 * heads
+    npad = m * math.ceil((n + 1) / m)
+    layer = 2 * npad * DIM * 3 * inner + 2 * npad * inner * DIM
+    layer += heads * (2 * npad * m * 64 + 2 * m * m * 64 + 2 * m * npad * 64)
+    layer += heads * (6 * 8 * m * m * m + 2 * npad * m * m + 2 * m * npad * 64 + 2 * npad * m * 64)
+    return embed + 3 * 2 * layer + 3 * 2 * DIM * C
+
+
+def flops(cohort, splits, fold, baseline, model, kept):
+    sizes, d_in = {}, D_IN_DEFAULT
+    src = os.path.join(cohort, "h5_files")
+    for name in os.listdir(src):
+        with h5py.File(os.path.join(src, name), "r") as f:
+            sizes[name[:-3]] = f["features"].shape[0]
+            d_in = f["features"].shape[1]
+    train, val = [], []
+    with open(splits) as f:
+        for row in csv.DictReader(f):
+            if int(row["fold"]) != fold:
+                continue
+            if row["set"] == "train":
+                train.append(row["case_id"])
+            elif row["set"] in ("val", "test"):
+                val.append(row["case_id"])
+    total = 0.0
+    for case in train:
+        n = sizes[case]
+        total += step_flops(baseline, max(1, round(kept * n)), d_in)
+        if model == "mhim":
+            total += step_flops(baseline, n, d_in) / 3
+    for case in set(val):
+        total += step_flops(baseline, sizes[case], d_in) / 3
+    print(f"{total:.6e}")
+
+
+def main(argv):
+    if len(argv) == 3 and argv[0] == "to_pt":
+        return to_pt(argv[1], argv[2])
+    if len(argv) == 7 and argv[0] == "flops":
+        return flops(argv[1], argv[2], int(argv[3]), argv[4], argv[5], float(argv[6]))
+    sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

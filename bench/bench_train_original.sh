@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Training epochs of `mhim train` next to the original MHIM-MIL v1 main.py (run with current PyTorch) on the same
+# synthetic C16-sized cohort, same options, same threads, same run: seconds per epoch, peak RSS and ratios, plus the
+# GEMM-FLOP bound of an epoch for ABMIL / TransMIL / DSMIL x pure / MHIM.
+#
+# usage: bench/bench_train_original.sh ORIGINAL_CHECKOUT
+#   ORIGINAL_CHECKOUT: a checkout of the original repository at v1, e.g.
+#       git -C <mirror of DearCaat/MHIM-MIL> worktree add /tmp/mhim-orig v1
+# Environment knobs (defaults = the C16-sized cohort: 405 slides, 270 training bags per fold):
+#   BUILD (build)  N_SLIDES (405)  MEAN (9000 instances)  MIN (1000)  MAX (30000)  EPOCHS (2)
+#   THREADS (2)  BASELINES ("attn selfattn dsmil")  MODELS ("pure mhim")  PYTHON (.venv-ref/bin/python)
+#   SGEMM_N (8000: rows of the N x 1024 x 512 sgemm whose rate gives the bound)
+#   WORK (/tmp/mhim_bench_train; needs about twice the cohort size on disk)  KEEP (1 = keep WORK)
+# Features are 1024 wide (the original hard-codes its input layer to 1024). Both programs run fold 2 of a 3-fold split (--cv_fold=3 --fold_start=2: 2/3 of the slides train, 1/3 validate)
+# for EPOCHS epochs; an MHIM run takes its teacher from the same program's pure run. Seconds per epoch = wall time
+# of the whole run (start-up and loading included) over EPOCHS, with each program's own epoch timer next to it;
+# peak RSS from /usr/bin/time -v.
+# The original needs numpy, scikit-learn, einops and torch; wandb, timm, torchvision and future (imported, unused
+# by --model pure|mhim) are replaced by stub modules written to WORK/stubs, with a sitecustomize.py that restores
+# numpy.Inf (removed in NumPy 2) for its EarlyStopping.
+set -euo pipefail
+orig=${1:?usage: bench_train_original.sh ORIGINAL_CHECKOUT}
+root=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$root/build} N_SLIDES=${N_SLIDES:-405} MEAN=${MEAN:-9000} MIN=${MIN:-1000} MAX=${MAX:-30000}
+DIM=1024 EPOCHS=${EPOCHS:-2} THREADS=${THREADS:-2} BASELINES=${BASELINES:-attn selfattn dsmil}
+SGEMM_N=${SGEMM_N:-8000} MODELS=${MODELS:-pure mhim} PYTHON=${PYTHON:-$root/.venv-ref/bin/python} WORK=${WORK:-/tmp/mhim_bench_train}
+mhim=$BUILD/mhim
+[ -x "$mhim" ] || { echo "no $mhim: build first (cmake --build $BUILD)"; exit 2; }
+[ -f "$orig/main.py" ] || { echo "$orig/main.py missing: give a checkout of the original repository at v1"; exit 2; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time (GNU time) is needed for the peak RSS"; exit 2; }
+"$PYTHON" -c "import torch, numpy, sklearn, einops, h5py" ||
+    { echo "$PYTHON lacks one of torch numpy scikit-learn einops h5py"; exit 2; }
+export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive
+
+rm -rf "$WORK" && mkdir -p "$WORK/stubs/timm" "$WORK/stubs/torchvision" "$WORK/stubs/future" "$WORK/runs_orig" \
+    "$WORK/runs_mhim"
+cat >"$WORK/stubs/wandb.py" <<'EOF'
+"""Stub: the original imports wandb at the top; the benchmark never passes --wandb."""
+EOF
+cat >"$WORK/stubs/timm/__init__.py" <<'EOF'
+EOF
+cat >"$WORK/stubs/timm/utils.py" <<'EOF'
+"""Stub of the two timm.utils names the original imports."""
+
+
+class AverageMeter:
+    def __init__(self):
+        self.val = self.avg = self.sum = self.count = 0
+
+    def update(self, val, n=1):
+        self.val = val
+        self.sum += val * n
+        self.count += n
+        self.avg = self.sum / self.count
+
+
+def dispatch_clip_grad(parameters, value, mode="norm", norm_type=2.0):
+    import torch
+    torch.nn.utils.clip_grad_norm_(parameters, value, norm_type=norm_type)
+EOF
+cat >"$WORK/stubs/timm/models.py" <<'EOF'
+def model_parameters(model, exclude_head=False):
+    return model.parameters()
+EOF
+cat >"$WORK/stubs/torchvision/__init__.py" <<'EOF'
+"""Stub: modules/attmil.py imports torchvision.models (unused by --model pure|mhim)."""
+from . import models  # noqa: F401
+EOF
+: >"$WORK/stubs/torchvision/models.py"
+: >"$WORK/stubs/future/__init__.py"
+cat >"$WORK/stubs/sitecustomize.py" <<'EOF'
+"""Loaded at interpreter start: the NumPy 1.x alias the original uses (utils.EarlyStopping: np.Inf)."""
+import numpy
+
+if not hasattr(numpy, "Inf"):
+    numpy.Inf = numpy.inf
+EOF
+cat >"$WORK/stubs/future/builtins.py" <<'EOF'
+"""Stub of the Python 2 compatibility package imported by modules/topk (CLAM's loss, unused here)."""
+range = range
+EOF
+
+echo "# cohort: $N_SLIDES slides, mean $MEAN instances ($MIN..$MAX) x $DIM; $EPOCHS epochs of fold 2/3; $THREADS threads"
+"$mhim" synth --out "$WORK/cohort" --n_slides "$N_SLIDES" --mean_instances "$MEAN" --min_instances "$MIN" \
+    --max_instances "$MAX" --feature_dim "$DIM" --seed 1 | sed 's/^/# /'
+"$PYTHON" "$root/bench/bench_train_helper.py" to_pt "$WORK/cohort" "$WORK/orig_data"
+"$mhim" splits --dataset_root "$WORK/cohort" --cv_fold 3 --seed 2021 --format csv >"$WORK/splits.csv" 2>/dev/null
+rate=$(OMP_NUM_THREADS=$THREADS "$BUILD/bench/bench_models" --threads "$THREADS" --reps 5 --n "$SGEMM_N" --models abmil |
+    sed -n 's/^# sgemm.*= \([0-9.]*\) GFLOP\/s.*/\1/p')
+echo "# sgemm rate (${SGEMM_N}x1024x512, $THREADS threads): $rate GFLOP/s"
+
+common=(--cv_fold=3 --fold_start=2 --num_epoch="$EPOCHS" --seed=2021)
+mhim_opts=(--cl_alpha=0.1 --mask_ratio=0.5 --mask_ratio_l=0. --mask_ratio_h=0.01 --mask_ratio_hr=0.5 --mrh_sche
+           --init_stu_type=fc)
+tmil_opts=(--cl_alpha=0.1 --mask_ratio=0. --mask_ratio_l=0.8 --mask_ratio_h=0.03 --mask_ratio_hr=0.5 --mrh_sche
+           --mm_sche --init_stu_type=fc --attn_layer=0)
+
+# calc EXPR: EXPR evaluated in floating point (awk; accepts 1e9 notation)
+calc() { awk "BEGIN { printf \"%.6g\", $1 }"; }
+
+# timed NAME CMD...: runs CMD under /usr/bin/time -v; sets secs (wall) and rss (MiB); on failure prints a table row
+# with the error and returns 1
+timed() {
+    local name=$1; shift
+    local t0; t0=$(date +%s.%N)
+    if ! /usr/bin/time -v -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"; then
+        echo "| $name | FAILED: $(grep -v '^\s' "$WORK/$name.err" | grep -i error | tail -1) |"
+        return 1
+    fi
+    secs=$(calc "$(date +%s.%N) - $t0")
+    rss=$(awk -F: '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$WORK/$name.time")
+}
+
+printf '| run | original s/epoch | mhim s/epoch | speed-up | original peak RSS MiB | mhim peak RSS MiB | memory ratio | GEMM-FLOP bound s/epoch | mhim / bound |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+for b in $BASELINES; do
+    for m in $MODELS; do
+        title=${m}_$b
+        opts=(--baseline="$b" --title="$title")
+        if [ "$m" = mhim ]; then
+            if [ "$b" = selfattn ]; then opts+=("${tmil_opts[@]}"); else opts+=("${mhim_opts[@]}"); fi
+        else
+            opts+=(--model=pure)
+        fi
+        tea_o=() tea_m=()
+        [ "$m" = mhim ] && tea_o=(--teacher_init="$WORK/runs_orig/bench/pure_$b") tea_m=(--teacher_init="$WORK/runs_mhim/bench/pure_$b")
+        cd "$orig"
+        PYTHONPATH="$WORK/stubs" timed "orig_$title" "$PYTHON" main.py --datasets=camelyon16 \
+            --dataset_root="$WORK/orig_data" --model_path="$WORK/runs_orig" --project=bench --num_workers=0 \
+            "${common[@]}" "${opts[@]}" "${tea_o[@]}" || { cd "$root"; continue; }
+        o_secs=$secs o_rss=$rss
+        # the original's own timer: mean training-loop seconds per epoch (last "time: last(mean)" of its log)
+        o_epoch=$(grep -o 'time: [0-9.]*([0-9.]*)' "$WORK/orig_$title.out" | tail -1 | sed 's/.*(\(.*\))/\1/' || true)
+        cd "$root"
+        timed "mhim_$title" "$mhim" train --dataset_root="$WORK/cohort" --model_path="$WORK/runs_mhim" --project=bench \
+            --threads="$THREADS" --quiet "${common[@]}" "${opts[@]}" "${tea_m[@]}" || continue
+        m_secs=$secs m_rss=$rss
+        m_epoch=$(grep -o '"epoch_seconds":[0-9.]*' "$WORK/runs_mhim/bench/$title/metrics.jsonl" |
+            awk -F: '{ s += $2; n++ } END { printf "%.3f", s / n }')
+        kept=$(grep -o '"kept_ratio":[0-9.]*' "$WORK/runs_mhim/bench/$title/metrics.jsonl" | tail -1 | cut -d: -f2)
+        flops=$("$PYTHON" "$root/bench/bench_train_helper.py" flops "$WORK/cohort" "$WORK/splits.csv" 2 "$b" "$m" "$kept")
+        bound=$(calc "$flops / ($rate * 1e9)")
+        # whole-run wall time over epochs, and each program's own epoch timer (original: training loop only;
+        # mhim: training + validation)
+        printf '| %s | %.2f (train loop %.2f) | %.2f (epoch %.2f) | %.2fx | %s | %s | %.2f | %.2f | %.2f |\n' "$title" \
+            "$(calc "$o_secs / $EPOCHS")" "${o_epoch:-0}" "$(calc "$m_secs / $EPOCHS")" "$m_epoch" \
+            "$(calc "$o_secs / $m_secs")" "$o_rss" "$m_rss" "$(calc "$m_rss / $o_rss")" "$bound" \
+            "$(calc "$m_epoch / $bound")"
+    done
+done
+echo "# s/epoch = wall time of the whole run (start-up and loading included) / $EPOCHS; in parentheses each program's own"
+echo "# per-epoch timer. Bound = GEMM FLOPs of an epoch (train steps + teacher forwards + validation forwards) / sgemm rate."
+[ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
