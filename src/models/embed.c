@@ -8,6 +8,7 @@
 #include "mhim/ops/dropout.h"
 #include "mhim/ops/gather.h"
 #include "mhim/ops/linear.h"
+#include "mhim/threads.h"
 
 int mhim_embed_config_check(const mhim_embed_config *cfg) {
     if (cfg->input_dim < 1)
@@ -88,6 +89,24 @@ size_t mhim_embed_arena_bytes(const mhim_embed_config *cfg, int64_t n_max) {
     return bytes;
 }
 
+/* The front end's element-wise tail, one row of W at a time while it is in cache:
+ * pre[j] += b_e, act[j] = act(pre[j]), keep[j] = the row's dropout mask, h[j] = dropout(act[j]).
+ * pre is (M, W) GEMM output; act may alias pre (ReLU); keep and h are NULL without dropout. Rows are independent, so
+ * the result does not depend on the thread count; each step is the op the unfused sequence would call, on the row. */
+static void embed_rows_forward(float *pre, float *act, uint8_t *keep, float *h, const float *bias, mhim_act a,
+                               const int64_t *idx, int64_t M, int64_t W, const mhim_rng *dropout_stream, float p) {
+#pragma omp parallel for schedule(static) if (M * W >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t j = 0; j < M; j++) {
+        float *pre_j = pre + j * W, *act_j = act + j * W;
+        for (int64_t c = 0; c < W; c++) pre_j[c] += bias[c];
+        mhim_act_forward(a, act_j, pre_j, W);
+        if (!keep) continue;
+        const uint64_t row = (uint64_t)(idx ? idx[j] : j);
+        mhim_dropout_mask(keep + j * W, dropout_stream, row * (uint64_t)W, p, W);
+        mhim_dropout_forward(h + j * W, keep + j * W, act_j, p, W);
+    }
+}
+
 void mhim_embed_forward(mhim_embed_cache *cache, mhim_arena *arena, const mhim_embed *e, const float *params,
                         const float *x, int64_t N, const int64_t *idx, int64_t M, const mhim_rng *dropout_stream) {
     const int64_t D = e->cfg.input_dim, W = e->cfg.dim;
@@ -101,33 +120,52 @@ void mhim_embed_forward(mhim_embed_cache *cache, mhim_arena *arena, const mhim_e
     } else {
         cache->x = x;
     }
+    /* x W_eᵀ by the GEMM alone; the bias joins the element-wise row pass (one pass over the (M, W) output) */
     float *pre = mhim_arena_floats(arena, M * W);
-    mhim_linear_forward(pre, cache->x, params + e->weight, params + e->bias, M, D, W);
+    mhim_linear_forward(pre, cache->x, params + e->weight, NULL, M, D, W);
     if (mhim_act_needs_input(e->cfg.act)) {
         cache->pre = pre;
         cache->act = mhim_arena_floats(arena, M * W);
     } else {
         cache->act = pre; /* ReLU's backward reads only its output: compute it in place */
     }
-    mhim_act_forward(e->cfg.act, cache->act, pre, M * W);
-    if (!dropout_stream || e->cfg.dropout == 0.0f) {
-        cache->h = cache->act;
-        return;
+    const int dropout = dropout_stream && e->cfg.dropout != 0.0f;
+    float *h = cache->act;
+    if (dropout) {
+        cache->keep = mhim_arena_alloc(arena, (size_t)(M * W));
+        h = mhim_arena_floats(arena, M * W);
     }
-    cache->keep = mhim_arena_alloc(arena, (size_t)(M * W));
-#pragma omp parallel for schedule(static) if (M * W >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t j = 0; j < M; j++) {
-        uint64_t row = (uint64_t)(idx ? idx[j] : j);
-        mhim_dropout_mask(cache->keep + j * W, dropout_stream, row * (uint64_t)W, e->cfg.dropout, W);
-    }
-    float *h = mhim_arena_floats(arena, M * W);
-    mhim_dropout_forward(h, cache->keep, cache->act, e->cfg.dropout, M * W);
+    embed_rows_forward(pre, cache->act, cache->keep, h, params + e->bias, e->cfg.act, idx, M, W, dropout_stream,
+                       e->cfg.dropout);
     cache->h = h;
+}
+
+/* Bias gradient columns summed per task (as mhim_colsum_acc). */
+#define EMBED_COL_BLOCK MHIM_COLSUM_BLOCK
+
+/* dh ← act'(·) ⊙ dropout'(dh) in place, and dbias += Σ_rows dh, in one pass: each task owns EMBED_COL_BLOCK
+ * columns and walks the rows in order, summing in double and rounding once (mhim_colsum_acc's order, so the bias
+ * gradient is bitwise that of the unfused sequence and independent of the thread count). */
+static void embed_rows_backward(float *dh, float *dbias, const mhim_embed *e, const mhim_embed_cache *cache) {
+    const int64_t M = cache->n, W = e->cfg.dim;
+    const int64_t blocks = (W + EMBED_COL_BLOCK - 1) / EMBED_COL_BLOCK;
+#pragma omp parallel for schedule(static) if (M * W >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t c0 = b * EMBED_COL_BLOCK, width = MHIM_MIN(EMBED_COL_BLOCK, W - c0);
+        double part[EMBED_COL_BLOCK] = {0};
+        for (int64_t j = 0; j < M; j++) {
+            const int64_t at = j * W + c0;
+            float *g = dh + at;
+            if (cache->keep) mhim_dropout_backward(g, g, cache->keep + at, e->cfg.dropout, width);
+            mhim_act_backward(e->cfg.act, g, g, cache->pre ? cache->pre + at : NULL, cache->act + at, width);
+            for (int64_t c = 0; c < width; c++) part[c] += g[c];
+        }
+        for (int64_t c = 0; c < width; c++) dbias[c0 + c] += (float)part[c];
+    }
 }
 
 void mhim_embed_backward(const mhim_embed *e, float *grads, float *dh, const mhim_embed_cache *cache) {
     const int64_t M = cache->n, D = e->cfg.input_dim, W = e->cfg.dim;
-    if (cache->keep) mhim_dropout_backward(dh, dh, cache->keep, e->cfg.dropout, M * W);
-    mhim_act_backward(e->cfg.act, dh, dh, cache->pre, cache->act, M * W);
-    mhim_linear_backward(NULL, grads + e->weight, grads + e->bias, dh, cache->x, NULL, M, D, W);
+    embed_rows_backward(dh, grads + e->bias, e, cache);
+    mhim_linear_backward(NULL, grads + e->weight, NULL, dh, cache->x, NULL, M, D, W);
 }

@@ -5,32 +5,35 @@
 #include <math.h>
 
 #include "mhim/common.h"
+#include "ops/elementwise.h"
 #include "ops/vecmath.h"
 
 #define INV_SQRT2 0.70710678118654752440f
-/* Loops that call erff/tanhf/expf run over fixed blocks of SIMD_BLOCK elements starting at index 0, each block
- * vectorised on its own: every element then takes the same (vector or scalar) libm path whatever the thread
- * count, so results are bitwise independent of it (the vector and scalar versions may differ by a few ulp). */
-#define SIMD_BLOCK 64
 #define INV_SQRT_2PI 0.39894228040143267794f
 
-void mhim_relu_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+/* Span kernels: one serial, vectorised pass over n elements. Those that call erff/tanhf/expf run over fixed blocks
+ * of MHIM_SIMD_BLOCK elements from the span start (spans start at multiples of it), each block vectorised on its
+ * own: every element then takes the same (vector or scalar) libm path whatever the thread count, so results are
+ * bitwise independent of it (the vector and scalar versions may differ by a few ulp). */
+
+static void relu_fwd_span(float *out, const float *inp, const float *unused, int64_t n) {
+    (void)unused;
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
-void mhim_relu_backward(float *dinp, const float *dout, const float *out, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+static void relu_bwd_span(float *dinp, const float *dout, const float *out, int64_t n) {
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         const float g = dout[i]; /* unconditional load: the select then vectorises */
         dinp[i] = out[i] > 0.0f ? g : 0.0f;
     }
 }
 
-void mhim_gelu_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t b = 0; b < n; b += SIMD_BLOCK) {
-        const int64_t e = MHIM_MIN(n, b + SIMD_BLOCK);
+MHIM_SIMD_CLONES_AVX2 static void gelu_fwd_span(float *out, const float *inp, const float *unused, int64_t n) {
+    (void)unused;
+    for (int64_t b = 0; b < n; b += MHIM_SIMD_BLOCK) {
+        const int64_t e = MHIM_MIN(n, b + MHIM_SIMD_BLOCK);
 #pragma omp simd
         for (int64_t i = b; i < e; i++) {
             float x = inp[i];
@@ -39,10 +42,9 @@ void mhim_gelu_forward(float *out, const float *inp, int64_t n) {
     }
 }
 
-void mhim_gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t b = 0; b < n; b += SIMD_BLOCK) {
-        const int64_t e = MHIM_MIN(n, b + SIMD_BLOCK);
+MHIM_SIMD_CLONES_AVX2 static void gelu_bwd_span(float *dinp, const float *dout, const float *inp, int64_t n) {
+    for (int64_t b = 0; b < n; b += MHIM_SIMD_BLOCK) {
+        const int64_t e = MHIM_MIN(n, b + MHIM_SIMD_BLOCK);
 #pragma omp simd
         for (int64_t i = b; i < e; i++) {
             float x = inp[i];
@@ -53,32 +55,58 @@ void mhim_gelu_backward(float *dinp, const float *dout, const float *inp, int64_
     }
 }
 
-void mhim_tanh_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t b = 0; b < n; b += SIMD_BLOCK) {
-        const int64_t e = MHIM_MIN(n, b + SIMD_BLOCK);
+MHIM_SIMD_CLONES_WIDE static void tanh_fwd_span(float *out, const float *inp, const float *unused, int64_t n) {
+    (void)unused;
+    for (int64_t b = 0; b < n; b += MHIM_SIMD_BLOCK) {
+        const int64_t e = MHIM_MIN(n, b + MHIM_SIMD_BLOCK);
 #pragma omp simd
         for (int64_t i = b; i < e; i++) out[i] = tanhf(inp[i]);
     }
 }
 
-void mhim_tanh_backward(float *dinp, const float *dout, const float *out, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+static void tanh_bwd_span(float *dinp, const float *dout, const float *out, int64_t n) {
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * (1.0f - out[i] * out[i]);
 }
 
-void mhim_sigmoid_forward(float *out, const float *inp, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t b = 0; b < n; b += SIMD_BLOCK) {
-        const int64_t e = MHIM_MIN(n, b + SIMD_BLOCK);
+MHIM_SIMD_CLONES_WIDE static void sigmoid_fwd_span(float *out, const float *inp, const float *unused, int64_t n) {
+    (void)unused;
+    for (int64_t b = 0; b < n; b += MHIM_SIMD_BLOCK) {
+        const int64_t e = MHIM_MIN(n, b + MHIM_SIMD_BLOCK);
 #pragma omp simd
         for (int64_t i = b; i < e; i++) out[i] = 1.0f / (1.0f + expf(-inp[i]));
     }
 }
 
-void mhim_sigmoid_backward(float *dinp, const float *dout, const float *out, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= MHIM_OPS_PARALLEL_MIN)
+static void sigmoid_bwd_span(float *dinp, const float *dout, const float *out, int64_t n) {
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * out[i] * (1.0f - out[i]);
+}
+
+void mhim_relu_forward(float *out, const float *inp, int64_t n) { mhim_spans_run(relu_fwd_span, out, inp, NULL, n); }
+
+void mhim_relu_backward(float *dinp, const float *dout, const float *out, int64_t n) {
+    mhim_spans_run(relu_bwd_span, dinp, dout, out, n);
+}
+
+void mhim_gelu_forward(float *out, const float *inp, int64_t n) { mhim_spans_run(gelu_fwd_span, out, inp, NULL, n); }
+
+void mhim_gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+    mhim_spans_run(gelu_bwd_span, dinp, dout, inp, n);
+}
+
+void mhim_tanh_forward(float *out, const float *inp, int64_t n) { mhim_spans_run(tanh_fwd_span, out, inp, NULL, n); }
+
+void mhim_tanh_backward(float *dinp, const float *dout, const float *out, int64_t n) {
+    mhim_spans_run(tanh_bwd_span, dinp, dout, out, n);
+}
+
+void mhim_sigmoid_forward(float *out, const float *inp, int64_t n) {
+    mhim_spans_run(sigmoid_fwd_span, out, inp, NULL, n);
+}
+
+void mhim_sigmoid_backward(float *dinp, const float *dout, const float *out, int64_t n) {
+    mhim_spans_run(sigmoid_bwd_span, dinp, dout, out, n);
 }
 
 void mhim_act_forward(mhim_act act, float *out, const float *inp, int64_t n) {

@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "mhim/common.h"
+#include "mhim/ops/attnpool.h"
 #include "mhim/ops/dsmil.h"
 #include "mhim/ops/softmax.h"
 #include "ops/gemm.h"
@@ -56,7 +57,7 @@ void mhim_dsmil_attention_forward(float *bag, float *attn, const float *q, const
             attn[i * C + c] = s / norm;
         }
     mhim_softmax_instances_forward(attn, attn, NULL, n, C);
-    mhim_gemm(1, 0, C, D, n, 1.0f, attn, v, 0.0f, bag); /* bag = attnᵀ v */
+    mhim_attnpool_forward(bag, attn, v, n, C, D); /* bag = attnᵀ v */
 }
 
 void mhim_dsmil_attention_backward(float *dq, float *dv, const float *d_bag, float *scratch, const float *attn,
@@ -65,8 +66,8 @@ void mhim_dsmil_attention_backward(float *dq, float *dv, const float *d_bag, flo
     MHIM_ASSERT(n >= 1 && C >= 1 && Dq >= 1 && D >= 1);
     const float norm = sqrtf((float)Dq);
     float *ds = scratch, *qm = ds + n * C, *dqm = qm + C * Dq;
-    mhim_gemm(0, 0, n, D, C, 1.0f, attn, d_bag, 0.0f, dv); /* dv = attn · d_bag      */
-    mhim_gemm(0, 1, n, C, D, 1.0f, v, d_bag, 0.0f, ds);    /* d_attn = v · d_bagᵀ   */
+    /* dv = attn · d_bag and d_attn = v · d_bagᵀ: the attention-pooling backward (one pass over v) */
+    mhim_attnpool_backward(ds, dv, d_bag, attn, v, n, C, D);
     /* softmax over instances (columns), then the 1/sqrt(Dq) scaling */
     mhim_softmax_instances_backward(ds, ds, attn, n, C);
     for (int64_t j = 0; j < n * C; j++) ds[j] /= norm;

@@ -1,5 +1,5 @@
 /* LayerNorm forward/backward (see mhim/ops/norm.h). Rows are independent (one thread per row); the parameter
- * gradients are column sums taken in row order, in double, by one thread per block of columns. */
+ * gradients are column sums in double, in an order fixed by N and C (never by the thread count). */
 #include "mhim/ops/norm.h"
 
 #include <math.h>
@@ -7,21 +7,26 @@
 #include "mhim/common.h"
 #include "mhim/ops/act.h"
 #include "mhim/threads.h"
+#include "ops/vecmath.h"
 
-/* Columns reduced together by one thread for dweight (same blocking as mhim_colsum_acc). */
+/* Columns reduced together by one thread for dweight in the wide backward (same blocking as mhim_colsum_acc). */
 #define LN_PARAM_BLOCK MHIM_COLSUM_BLOCK
-/* Row sums are taken in double over LANES fixed lanes (element c goes to lane c % LANES), the lanes added in order:
+/* The one-pass backward: rows up to LN_FUSED_MAX_C wide, LN_PARTS fixed row ranges. */
+#define LN_FUSED_MAX_C 512
+#define LN_PARTS 8
+/* Row sums are taken in double over LANES fixed lanes (element c goes to lane c % LANES), the lanes added in order
+ * (32 lanes: enough independent chains to keep the adders busy at any vector width):
  * a fixed summation order (independent of threads) that the compiler can vectorise. */
-#define LANES 8
+#define LANES 32
 
-static double lanes_total(const double lane[LANES]) {
+MHIM_CLONE_INLINE double lanes_total(const double lane[LANES]) {
     double t = 0.0;
     for (int k = 0; k < LANES; k++) t += lane[k];
     return t;
 }
 
 /* Σ_c x[c] and Σ_c (x[c] − mu)² in the lane order above. */
-static double row_sum(const float *x, int64_t C) {
+MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C) {
     double lane[LANES] = {0};
     int64_t c = 0;
     for (; c + LANES <= C; c += LANES)
@@ -30,7 +35,7 @@ static double row_sum(const float *x, int64_t C) {
     return lanes_total(lane);
 }
 
-static double row_sq_dev(const float *x, double mu, int64_t C) {
+MHIM_CLONE_INLINE double row_sq_dev(const float *x, double mu, int64_t C) {
     double lane[LANES] = {0};
     int64_t c = 0;
     for (; c + LANES <= C; c += LANES)
@@ -46,8 +51,8 @@ static double row_sq_dev(const float *x, double mu, int64_t C) {
 }
 
 /* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r, in the lane order above. */
-static void row_grad_sums(const float *dy, const float *x, const float *weight, float m, float r, int64_t C,
-                          double *sum_g, double *sum_gx) {
+MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const float *weight, float m, float r,
+                                     int64_t C, double *sum_g, double *sum_gx) {
     double lg[LANES] = {0}, lgx[LANES] = {0};
     int64_t c = 0;
     for (; c + LANES <= C; c += LANES)
@@ -65,8 +70,8 @@ static void row_grad_sums(const float *dy, const float *x, const float *weight, 
     *sum_gx = lanes_total(lgx);
 }
 
-void mhim_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
-                            const float *bias, int64_t N, int64_t C) {
+MHIM_SIMD_CLONES_AVX2 void mhim_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                                                  const float *weight, const float *bias, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < N; i++) {
         const float *x = inp + i * C;
@@ -79,23 +84,55 @@ void mhim_layernorm_forward(float *out, float *mean, float *rstd, const float *i
     }
 }
 
-static void layernorm_backward(float *dinp, int accumulate, float *dweight, float *dbias, const float *dout,
-                               const float *inp, const float *weight, const float *mean, const float *rstd,
-                               int64_t N, int64_t C) {
+/* Row i's input gradient dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), written or added (accumulate). */
+MHIM_CLONE_INLINE void row_input_grad(float *dx, int accumulate, const float *dy, const float *x, const float *weight,
+                                      float m, float r, int64_t C) {
+    double sum_g, sum_gx;
+    row_grad_sums(dy, x, weight, m, r, C, &sum_g, &sum_gx);
+    const float mean_g = (float)(sum_g / (double)C), mean_gx = (float)(sum_gx / (double)C);
+    if (accumulate)
+        for (int64_t c = 0; c < C; c++) dx[c] += r * (dy[c] * weight[c] - mean_g - (x[c] - m) * r * mean_gx);
+    else
+        for (int64_t c = 0; c < C; c++) dx[c] = r * (dy[c] * weight[c] - mean_g - (x[c] - m) * r * mean_gx);
+}
+
+/* C ≤ LN_FUSED_MAX_C: one pass. LN_PARTS fixed row ranges (bounds from N only) each compute their rows' dx and
+ * their partial dweight/dbias (rows in order, double); the partials are then added in range order. The summation
+ * order depends on N only, so the result is the same for any thread count. Partials: 64 KiB of stack. */
+static void layernorm_backward_fused(float *dinp, int accumulate, float *dweight, float *dbias, const float *dout,
+                                     const float *inp, const float *weight, const float *mean, const float *rstd,
+                                     int64_t N, int64_t C) {
+    double part_w[LN_PARTS][LN_FUSED_MAX_C], part_b[LN_PARTS][LN_FUSED_MAX_C];
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t i = 0; i < N; i++) {
-        const float *x = inp + i * C, *dy = dout + i * C;
-        float m = mean[i], r = rstd[i];
-        double sum_g, sum_gx;
-        row_grad_sums(dy, x, weight, m, r, C, &sum_g, &sum_gx);
-        float mean_g = (float)(sum_g / (double)C), mean_gx = (float)(sum_gx / (double)C);
-        float *dx = dinp + i * C;
-        if (accumulate)
-            for (int64_t c = 0; c < C; c++) dx[c] += r * (dy[c] * weight[c] - mean_g - (x[c] - m) * r * mean_gx);
-        else
-            for (int64_t c = 0; c < C; c++) dx[c] = r * (dy[c] * weight[c] - mean_g - (x[c] - m) * r * mean_gx);
+    for (int p = 0; p < LN_PARTS; p++) {
+        double *pw = part_w[p], *pb = part_b[p];
+        for (int64_t c = 0; c < C; c++) pw[c] = pb[c] = 0.0;
+        for (int64_t i = N * p / LN_PARTS; i < N * (p + 1) / LN_PARTS; i++) {
+            const float *x = inp + i * C, *dy = dout + i * C;
+            const float m = mean[i], r = rstd[i];
+            row_input_grad(dinp + i * C, accumulate, dy, x, weight, m, r, C);
+            for (int64_t c = 0; c < C; c++) {
+                pw[c] += (double)dy[c] * ((x[c] - m) * r);
+                pb[c] += dy[c];
+            }
+        }
     }
-    /* dweight and dbias in one pass: each column summed over the rows in order, in double (as mhim_colsum_acc) */
+    for (int64_t c = 0; c < C; c++) {
+        double sw = 0.0, sb = 0.0;
+        for (int p = 0; p < LN_PARTS; p++) sw += part_w[p][c], sb += part_b[p][c];
+        dweight[c] += (float)sw;
+        dbias[c] += (float)sb;
+    }
+}
+
+/* Wider rows: a row pass for dx, then dweight and dbias in one column pass (each column summed over the rows in
+ * order, in double, by the thread owning its block of columns, as mhim_colsum_acc). */
+static void layernorm_backward_wide(float *dinp, int accumulate, float *dweight, float *dbias, const float *dout,
+                                    const float *inp, const float *weight, const float *mean, const float *rstd,
+                                    int64_t N, int64_t C) {
+#pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < N; i++)
+        row_input_grad(dinp + i * C, accumulate, dout + i * C, inp + i * C, weight, mean[i], rstd[i], C);
     int64_t blocks = (C + LN_PARAM_BLOCK - 1) / LN_PARAM_BLOCK;
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t b = 0; b < blocks; b++) {
@@ -114,6 +151,15 @@ static void layernorm_backward(float *dinp, int accumulate, float *dweight, floa
             dbias[c0 + c] += (float)part_b[c];
         }
     }
+}
+
+MHIM_SIMD_CLONES_AVX2 static void layernorm_backward(float *dinp, int accumulate, float *dweight, float *dbias,
+                                                     const float *dout, const float *inp, const float *weight,
+                                                     const float *mean, const float *rstd, int64_t N, int64_t C) {
+    if (C <= LN_FUSED_MAX_C)
+        layernorm_backward_fused(dinp, accumulate, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
+    else
+        layernorm_backward_wide(dinp, accumulate, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
 }
 
 void mhim_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,

@@ -9,7 +9,9 @@
 #include "mhim/ops/act.h"
 
 /* Attention pooling: z = Aᵀ · h  (torch.mm(A.T, h); ABMIL's torch.mm(A, h) with A stored (N, K)).
- *   z (K, D) written, A (N, K) attention (already softmaxed), h (N, D). N may be 0 (z = 0). */
+ *   z (K, D) written, A (N, K) attention (already softmaxed), h (N, D). N may be 0 (z = 0).
+ * Thin shapes (K·D ≤ 1024 forward, K ≤ 8 backward) run as single passes summed in double in an order fixed by the
+ * shapes (bitwise thread-count invariant); wider ones use cblas_sgemm. */
 void mhim_attnpool_forward(float *z, const float *A, const float *h, int64_t N, int64_t K, int64_t D);
 /* Backward for dz (K, D):  dA (N, K) = h · dzᵀ (written),  dh (N, D) = A · dz (written). */
 void mhim_attnpool_backward(float *dA, float *dh, const float *dz, const float *A, const float *h, int64_t N,

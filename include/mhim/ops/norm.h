@@ -15,7 +15,7 @@ void mhim_layernorm_forward(float *out, float *mean, float *rstd, const float *i
 
 /* Backward for dout (N, C), with g = dout·weight and x̂ = (inp − mean)·rstd:
  *   dinp    (N, C) = rstd · (g − mean_C(g) − x̂ · mean_C(g·x̂))   (written)
- *   dweight (C)   += Σ_rows dout · x̂                            (fixed row order, thread-count invariant)
+ *   dweight (C)   += Σ_rows dout · x̂        (double; summation order fixed by N and C, thread-count invariant)
  *   dbias   (C)   += Σ_rows dout */
 void mhim_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                              const float *weight, const float *mean, const float *rstd, int64_t N, int64_t C);
