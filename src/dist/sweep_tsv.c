@@ -8,18 +8,22 @@
 #include "mhim/common.h"
 #include "mhim/dist.h"
 
-/* Split line (modified in place) at tabs into at most cap fields; returns the count. */
-static int split_tabs(char *line, char **fields, int cap) {
+static int count_fields(const char *line) {
+    int n = 1;
+    for (const char *p = line; (p = strchr(p, '\t')); p++) n++;
+    return n;
+}
+
+/* Split line (modified in place) at its tabs into fields[0..count_fields(line)). */
+static void split_tabs(char *line, char **fields) {
     int n = 0;
     for (char *p = line;;) {
         char *tab = strchr(p, '\t');
-        if (n < cap) fields[n] = p;
-        n++;
+        fields[n++] = p;
         if (!tab) break;
         *tab = '\0';
         p = tab + 1;
     }
-    return n;
 }
 
 int mhim_sweep_read_tsv(const char *path, mhim_sweep *out) {
@@ -34,9 +38,9 @@ int mhim_sweep_read_tsv(const char *path, mhim_sweep *out) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         if (len == 0 || line[0] == '#') continue;
-        int n = split_tabs(line, NULL, 0);
+        int n = count_fields(line);
         char **fields = mhim_malloc((size_t)n * sizeof *fields);
-        split_tabs(line, fields, n);
+        split_tabs(line, fields);
         if (!out->keys) {
             out->n_keys = n;
             out->keys = mhim_malloc((size_t)n * sizeof *out->keys);
