@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dist/allreduce.h"
 #include "dist/dist_internal.h"
@@ -79,6 +80,14 @@ static int write_outputs(const mhim_config *cfg, const mhim_sweep *sw, const int
     return rc;
 }
 
+/* --threads=0 under MPI: the cores of the node shared by its ranks, unless SLURM_CPUS_PER_TASK or
+ * OMP_NUM_THREADS says otherwise (mhim_config_threads). */
+static void threads_per_rank(mhim_config *pc, const mhim_world *w) {
+    if (pc->threads > 0 || getenv("SLURM_CPUS_PER_TASK") || getenv("OMP_NUM_THREADS")) return;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    pc->threads = (int)MHIM_MAX(1, cores / MHIM_MAX(w->local_size, 1));
+}
+
 /* The MPI run: units (point, fold), unit u -> group u % n_groups. Errors end the job (mhim_world_abort). */
 static int mpi_run(const mhim_config *cfg, const mhim_engine_options *eo, int argc, char **argv,
                    const mhim_sweep *sw) {
@@ -107,6 +116,7 @@ static int mpi_run(const mhim_config *cfg, const mhim_engine_options *eo, int ar
         const int fold = cfg->fold_start + (int)(u % n_folds);
         mhim_config pc;
         if (dist_point_config(argc, argv, sw, p, cfg->run_dir, &pc) != MHIM_OK) mhim_world_abort(&w, 2);
+        threads_per_rank(&pc, &w);
         mhim_engine_options ueo = *eo;
         ueo.unit = true;
         ueo.unit_fold = fold;

@@ -19,6 +19,12 @@ int mhim_world_init(mhim_world *w, int group_size) {
     MPI_Comm_rank(MPI_COMM_WORLD, &w->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &w->size);
     w->group_comm = MPI_COMM_NULL;
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, w->rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &w->local_rank);
+    MPI_Comm_size(node, &w->local_size);
+    MPI_Comm_free(&node);
+    if (group_size == 0) group_size = w->size;
     if (group_size < 1 || w->size % group_size != 0)
         return mhim_fail("--group_size=%d: the %d MPI ranks do not split into groups of that size (launch a "
                          "multiple of %d ranks, or change --group_size)",
@@ -65,7 +71,7 @@ void mhim_world_barrier(const mhim_world *w) {
 #else /* built without MPI */
 
 int mhim_world_init(mhim_world *w, int group_size) {
-    *w = (mhim_world){0, 0, 1, 0, 1, 0, group_size};
+    *w = (mhim_world){0, 0, 1, 0, 1, 0, group_size, 0, 1};
     return mhim_fail("mhim was built without MPI (-DMHIM_USE_MPI=OFF) but was started by an MPI launcher: rebuild "
                      "with MPI, or run it without mpirun/srun");
 }

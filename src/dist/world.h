@@ -17,6 +17,7 @@ typedef struct {
     int rank, size;            /* world */
     int group, n_groups;       /* this rank's group: world_rank / group_size */
     int group_rank, group_size;
+    int local_rank, local_size; /* among the ranks on this node (MPI_COMM_TYPE_SHARED) */
 #ifdef MHIM_HAVE_MPI
     MPI_Comm group_comm;
 #endif
@@ -25,7 +26,7 @@ typedef struct {
 /* 1 when an MPI launcher started this process (OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_RANK is set). */
 int mhim_world_launched(void);
 
-/* MPI_Init_thread and the group split. group_size must divide the world size: otherwise MHIM_EINPUT (same
+/* MPI_Init_thread and the group split (group_size 0 = the whole world is one group). group_size must divide the world size: otherwise MHIM_EINPUT (same
  * message on every rank). A build without MPI returns MHIM_EINPUT naming the missing feature. */
 int mhim_world_init(mhim_world *w, int group_size);
 /* MPI_Finalize (after a barrier). */

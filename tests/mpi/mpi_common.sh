@@ -10,6 +10,9 @@ export OMP_WAIT_POLICY=passive
 fail=0
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=1; }
+# Sanitizer builds: Open MPI's own allocations are suppressed (full stacks needed to see them), mhim's stay checked.
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan_mpi.supp"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 mpi() { local n=$1; shift; mpirun -n "$n" --bind-to none "$bin" "$@"; }
 
 # make_cohort DIR: 18 slides of 20-120 instances, 32 features
