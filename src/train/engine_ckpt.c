@@ -32,6 +32,7 @@ static mhim_ckpt_contents contents(engine_run *r, const float *student, const fl
 }
 
 int engine_save_resume(engine_run *r) {
+    if (!r->writer) return MHIM_OK;
     const engine_cursor *c = &r->cur;
     const int nf = r->sum->n_folds;
     int64_t cursor[8] = {c->fold, c->epoch, c->iter, c->trained, c->es.has_best, c->es.counter, c->best_epoch, nf};
@@ -125,6 +126,7 @@ static char *best_path(const engine_run *r, int fold) {
 }
 
 int engine_save_best(engine_run *r, int fold) {
+    if (!r->writer) return MHIM_OK;
     const mhim_eval_scores *v = &r->cur.best_val;
     const char *names[] = {"val_accuracy", "val_auc", "val_precision", "val_recall", "val_fscore", "val_threshold"};
     const double values[] = {v->acc, v->auc, v->prec, v->rec, v->f1, v->thr};

@@ -18,9 +18,15 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Steps of W bags (W = the data-parallel group size, or --bags_per_step alone): training position j belongs to
+ * shard j % W; every epoch permutes each shard with its own stream (W = 1: the one permutation of the original);
+ * step s takes bag s of every shard that still has one, so the last steps of an epoch may hold fewer bags. */
 typedef struct {
-    int64_t *train, *val, *test, *perm, *order; /* order: the epoch's bags in visiting order */
+    int64_t *train, *val, *test, *perm, *order; /* order[s * W + w]: bag of shard w at step s, or -1 */
+    int64_t *local;                             /* this process's bags of the epoch, in visiting order */
     int64_t n_train, n_val, n_test;
+    int W;                                      /* bags per step */
+    int64_t steps;                              /* steps per epoch: ceil(n_train / W) */
     engine_standardizer z;
 } fold_sets;
 
@@ -30,6 +36,7 @@ static void sets_free(fold_sets *s) {
     free(s->test);
     free(s->perm);
     free(s->order);
+    free(s->local);
     engine_standardizer_free(&s->z);
 }
 
@@ -73,7 +80,7 @@ static void report_epoch(engine_run *r, int epoch, int64_t iters, double lr, dou
     snprintf(line + len, sizeof line - (size_t)len,
              ",\"best_val_auc\":%.6f,\"es_counter\":%d,\"epoch_seconds\":%.3f,\"peak_rss_mib\":%.1f}", c->best_auc,
              c->es.counter, secs, engine_peak_rss_mib());
-    engine_append_line(r->jsonl_path, line);
+    if (r->writer) engine_append_line(r->jsonl_path, line);
     int eta_s = (int)eta;
     engine_say(r, "[fold %d] epoch %d/%d  loss %.3E  kept %.1f%%  val auc %.4f  acc %.3f  time %.2fs  ETA %d:%02d:%02d",
                c->fold, epoch + 1, r->cfg->num_epoch, c->acc[0] / n, 100.0 * kept, val->auc, val->acc, secs,
@@ -90,8 +97,16 @@ static int build_sets(engine_run *r, fold_sets *s) {
         s->n_val = engine_data_bags_of(&r->data, f->test, f->n_test, &s->val);
     else
         s->n_val = engine_data_bags_of(&r->data, f->val, f->n_val, &s->val);
+    const mhim_dp_ops *dp = r->opt->dp;
+    s->W = dp && dp->size > 1 ? dp->size : MHIM_MAX(r->cfg->bags_per_step, 1);
+    s->steps = (s->n_train + s->W - 1) / s->W;
     s->perm = mhim_malloc((size_t)MHIM_MAX(s->n_train, 1) * sizeof *s->perm);
-    s->order = mhim_malloc((size_t)MHIM_MAX(s->n_train, 1) * sizeof *s->order);
+    s->order = mhim_malloc((size_t)MHIM_MAX(s->steps * s->W, 1) * sizeof *s->order);
+    s->local = mhim_malloc((size_t)MHIM_MAX(s->steps * s->W, 1) * sizeof *s->local);
+    if (dp && dp->size > 1 && r->cfg->bags_per_step > 1 && r->cfg->bags_per_step != dp->size)
+        return mhim_fail("--bags_per_step=%d with --group_size=%d: a data-parallel group takes one bag per rank and "
+                         "step (set --bags_per_step=1 or to the group size)",
+                         r->cfg->bags_per_step, dp->size);
     if (s->n_train < 1 || s->n_val < 1 || s->n_test < 1)
         return mhim_fail("fold %d: %lld train, %lld val and %lld test bags (every set needs at least one bag; use "
                          "fewer --cv_fold or a larger cohort)",
@@ -104,12 +119,81 @@ static int build_sets(engine_run *r, fold_sets *s) {
     return MHIM_OK;
 }
 
+/* The epoch's visiting order (fold_sets) and this process's part of it from step `from` on; returns its length. */
+static int64_t epoch_order(const engine_run *r, fold_sets *s, int e, int64_t from) {
+    const int W = s->W;
+    const mhim_dp_ops *dp = r->opt->dp;
+    for (int w = 0; w < W; w++) {
+        const int64_t nw = (s->n_train - w + W - 1) / W;
+        mhim_rng sh = mhim_rng_stream((uint64_t)r->cfg->seed, (uint32_t)e, (uint32_t)r->cur.fold, MHIM_RNG_SHUFFLE,
+                                      (uint32_t)w);
+        mhim_rng_permutation(&sh, s->perm, nw);
+        for (int64_t t = 0; t < s->steps; t++) s->order[t * W + w] = t < nw ? s->train[s->perm[t] * W + w] : -1;
+    }
+    int64_t n = 0;
+    for (int64_t t = from; t < s->steps; t++)
+        for (int w = 0; w < W; w++)
+            if (s->order[t * W + w] >= 0 && (!dp || dp->size <= 1 || w == dp->rank)) s->local[n++] = s->order[t * W + w];
+    return n;
+}
+
+/* One optimiser step over the bags of step t (this process's shards; a data-parallel group all-reduces the summed
+ * gradients, the stop flag and the stats in one call), then Adam + EMA with the gradients averaged over the step's
+ * bags. Returns 1 (nothing applied) when any rank was asked to stop. */
+static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t t, mhim_bag_view *view,
+                      double add[6], int *guarded_bag) {
+    engine_net *n = &r->net;
+    const mhim_dp_ops *dp = r->opt->dp;
+    const int W = s->W, group = dp && dp->size > 1;
+    const int64_t total = n->L->total;
+    float *acc = n->step_grads;
+    int count = 0, rc = MHIM_OK;
+    memset(add, 0, 6 * sizeof *add);
+    *guarded_bag = -1;
+    if (W > 1) memset(acc, 0, (size_t)(total + ENGINE_STEP_EXTRA) * sizeof *acc);
+    for (int w = 0; w < W; w++) {
+        const int64_t bag = s->order[t * W + w];
+        if (bag < 0) continue;
+        count++;
+        if (group && w != dp->rank) continue;
+        const float *x;
+        int64_t N;
+        engine_step_stats st;
+        ctx->bag = bag;
+        rc = engine_bag_get(&r->data, &s->z, bag, view, n->xbuf, &x, &N);
+        if (rc == MHIM_OK) rc = engine_step_grad(n, ctx, x, N, r->data.bag_label[bag], &st);
+        if (rc != MHIM_OK) return rc;
+        if (st.guarded) *guarded_bag = (int)bag;
+        const double v[6] = {st.loss, st.cls, st.cl, (double)st.patches, (double)st.kept, st.guarded};
+        for (int k = 0; k < 6; k++) add[k] += v[k];
+        if (W > 1)
+            for (int64_t i = 0; i < total; i++) acc[i] += n->grads[i];
+    }
+    if (group) {
+        acc[total] = engine_stop_requested() ? 1.0f : 0.0f;
+        for (int k = 0; k < 6; k++) acc[total + 1 + k] = (float)add[k];
+        rc = dp->sum_f32(dp->ctx, acc, total + ENGINE_STEP_EXTRA);
+        if (rc != MHIM_OK) return rc;
+        if (acc[total] > 0.0f) return 1;
+        for (int k = 0; k < 6; k++) add[k] = acc[total + 1 + k];
+    }
+    if (W == 1) {
+        engine_step_apply(n, n->grads, ctx->mm);
+        return MHIM_OK;
+    }
+    if (count > 1)
+        for (int64_t i = 0; i < total; i++) acc[i] /= (float)count;
+    engine_step_apply(n, acc, ctx->mm);
+    return MHIM_OK;
+}
+
 /* The epochs of the fold, from the cursor on. Returns 1 on a stop request (ckp.h5 written). */
 static int train_epochs(engine_run *r, fold_sets *s) {
     const mhim_config *cfg = r->cfg;
+    const mhim_dp_ops *dp = r->opt->dp;
     engine_cursor *c = &r->cur;
     engine_net *n = &r->net;
-    const int64_t iters = s->n_train;
+    const int64_t iters = s->steps;
     const int stage = (int)ceil(cfg->save_best_model_stage * cfg->num_epoch);
     mhim_lr_schedule sched;
     int rc = lr_schedule(cfg, iters, &sched);
@@ -121,45 +205,49 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         const int e = c->epoch;
         double t0 = now_s(), mm = cfg->mm, r_h = cfg->mask_ratio_h;
         mhim_lr_schedule_seek(&sched, cfg->lr_supi ? (int64_t)e * iters + c->iter : e);
-        mhim_rng sh = mhim_rng_stream((uint64_t)cfg->seed, (uint32_t)e, (uint32_t)c->fold, MHIM_RNG_SHUFFLE, 0);
-        mhim_rng_permutation(&sh, s->perm, iters);
-        for (int64_t i = 0; i < iters; i++) s->order[i] = s->train[s->perm[i]];
-        rc = mhim_bagstore_announce(r->data.store, s->order + c->iter, iters - c->iter);
+        if (dp && dp->size > 1 && n->mhim && !n->tea_same) { /* group rank 0 owns the teacher */
+            rc = dp->bcast_f32(dp->ctx, n->teacher, n->L->total);
+            if (rc != MHIM_OK) break;
+        }
+        int64_t n_local = epoch_order(r, s, e, c->iter);
+        rc = mhim_bagstore_announce(r->data.store, s->local, n_local);
         if (rc != MHIM_OK) break;
         train_progress bar;
         train_progress_begin(&bar, c->fold, e, cfg->num_epoch, iters, c->iter);
         for (; c->iter < iters; c->iter++) {
-            if (engine_stop_requested()) {
+            if ((!dp || dp->size <= 1) && engine_stop_requested()) {
                 train_progress_end(&bar);
                 mhim_bag_view_free(&view);
                 rc = engine_save_resume(r);
                 return rc == MHIM_OK ? 1 : rc;
             }
-            const int64_t t = (int64_t)e * iters + c->iter, bag = s->order[c->iter];
+            const int64_t t = (int64_t)e * iters + c->iter;
             rc = mhim_mask_ratio_h_at(cfg->mask_ratio_h, cfg->mrh_sche, cfg->num_epoch, iters, t, &r_h);
             if (rc != MHIM_OK) break;
             if (cfg->mm_sche) mm = mhim_cosine_schedule_at(cfg->mm, cfg->mm_final, cfg->num_epoch, iters, 0, 0.0, t);
             n->adam.lr = sched.lr;
-            const float *x;
-            int64_t N;
-            rc = engine_bag_get(&r->data, &s->z, bag, &view, n->xbuf, &x, &N);
-            engine_step_stats st;
-            engine_step_ctx ctx = {
-                .cfg = cfg, .seed = (uint64_t)cfg->seed, .epoch = e, .bag = bag, .r_h = r_h, .mm = mm};
-            if (rc == MHIM_OK) rc = engine_step(n, &ctx, x, N, r->data.bag_label[bag], &st);
+            engine_step_ctx ctx = {.cfg = cfg, .seed = (uint64_t)cfg->seed, .epoch = e, .bag = -1, .r_h = r_h, .mm = mm};
+            double add[6];
+            int guarded_bag;
+            rc = train_step(r, s, &ctx, c->iter, &view, add, &guarded_bag);
+            if (rc == 1) {
+                train_progress_end(&bar);
+                mhim_bag_view_free(&view);
+                rc = engine_save_resume(r);
+                return rc == MHIM_OK ? 1 : rc;
+            }
             if (rc != MHIM_OK) {
                 train_progress_end(&bar);
                 mhim_bag_view_free(&view);
                 return rc;
             }
-            if (st.guarded && !warned_guard) {
+            if (guarded_bag >= 0 && !warned_guard) {
                 train_progress_end(&bar);
                 MHIM_WARN("fold %d epoch %d: every instance of bag %s would be masked; kept its least-attended one "
                           "(such bags are counted per epoch as guarded_bags in metrics.jsonl)",
-                          c->fold, e, mhim_bagstore_name(r->data.store, bag));
+                          c->fold, e, mhim_bagstore_name(r->data.store, guarded_bag));
                 warned_guard = 1;
             }
-            const double add[6] = {st.loss, st.cls, st.cl, (double)st.patches, (double)st.kept, st.guarded};
             for (int k = 0; k < 6; k++) c->acc[k] += add[k];
             if (cfg->lr_supi) mhim_lr_schedule_step(&sched);
             train_progress_update(&bar, c->iter + 1, c->acc[0]);
@@ -168,11 +256,11 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         if (rc != MHIM_OK) break;
         double lr_used = n->adam.lr;
         mhim_eval_scores val, tval, test, ttest;
-        rc = engine_evaluate(n, &r->data, &s->z, n->student, s->val, s->n_val, NAN, &val);
-        if (rc == MHIM_OK && n->mhim) rc = engine_evaluate(n, &r->data, &s->z, n->teacher, s->val, s->n_val, NAN, &tval);
+        rc = engine_evaluate(n, &r->data, &s->z, dp, n->student, s->val, s->n_val, NAN, &val);
+        if (rc == MHIM_OK && n->mhim) rc = engine_evaluate(n, &r->data, &s->z, dp, n->teacher, s->val, s->n_val, NAN, &tval);
         if (rc == MHIM_OK && cfg->always_test) {
-            rc = engine_evaluate(n, &r->data, &s->z, n->student, s->test, s->n_test, NAN, &test);
-            if (rc == MHIM_OK && n->mhim) rc = engine_evaluate(n, &r->data, &s->z, n->teacher, s->test, s->n_test, NAN, &ttest);
+            rc = engine_evaluate(n, &r->data, &s->z, dp, n->student, s->test, s->n_test, NAN, &test);
+            if (rc == MHIM_OK && n->mhim) rc = engine_evaluate(n, &r->data, &s->z, dp, n->teacher, s->test, s->n_test, NAN, &ttest);
         }
         if (rc != MHIM_OK) break;
         if (val.auc > c->best_auc && e >= stage) {
@@ -188,7 +276,7 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         double secs = now_s() - t0;
         epoch_time_sum += secs;
         epochs_timed++;
-        report_epoch(r, e, iters, lr_used, mm, r_h, secs, epoch_time_sum / epochs_timed * (cfg->num_epoch - e - 1),
+        report_epoch(r, e, s->n_train, lr_used, mm, r_h, secs, epoch_time_sum / epochs_timed * (cfg->num_epoch - e - 1),
                      &val, n->mhim ? &tval : NULL, cfg->always_test ? &test : NULL,
                      cfg->always_test && n->mhim ? &ttest : NULL);
         if (stop) engine_say(r, "[fold %d] early stop after epoch %d (no val AUC gain for %d epochs)", c->fold, e + 1,
@@ -251,11 +339,11 @@ int engine_run_fold(engine_run *r) {
             return rc;
         }
     }
-    const int k = c->fold - cfg->fold_start;
+    const int k = c->fold - r->sum->first_fold;
     double thr = cfg->best_thr_val ? c->best_val.thr : NAN;
-    rc = engine_evaluate(n, &r->data, &s.z, n->best_student, s.test, s.n_test, thr, &r->sum->student[k]);
+    rc = engine_evaluate(n, &r->data, &s.z, r->opt->dp, n->best_student, s.test, s.n_test, thr, &r->sum->student[k]);
     if (rc == MHIM_OK && n->mhim)
-        rc = engine_evaluate(n, &r->data, &s.z, n->best_teacher, s.test, s.n_test, thr, &r->sum->teacher[k]);
+        rc = engine_evaluate(n, &r->data, &s.z, r->opt->dp, n->best_teacher, s.test, s.n_test, thr, &r->sum->teacher[k]);
     sets_free(&s);
     if (rc != MHIM_OK) return rc;
     const mhim_eval_scores *t = &r->sum->student[k];
