@@ -72,7 +72,7 @@ ref() { local t=$1; shift; "$bin" train --dataset_root "$tmp/coh" --model_path "
 ref folds --num_epoch 2 --cv_fold 3
 ref sweep --num_epoch 1 --cv_fold 2 -c "$tmp/sweep.yaml"
 ref ddp --num_epoch 2 --cv_fold 2 --bags_per_step 4
-ref chain --num_epoch 40 --cv_fold 2
+ref chain --num_epoch 120 --cv_fold 2
 wait "${submitted[@]}" # (a bare `wait` would also wait for the daemons)
 echo "--- job outputs"
 for f in "$tmp"/*.sbatch "$tmp"/*-*.out; do echo "== $(basename "$f")"; cat "$f"; done
@@ -109,11 +109,11 @@ done
 
 [ "$(job_rc noarray)" = 2 ] && grep -q "not a job array: submit with --array" "$tmp"/noarray-*.out &&
     ok "sweep_array.sbatch without --array refused (exit 2)" || bad "sweep_array without --array: exit $(job_rc noarray)"
-[ "$(job_rc toomany)" != 0 ] && grep -q "node-local rank 2 but n1 has only 2 GPUs" "$tmp"/toomany-*.out &&
+[ "$(job_rc toomany)" != 0 ] && grep -q "node-local rank 2 but n[12] has only 2 GPUs" "$tmp"/toomany-*.out &&
     ok "3 ranks on a 2-GPU node refused with a message" || bad "3 ranks on 2 GPUs: exit $(job_rc toomany)"
 
 echo "--- chain.sh: 2 links of train_folds.sbatch, USR1 to the first link's batch shell"
-chain_ids=$(cd "$tmp/work" && MHIM_ARGS="$common --num_epoch 40" "$src/slurm/chain.sh" -n 2 \
+chain_ids=$(cd "$tmp/work" && MHIM_ARGS="$common --num_epoch 120" "$src/slurm/chain.sh" -n 2 \
     "$src/slurm/train_folds.sbatch" --job-name=chain --ntasks=2 --cpus-per-task=1 --output="$tmp/chain-%j.out" 2>"$tmp/chain.err")
 echo "chain.sh: $chain_ids $(cat "$tmp/chain.err")"
 first=$(echo "$chain_ids" | head -1)
