@@ -66,15 +66,14 @@ submit noarray --cpus-per-task=1 "$src/slurm/sweep_array.sbatch"
 submit toomany --partition=gpu --nodes=1 --ntasks-per-node=3 --gres=gpu:2 --cpus-per-task=1 \
     "$src/slurm/train_ddp_multinode.sbatch"
 
-echo "--- reference runs outside Slurm"
+echo "--- reference runs outside Slurm (t=${SECONDS}s)"
 ref() { local t=$1; shift; "$bin" train --dataset_root "$tmp/coh" --model_path "$tmp/ref" --project p --title "$t" \
     --threads 1 $common "$@" >"$tmp/ref-$t.out" 2>&1 || { bad "reference run $t"; cat "$tmp/ref-$t.out"; }; }
 ref folds --num_epoch 2 --cv_fold 3
 ref sweep --num_epoch 1 --cv_fold 2 -c "$tmp/sweep.yaml"
 ref ddp --num_epoch 2 --cv_fold 2 --bags_per_step 4
-ref chain --num_epoch 120 --cv_fold 2
 wait "${submitted[@]}" # (a bare `wait` would also wait for the daemons)
-echo "--- job outputs"
+echo "--- job outputs (t=${SECONDS}s)"
 for f in "$tmp"/*.sbatch "$tmp"/*-*.out; do echo "== $(basename "$f")"; cat "$f"; done
 r=$tmp/runs/p
 
@@ -112,8 +111,10 @@ done
 [ "$(job_rc toomany)" != 0 ] && grep -q "node-local rank 2 but n[12] has only 2 GPUs" "$tmp"/toomany-*.out &&
     ok "3 ranks on a 2-GPU node refused with a message" || bad "3 ranks on 2 GPUs: exit $(job_rc toomany)"
 
-echo "--- chain.sh: 2 links of train_folds.sbatch, USR1 to the first link's batch shell"
-chain_ids=$(cd "$tmp/work" && MHIM_ARGS="$common --num_epoch 120" "$src/slurm/chain.sh" -n 2 \
+echo "--- chain.sh: 2 links of train_folds.sbatch, USR1 to the first link's batch shell (t=${SECONDS}s)"
+ref chain --num_epoch 80 --cv_fold 2 &
+ref_chain=$!
+chain_ids=$(cd "$tmp/work" && MHIM_ARGS="$common --num_epoch 80" "$src/slurm/chain.sh" -n 2 \
     "$src/slurm/train_folds.sbatch" --job-name=chain --ntasks=2 --cpus-per-task=1 --output="$tmp/chain-%j.out" 2>"$tmp/chain.err")
 echo "chain.sh: $chain_ids $(cat "$tmp/chain.err")"
 first=$(echo "$chain_ids" | head -1)
@@ -125,7 +126,11 @@ for ((i = 0; i < 300; i++)); do
     sleep 0.1
 done
 scancel --batch --signal=USR1 "$first" && ok "USR1 sent to the batch shell of job $first" || bad "scancel --batch"
-(cd "$tmp/work" && timeout 240 sbatch --wait --dependency=afterany:"$last" --output=/dev/null --wrap=true >/dev/null 2>&1)
+# the chain ends with its last link (scontrol every 0.25 s: sbatch --wait would poll at 2, 8, 32 s)
+for ((i = 0; i < 960; i++)); do
+    scontrol -o show job "$last" | grep -qE 'JobState=(PENDING|RUNNING|COMPLETING|CONFIGURING)' || break
+    sleep 0.25
+done
 for j in $first $last; do
     echo "== job $j: $(scontrol -o show job "$j" | grep -o 'JobState=[A-Z]* .*ExitCode=[0-9:]*' | sed 's/ Reason.*ExitCode/ ExitCode/')"
     cat "$tmp/chain-$j.out"
@@ -136,6 +141,8 @@ grep -q "USR1 received: forwarding it to the step" "$tmp/chain-$first.out" && ok
     bad "first link: no forwarding"
 grep -q "not every fold finished (stopped)" "$tmp/chain-$first.out" && ok "first link stopped with a checkpoint" ||
     bad "first link finished before the signal (nothing to resume)"
+wait "$ref_chain"
 grep -q "resuming from" "$r/chain/train.log" && ok "second link resumed from the checkpoint" || bad "no resume in train.log"
 same_file "chain: results.csv vs an uninterrupted run" "$tmp/ref/p/chain/results.csv" "$r/chain/results.csv"
+echo "--- done (t=${SECONDS}s)"
 exit $fail
