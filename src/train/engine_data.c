@@ -107,6 +107,10 @@ int engine_data_open(engine_data *d, const mhim_config *cfg, const mhim_dp_ops *
     unsigned char *subset = shard_subset(d, dp, fold_first, fold_end);
     rc = open_store(d, cfg, subset);
     free(subset);
+    if (rc == MHIM_OK && d->dim == 0)
+        rc = mhim_fail("--group_size=%d: data-parallel rank %d has no bag of these folds (the cohort is too small for "
+                       "the group; lower --group_size)",
+                       dp->size, dp->rank);
     return rc;
 }
 

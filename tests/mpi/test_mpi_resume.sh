@@ -11,7 +11,7 @@ sweep:
   mask_ratio_h: [0.01, 0.05]
   lr: [2e-4, 1e-3]
 YAML
-args=(train -c "$tmp/sweep.yaml" --dataset_root "$tmp/coh" --model_path "$tmp/models" --project p --num_epoch 3
+args=(train -c "$tmp/sweep.yaml" --dataset_root "$tmp/coh" --model_path "$tmp/models" --project p --num_epoch 4
       --cv_fold 2 --threads 1 --quiet --cl_alpha 0.1 --log_level error --resume)
 m=$tmp/models/p
 mpi 2 "${args[@]}" --title ref >"$tmp/ref.out" 2>&1 || { bad "reference run"; cat "$tmp/ref.out"; exit 1; }
@@ -20,7 +20,7 @@ pid=$!
 n=0
 for _ in $(seq 1 1500); do
     n=$(ls "$m"/run/*/ckp_fold_*.h5 2>/dev/null | wc -l)
-    [ "$n" -ge 3 ] && break
+    [ "$n" -ge 2 ] && break
     kill -0 $pid 2>/dev/null || break
     sleep 0.02
 done
