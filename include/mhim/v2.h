@@ -9,7 +9,8 @@
  *   merge.norm.weight, merge.norm.bias (512)                    LN_m
  *   merge.attn.to_kv.weight (1024, 512), merge.attn.to_q.weight (512, 512)     no bias
  *   merge.attn.to_out.0.weight (512, 512), merge.attn.to_out.0.bias (512)
- * followed by the baseline's feature.0.*, online_encoder.*, predictor.* (mhim/models/*.h, version 2 keys).
+ * followed by the baseline's feature.0.*, online_encoder.*, predictor.* (mhim/models/abmil.h, transmil.h,
+ * dsmil.h; version 2 keys).
  * mhim_pure (merge_k == 0) has no merge.* keys, as the original (Merge is nn.Identity there).
  * A mhim_v2 is the training-side companion of one mhim_model: it binds the same layout and holds the caches of
  * the last student forward. Parameters, gradients, teacher and Adam moments stay caller-owned flat buffers of
@@ -47,10 +48,10 @@ typedef struct {
                            double (0.8 / 0.9 in the README grid); in [0, 1] */
     double merge_mm;    /* G momentum: G <- merge_mm·G + (1 − merge_mm)·Z during the training forward; in [0, 1)
                            (the original crashes at 1.0, spec B6) */
-    int merge_test;     /* evaluation appends the k recycled tokens MCA(LN_m(h), LN_m(G)) to the bag (--merge_test) */
 } mhim_v2_options;
 
-/* --merge_ratio, --merge_mm, --merge_test of the training options, checked (MHIM_EINPUT naming the option). */
+/* --merge_ratio and --merge_mm of the training options, checked (MHIM_EINPUT naming the option). --merge_test
+ * (off in every v2 recipe) is not supported: MHIM_EINPUT saying so. */
 int mhim_v2_options_from_config(mhim_v2_options *o, const struct mhim_config *cfg);
 /* MHIM_OK, or MHIM_EINPUT naming the bad field and its allowed range. */
 int mhim_v2_options_check(const mhim_v2_options *o);
@@ -124,8 +125,8 @@ void mhim_v2_student_backward(mhim_v2 *v, mhim_arena *arena, const float *params
 /* ---- evaluation (forward_test) ----------------------------------------------------------------------------- */
 
 size_t mhim_v2_eval_arena_bytes(const mhim_v2 *v, int64_t n_max);
-/* forward_test on the whole bag, no dropout, no masking; with merge_test the k tokens MCA(LN_m(h), LN_m(G)) are
- * appended (G not updated). logits (C) as in the student (DSMIL averaged); feat (feat_size) when not NULL.
+/* forward_test on the whole bag: no dropout, no masking, no Merge (merge_test off). logits (C) as in the student
+ * (DSMIL averaged); feat (feat_size) when not NULL.
  * MHIM_EINPUT when N < 1. The arena is returned to its fill level. The plain mhim_pure forward (and mhim_pure
  * training) is mhim_model_forward / mhim_model_backward over all rows. */
 int mhim_v2_eval_forward(mhim_v2 *v, mhim_arena *arena, const float *params, const float *x, int64_t N, float *logits,
