@@ -24,6 +24,7 @@ typedef struct {
     double thr;                     /* threshold used: pred = p >= thr */
     double acc05, f1_05;            /* at threshold 0.5 */
     double loss;                    /* mean classification loss over the bags */
+    double ck, acc_micro;           /* v2 only: Cohen's kappa and micro accuracy (acc is then macro accuracy) */
 } mhim_eval_scores;
 
 /* Options of a run that are not training options of the original. */

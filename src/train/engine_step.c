@@ -10,6 +10,7 @@
 #include "mhim/metrics.h"
 #include "mhim/ops/loss.h"
 #include "train/engine_internal.h"
+#include "train/engine_v2.h"
 
 #define PURE_DROPOUT 0.25f /* --model=pure builds MHIM with the class default dropout (spec §1.1) */
 #define TEMP_S 1.0f        /* student temperature of the consistency loss (not an option in v1) */
@@ -65,10 +66,12 @@ int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, 
                                  cfg->kept_order && !strcmp(cfg->kept_order, "cpython") ? MHIM_KEEP_CPYTHON_SET
                                                                                         : MHIM_KEEP_ASCENDING};
     mhim_mask_workspace_init(&n->mws, MHIM_MAX(max_inst, 1));
+    if (n->mhim && cfg->version == 2) return engine_v2_attach(n, cfg, max_inst);
     return n->mhim ? mhim_mask_config_check(&n->mask) : MHIM_OK;
 }
 
 void engine_net_free(engine_net *n) {
+    if (n->v2) engine_v2_detach(n);
     if (n->teacher != n->student) mhim_params_free(n->teacher);
     mhim_params_free(n->student);
     mhim_params_free(n->grads);
@@ -114,6 +117,7 @@ int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64
     const int64_t *idx = NULL;
     int64_t kept = N;
     int rc;
+    if (n->v2) return engine_v2_step(n, ctx, x, N, y, st);
     memset(st, 0, sizeof *st);
     mhim_params_zero(n->L, n->grads);
     if (n->mhim) {
@@ -189,6 +193,6 @@ int engine_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z,
     if (rc == MHIM_OK) rc = mhim_five_scores_at(n->eval_y, n->eval_p, nb, 0.5, &f05);
     if (rc != MHIM_OK) return rc;
     *s = (mhim_eval_scores){fs.accuracy, fs.auc, fs.precision, fs.recall, fs.fscore, fs.threshold,
-                            f05.accuracy, f05.fscore, nb ? loss / (double)nb : 0.0};
+                            f05.accuracy, f05.fscore, nb ? loss / (double)nb : 0.0, 0.0, fs.accuracy};
     return MHIM_OK;
 }

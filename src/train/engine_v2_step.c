@@ -1,0 +1,108 @@
+/* One MHIM-v2 training step (spec mhim_v2.md §4.1): teacher forward in train mode (class-aware scores and the
+ * consistency target), high-score masking, the Merge shuffle, the student forward with global recycling, CE +
+ * aux_alpha · consistency, backward, Adam over every trained tensor (G excluded), teacher EMA over every tensor
+ * (G included). Random choices are keyed by (seed, epoch, bag): teacher dropout sub 1, student dropout sub 0,
+ * masking (mhim_mask_select_v2), Merge shuffle (MHIM_RNG_MERGE). Nothing is allocated per step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mhim/common.h"
+#include "mhim/ops/loss.h"
+#include "mhim/v2.h"
+#include "train/engine_v2.h"
+
+int engine_v2_attach(engine_net *n, const mhim_config *cfg, int64_t max_inst) {
+    mhim_v2_options o;
+    int rc = mhim_v2_options_from_config(&o, cfg);
+    if (rc == MHIM_OK) rc = mhim_v2_create(&n->v2, n->model, &o);
+    if (rc != MHIM_OK) return rc;
+    size_t bytes = mhim_model_predict_arena_bytes(n->model, max_inst);
+    bytes = MHIM_MAX(bytes, mhim_v2_teacher_arena_bytes(n->v2, max_inst));
+    bytes = MHIM_MAX(bytes, mhim_v2_train_arena_bytes(n->v2, max_inst));
+    bytes = MHIM_MAX(bytes, mhim_v2_eval_arena_bytes(n->v2, max_inst));
+    mhim_arena_free(&n->arena);
+    mhim_arena_init(&n->arena, "v2 training step", bytes);
+    n->perm = mhim_malloc((size_t)MHIM_MAX(max_inst, 1) * sizeof *n->perm);
+    mhim_mask_v2_config mc = {cfg->mask_ratio_h, cfg->mask_ratio_hr,
+                              cfg->kept_order && !strcmp(cfg->kept_order, "cpython") ? MHIM_KEEP_CPYTHON_SET
+                                                                                     : MHIM_KEEP_ASCENDING};
+    n->mask2 = mc;
+    return mhim_mask_v2_config_check(&n->mask2);
+}
+
+void engine_v2_detach(engine_net *n) {
+    mhim_v2_free(n->v2);
+    free(n->perm);
+    n->v2 = NULL;
+    n->perm = NULL;
+}
+
+/* Adam over the tensors that receive a gradient: not G (frozen range), not DSMIL's unused predictor. */
+static void adam_step_v2(engine_net *n) {
+    const int dsmil = mhim_model_get_config(n->model)->kind == MHIM_MODEL_DSMIL;
+    int64_t g0, g1;
+    mhim_v2_frozen_range(n->v2, &g0, &g1);
+    mhim_adam_begin_step(&n->adam);
+    for (int64_t t = 0; t < n->L->count; t++) {
+        const mhim_param_entry *e = &n->L->entries[t];
+        if (dsmil && !strncmp(e->name, "predictor.", 10)) continue;
+        if (e->offset >= g0 && e->offset < g1) continue;
+        mhim_adam_update(&n->adam, n->student + e->offset, n->grads + e->offset, n->adam_m + e->offset,
+                         n->adam_v + e->offset, e->numel);
+    }
+}
+
+int engine_v2_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
+                   engine_step_stats *st) {
+    const mhim_config *cfg = ctx->cfg;
+    const int64_t C = n->C;
+    const uint32_t ep = (uint32_t)ctx->epoch, bag = (uint32_t)ctx->bag;
+    const int use_aux = cfg->aux_alpha != 0.0;
+    memset(st, 0, sizeof *st);
+    mhim_params_zero(n->L, n->grads);
+
+    mhim_rng tdrop = mhim_rng_stream(ctx->seed, ep, bag, MHIM_RNG_DROPOUT, 1);
+    mhim_v2_teacher_out tout = {use_aux ? n->feat_t : NULL, n->map};
+    int rc = mhim_v2_teacher_forward(n->v2, &n->arena, n->teacher, x, N, &tdrop, &tout);
+    if (rc != MHIM_OK) return rc;
+    mhim_mask_stats ms;
+    rc = mhim_mask_select_v2(&n->mask2, ctx->r_h, n->map, mhim_v2_score_rows(n->v2), N,
+                             (mhim_mask_key){ctx->seed, ep, bag}, &n->mws, n->keep, &ms);
+    if (rc != MHIM_OK) return rc;
+    const int64_t L = ms.len_keep;
+    mhim_rng merge = mhim_rng_stream(ctx->seed, ep, bag, MHIM_RNG_MERGE, 0);
+    mhim_v2_merge_perm(&merge, n->perm, L);
+
+    mhim_rng sdrop = mhim_rng_stream(ctx->seed, ep, bag, MHIM_RNG_DROPOUT, 0);
+    float *logits = n->probs, *probs = n->probs + C, *d_logits = n->probs + 2 * C;
+    mhim_v2_student_out sout = {logits, use_aux ? n->feat_s : NULL, 0, 0};
+    rc = mhim_v2_student_forward(n->v2, &n->arena, n->student, x, N, n->keep, L, n->perm, &sdrop, &sout);
+    if (rc != MHIM_OK) return rc;
+
+    const double scale = 1.0 / (double)MHIM_MAX(cfg->accumulation_steps, 1);
+    float main_loss = mhim_cross_entropy_forward(probs, logits, &y, 1, C);
+    mhim_cross_entropy_backward(d_logits, probs, &y, (float)(cfg->main_alpha * scale), 1, C);
+    st->cls = main_loss;
+    st->loss = cfg->main_alpha * main_loss;
+    if (use_aux) {
+        const int64_t R = n->feat_size / MHIM_EMBED_DIM;
+        float aux = mhim_soft_target_ce_forward(n->p_s, n->p_t, n->feat_s, n->feat_t, (float)cfg->temp_t,
+                                                MHIM_CONSISTENCY_TEMP_S, R, MHIM_EMBED_DIM);
+        mhim_soft_target_ce_backward(n->d_feat, n->p_s, n->p_t, (float)(cfg->aux_alpha * scale),
+                                     MHIM_CONSISTENCY_TEMP_S, R, MHIM_EMBED_DIM);
+        st->cl = aux;
+        st->loss += cfg->aux_alpha * aux;
+    }
+    mhim_v2_student_backward(n->v2, &n->arena, n->student, n->grads, d_logits, use_aux ? n->d_feat : NULL);
+    mhim_arena_reset(&n->arena, 0);
+    if (!isfinite(st->loss))
+        return mhim_fail("training diverged: loss %g at epoch %d on bag %lld (lower --lr, or check the features)",
+                         st->loss, ctx->epoch, (long long)ctx->bag);
+    adam_step_v2(n);
+    mhim_ema_update(n->teacher, n->student, n->L->total, ctx->mm);
+    st->patches = N;
+    st->kept = sout.tokens;
+    st->guarded = ms.guarded;
+    return MHIM_OK;
+}
