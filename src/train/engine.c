@@ -120,7 +120,7 @@ static int run_folds(engine_run *r) {
     while (rc == MHIM_OK && r->cur.fold < r->data.splits.n_folds && r->cur.fold < cfg->cv_fold) {
         rc = engine_run_fold(r);
         if (rc != MHIM_OK) break;
-        rc = engine_write_results(cfg->run_dir, r->sum, r->done, r->net.mhim, cfg->version);
+        rc = engine_write_results(cfg->run_dir, r->sum, r->done, r->net.mhim, cfg->version, r->net.survival);
         memset(&r->cur, 0, sizeof r->cur);
         r->cur.fold = cfg->fold_start + 0;
         for (int k = 0; k < r->sum->n_folds && r->done[k]; k++) r->cur.fold = cfg->fold_start + k + 1;
@@ -181,7 +181,7 @@ int mhim_train_run(const mhim_config *cfg, const mhim_engine_options *opt, mhim_
         rc = MHIM_OK;
     } else if (rc == MHIM_OK) {
         aggregate(out);
-        rc = engine_write_results(cfg->run_dir, out, r.done, r.net.mhim, cfg->version);
+        rc = engine_write_results(cfg->run_dir, out, r.done, r.net.mhim, cfg->version, r.net.survival);
         if (rc == MHIM_OK) final_table(&r);
     }
     if (r.net.model) engine_net_free(&r.net);

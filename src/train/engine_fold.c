@@ -44,6 +44,10 @@ static int lr_schedule(const mhim_config *cfg, int64_t iters, mhim_lr_schedule *
 }
 
 static void scores_json(char *buf, size_t cap, const char *prefix, const mhim_eval_scores *s) {
+    if (isnan(s->thr) && isnan(s->acc)) { /* v2 survival: the C-index is kept in auc */
+        snprintf(buf, cap, ",\"%s_cindex\":%.6f,\"%s_loss\":%.6g", prefix, s->auc, prefix, s->loss);
+        return;
+    }
     if (isnan(s->thr)) { /* v2 metrics: no threshold */
         snprintf(buf, cap,
                  ",\"%s_acc\":%.6f,\"%s_auc\":%.6f,\"%s_precision\":%.6f,\"%s_recall\":%.6f,\"%s_f1\":%.6f,"
@@ -101,7 +105,7 @@ static int evaluate(engine_run *r, const fold_sets *s, const float *params, cons
 
 /* The model-selection and early-stopping score: v1 AUC, v2 its best_idx metric. */
 static double select_score(const engine_run *r, const mhim_eval_scores *v) {
-    return r->cfg->version == 2 ? engine_v2_select_metric(v, r->net.C) : v->auc;
+    return r->cfg->version == 2 ? engine_v2_select_metric(v, r->net.C, r->net.survival) : v->auc;
 }
 
 static int build_sets(engine_run *r, fold_sets *s) {
@@ -164,7 +168,8 @@ static int train_epochs(engine_run *r, fold_sets *s) {
             int64_t N;
             rc = engine_bag_get(&r->data, &s->z, bag, &view, n->xbuf, &x, &N);
             engine_step_stats st;
-            engine_step_ctx ctx = {cfg, (uint64_t)cfg->seed, e, bag, r_h, mm};
+            const mhim_case *kase = &r->data.labels.cases[r->data.bags[bag].case_index];
+            engine_step_ctx ctx = {cfg, (uint64_t)cfg->seed, e, bag, r_h, mm, (float)kase->censorship};
             if (rc == MHIM_OK) rc = engine_step(n, &ctx, x, N, r->data.bag_label[bag], &st);
             if (rc != MHIM_OK) {
                 mhim_bag_view_free(&view);

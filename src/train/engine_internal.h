@@ -96,6 +96,7 @@ typedef struct {
     mhim_mask_workspace mws;
     struct mhim_v2 *v2;          /* v2 --model=mhim: the Merge companion (engine_v2_step.c), else NULL */
     int64_t *perm;               /* v2: [max_instances] Merge shuffle */
+    int survival;                /* v2 survival task: NLL survival loss, C-index */
     mhim_mask_v2_config mask2;   /* v2 high-score masking */
 } engine_net;
 
@@ -116,6 +117,7 @@ typedef struct {
     int epoch;
     int64_t bag;     /* store index (keys the dropout and mask streams) */
     double r_h, mm;  /* scheduled values at this iteration */
+    float censorship; /* survival: 1 = censored case, 0 = event (y is then the time bin) */
 } engine_step_ctx;
 
 /* One optimiser step on bag x (N, dim) with label y: pure or MHIM (§4.2), Adam at n->adam.lr, EMA. */
@@ -136,7 +138,7 @@ int engine_make_run_dir(const mhim_config *cfg);
 double engine_peak_rss_mib(void);
 /* results.csv: one row per finished fold (done[k]) and mean/std rows; version 2 writes the v2 metric columns. */
 int engine_write_results(const char *run_dir, const mhim_train_summary *s, const unsigned char *done, int mhim,
-                         int version);
+                         int version, int survival);
 /* Append one line to a file (and fsync it). */
 int engine_append_line(const char *path, const char *line);
 

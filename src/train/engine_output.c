@@ -89,6 +89,10 @@ int engine_append_line(const char *path, const char *line) {
 }
 
 static void row(FILE *f, const char *name, const mhim_eval_scores *s, const mhim_eval_scores *t, int mhim, int v2) {
+    if (v2 == 2) { /* survival: the C-index is kept in auc */
+        fprintf(f, mhim ? "%s,%.6f,%.6f\n" : "%s,%.6f\n", name, s->auc, t->auc);
+        return;
+    }
     if (v2) { /* Cohen's kappa is NaN when undefined (one predicted and true class), as torchmetrics */
         const double v[] = {s->acc, s->auc, s->prec, s->rec, s->f1, s->ck, s->acc_micro, t->acc, t->auc, t->f1, t->ck};
         fputs(name, f);
@@ -103,12 +107,14 @@ static void row(FILE *f, const char *name, const mhim_eval_scores *s, const mhim
 }
 
 int engine_write_results(const char *run_dir, const mhim_train_summary *s, const unsigned char *done, int mhim,
-                         int version) {
-    const int v2 = version == 2;
+                         int version, int survival) {
+    const int v2 = version == 2 ? 1 + survival : 0;
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    if (v2)
+    if (v2 == 2)
+        fprintf(f, "fold,cindex%s\n", mhim ? ",teacher_cindex" : "");
+    else if (v2)
         fprintf(f, "fold,acc,auc,precision,recall,f1,ck,acc_micro%s\n",
                 mhim ? ",teacher_acc,teacher_auc,teacher_f1,teacher_ck" : "");
     else

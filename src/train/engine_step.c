@@ -66,6 +66,7 @@ int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, 
                                  cfg->kept_order && !strcmp(cfg->kept_order, "cpython") ? MHIM_KEEP_CPYTHON_SET
                                                                                         : MHIM_KEEP_ASCENDING};
     mhim_mask_workspace_init(&n->mws, MHIM_MAX(max_inst, 1));
+    n->survival = mhim_config_is_survival(cfg);
     if (n->mhim && cfg->version == 2) return engine_v2_attach(n, cfg, max_inst);
     return n->mhim ? mhim_mask_config_check(&n->mask) : MHIM_OK;
 }
@@ -117,7 +118,7 @@ int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64
     const int64_t *idx = NULL;
     int64_t kept = N;
     int rc;
-    if (n->v2) return engine_v2_step(n, ctx, x, N, y, st);
+    if (n->v2 || n->survival) return engine_v2_step(n, ctx, x, N, y, st);
     memset(st, 0, sizeof *st);
     mhim_params_zero(n->L, n->grads);
     if (n->mhim) {

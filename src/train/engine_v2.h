@@ -9,6 +9,7 @@
 #include "train/engine_internal.h"
 
 #define ENGINE_V2_LR_MIN 1e-7 /* timm CosineLRScheduler lr_min of the original */
+#define ENGINE_V2_MAX_BINS 16 /* survival time bins the step supports (the original uses 4) */
 
 typedef struct {
     int bin_metric; /* --bin_metric: binary metrics of logits[:, 1] */
@@ -21,7 +22,7 @@ typedef struct {
 int engine_v2_attach(engine_net *n, const mhim_config *cfg, int64_t max_inst);
 void engine_v2_detach(engine_net *n);
 
-/* One v2 MHIM optimiser step on bag x (N, dim) with label y (spec §4.1); stats as engine_step (kept = encoder
+/* One v2 optimiser step: MHIM (n->v2 set), or mhim_pure on a survival task on bag x (N, dim) with label y (spec §4.1); stats as engine_step (kept = encoder
  * tokens n_keep + merge_k, cl = the aux consistency loss). */
 int engine_v2_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
                    engine_step_stats *st);
@@ -34,7 +35,8 @@ int engine_v2_evaluate(engine_net *n, engine_data *d, const engine_standardizer 
                        const int64_t *bags, int64_t nb, const engine_v2_eval_opts *o, mhim_eval_scores *s,
                        mhim_eval_scores *boot_std);
 
-/* The model-selection / early-stopping metric of v2 (best_idx): AUC for 2 classes, macro accuracy above. */
-double engine_v2_select_metric(const mhim_eval_scores *s, int64_t n_classes);
+/* The model-selection / early-stopping metric of v2 (best_idx): AUC for 2 classes, macro accuracy above, the
+ * C-index (kept in s->auc) for survival. */
+double engine_v2_select_metric(const mhim_eval_scores *s, int64_t n_classes, int survival);
 
 #endif

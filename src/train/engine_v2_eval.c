@@ -6,6 +6,7 @@
 
 #include "mhim/common.h"
 #include "mhim/metrics.h"
+#include "mhim/ops/loss.h"
 #include "mhim/v2.h"
 #include "train/engine_v2.h"
 
@@ -21,6 +22,48 @@ static void from_metrics(mhim_eval_scores *s, const mhim_cls_metrics *m, double 
                             .loss = loss,
                             .ck = m->ck,
                             .acc_micro = m->acc_micro};
+}
+
+/* Survival figures of nb bags with logits all (nb, C): C-index (point or bootstrap mean) in s->auc, its bootstrap
+ * std in boot_std->auc, the other metrics NaN. risk = −Σ_j S_j, S = cumprod(1 − σ(z)) in float as the original. */
+static int survival_scores(const engine_net *n, const engine_data *d, const int64_t *bags, int64_t nb,
+                           const double *all, const engine_v2_eval_opts *o, mhim_eval_scores *s,
+                           mhim_eval_scores *boot_std) {
+    const int64_t C = n->C;
+    double *risk = mhim_malloc((size_t)MHIM_MAX(nb, 1) * sizeof *risk);
+    double *time = mhim_malloc((size_t)MHIM_MAX(nb, 1) * sizeof *time);
+    int *event = mhim_malloc((size_t)MHIM_MAX(nb, 1) * sizeof *event);
+    double loss = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        const mhim_case *kase = &d->labels.cases[d->bags[bags[i]].case_index];
+        float z[ENGINE_V2_MAX_BINS], h[ENGINE_V2_MAX_BINS], sv[ENGINE_V2_MAX_BINS], sum = 0.0f;
+        for (int64_t c = 0; c < C; c++) z[c] = (float)all[i * C + c];
+        const int64_t y = d->bag_label[bags[i]];
+        const float cens = (float)kase->censorship;
+        loss += mhim_nll_surv_forward(h, sv, z, &y, &cens, 0.0f, 1, C);
+        for (int64_t c = 0; c < C; c++) sum += sv[c];
+        risk[i] = -(double)sum;
+        time[i] = kase->event_time;
+        event[i] = 1 - kase->censorship;
+    }
+    const double nan = NAN;
+    *s = (mhim_eval_scores){nan, nan, nan, nan, nan, nan, nan, nan, nb ? loss / (double)nb : 0.0, nan, nan};
+    if (boot_std) *boot_std = (mhim_eval_scores){nan, 0.0, nan, nan, nan, nan, nan, nan, 0.0, nan, nan};
+    int rc;
+    if (o->n_boot > 0) {
+        mhim_cindex_bootstrap b;
+        rc = mhim_cindex_bootstrap_compute(event, time, risk, nb, MHIM_CINDEX_TIED_TOL, o->fold, o->n_boot, &b);
+        s->auc = b.mean;
+        if (boot_std) boot_std->auc = b.std;
+    } else {
+        mhim_cindex ci;
+        rc = mhim_concordance_index(event, time, risk, nb, MHIM_CINDEX_TIED_TOL, &ci);
+        s->auc = ci.cindex;
+    }
+    free(risk);
+    free(time);
+    free(event);
+    return rc;
 }
 
 int engine_v2_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z, const float *params,
@@ -52,7 +95,9 @@ int engine_v2_evaluate(engine_net *n, engine_data *d, const engine_standardizer 
         n->eval_y[i] = (int)y;
     }
     mhim_bag_view_free(&view);
-    if (rc == MHIM_OK) {
+    if (rc == MHIM_OK && n->survival) {
+        rc = survival_scores(n, d, bags, nb, all, o, s, boot_std);
+    } else if (rc == MHIM_OK) {
         mhim_cls_metrics m;
         const mhim_cls_mode mode = o->bin_metric ? MHIM_CLS_BINARY : MHIM_CLS_MACRO;
         const double mean_loss = nb ? loss / (double)nb : 0.0;
@@ -73,6 +118,6 @@ int engine_v2_evaluate(engine_net *n, engine_data *d, const engine_standardizer 
     return rc;
 }
 
-double engine_v2_select_metric(const mhim_eval_scores *s, int64_t n_classes) {
-    return n_classes > 2 ? s->acc : s->auc;
+double engine_v2_select_metric(const mhim_eval_scores *s, int64_t n_classes, int survival) {
+    return n_classes > 2 && !survival ? s->acc : s->auc;
 }
