@@ -39,4 +39,8 @@ int engine_v2_evaluate(engine_net *n, engine_data *d, const engine_standardizer 
  * C-index (kept in s->auc) for survival. */
 double engine_v2_select_metric(const mhim_eval_scores *s, int64_t n_classes, int survival);
 
+/* Survival risk of one bag's logits (C time bins): −Σ_j S_j with h = σ(z), S = cumprod(1 − h), in float32 as the
+ * original (torch), returned as double. */
+double engine_v2_survival_risk(const float *logits, int64_t C);
+
 #endif

@@ -24,25 +24,35 @@ static void from_metrics(mhim_eval_scores *s, const mhim_cls_metrics *m, double 
                             .acc_micro = m->acc_micro};
 }
 
+double engine_v2_survival_risk(const float *logits, int64_t C) {
+    float surv = 1.0f, sum = 0.0f;
+    for (int64_t c = 0; c < C; c++) {
+        const float h = 1.0f / (1.0f + expf(-logits[c]));
+        surv *= 1.0f - h;
+        sum += surv;
+    }
+    return -(double)sum;
+}
+
 /* Survival figures of nb bags with logits all (nb, C): C-index (point or bootstrap mean) in s->auc, its bootstrap
  * std in boot_std->auc, the other metrics NaN. risk = −Σ_j S_j, S = cumprod(1 − σ(z)) in float as the original. */
 static int survival_scores(const engine_net *n, const engine_data *d, const int64_t *bags, int64_t nb,
                            const double *all, const engine_v2_eval_opts *o, mhim_eval_scores *s,
                            mhim_eval_scores *boot_std) {
     const int64_t C = n->C;
+    MHIM_ASSERT(C <= ENGINE_V2_MAX_BINS); /* survival runs have 4 bins (mhim_config_check_training) */
     double *risk = mhim_malloc((size_t)MHIM_MAX(nb, 1) * sizeof *risk);
     double *time = mhim_malloc((size_t)MHIM_MAX(nb, 1) * sizeof *time);
     int *event = mhim_malloc((size_t)MHIM_MAX(nb, 1) * sizeof *event);
     double loss = 0;
     for (int64_t i = 0; i < nb; i++) {
         const mhim_case *kase = &d->labels.cases[d->bags[bags[i]].case_index];
-        float z[ENGINE_V2_MAX_BINS], h[ENGINE_V2_MAX_BINS], sv[ENGINE_V2_MAX_BINS], sum = 0.0f;
+        float z[ENGINE_V2_MAX_BINS], h[ENGINE_V2_MAX_BINS], sv[ENGINE_V2_MAX_BINS];
         for (int64_t c = 0; c < C; c++) z[c] = (float)all[i * C + c];
         const int64_t y = d->bag_label[bags[i]];
         const float cens = (float)kase->censorship;
         loss += mhim_nll_surv_forward(h, sv, z, &y, &cens, 0.0f, 1, C);
-        for (int64_t c = 0; c < C; c++) sum += sv[c];
-        risk[i] = -(double)sum;
+        risk[i] = engine_v2_survival_risk(z, C);
         time[i] = kase->event_time;
         event[i] = 1 - kase->censorship;
     }
