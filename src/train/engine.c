@@ -62,6 +62,12 @@ static int write_config(engine_run *r) {
 
 static void final_table(engine_run *r) {
     const mhim_train_summary *s = r->sum;
+    if (r->net.survival) { /* v2 survival: the C-index (kept in auc) */
+        for (int k = 0; k < s->n_folds; k++)
+            engine_say(r, "fold %d test c-index %.4f", s->first_fold + k, s->student[k].auc);
+        engine_say(r, "Cross validation c-index mean: %.3f, std %.3f", s->mean.auc, s->std.auc);
+        return;
+    }
     engine_say(r, "%-6s %9s %7s %10s %7s %7s", "fold", "accuracy", "auc", "precision", "recall", "fscore");
     for (int k = 0; k < s->n_folds; k++) {
         const mhim_eval_scores *t = &s->student[k];
