@@ -46,7 +46,8 @@ typedef struct {
 /* "abmil" | "transmil" | "dsmil". */
 const char *mhim_model_kind_name(mhim_model_kind kind);
 /* The model the training options describe: baseline attn|selfattn|dsmil, mhim_version, input_dim, n_classes, act,
- * dropout, da_act, n_heads, attn2score, merge_k (v2 with merge_enable). MHIM_EINPUT naming the option otherwise. */
+ * dropout, da_act, n_heads, attn2score, merge_k (v2 --model=mhim with --merge_enable, else 0). MHIM_EINPUT naming the
+ * option otherwise. */
 int mhim_model_config_from_options(mhim_model_config *mc, const struct mhim_config *cfg);
 /* One-line text form stored in checkpoints: "version=1 input_dim=1024 n_classes=2 act=relu dropout=0.25 ..."
  * (every field except the kind, which is stored as the model name). */

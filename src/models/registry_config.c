@@ -46,8 +46,10 @@ int mhim_model_config_from_options(mhim_model_config *mc, const mhim_config *cfg
     mc->gated = 0; /* the gated ABMIL is not reachable from the original's options; checkpoints can select it */
     mc->heads = cfg->n_heads;
     mc->attn2score = cfg->attn2score;
-    mc->merge_k = cfg->version == 2 && cfg->merge_enable ? cfg->merge_k : 0;
-    if (mc->merge_k < 0 || (cfg->version == 2 && cfg->merge_enable && mc->merge_k < 1))
+    /* the Merge module exists only in v2 --model=mhim with --merge_enable (mhim_pure builds it with merge off) */
+    const int merge = cfg->version == 2 && cfg->merge_enable && cfg->model && !strcmp(cfg->model, "mhim");
+    mc->merge_k = merge ? cfg->merge_k : 0;
+    if (merge && mc->merge_k < 1)
         return mhim_fail("--merge_k=%lld: expected >= 1 global queries", (long long)mc->merge_k);
     return MHIM_OK;
 }

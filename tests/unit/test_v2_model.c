@@ -98,11 +98,14 @@ static int test_config(void) {
     memset(&cfg, 0, sizeof cfg);
     cfg.baseline = "attn", cfg.act = "gelu", cfg.da_act = "relu", cfg.version = 2, cfg.input_dim = 1024;
     cfg.n_classes = 2, cfg.dropout = 0.25, cfg.n_heads = 8, cfg.merge_enable = true, cfg.merge_k = 5;
-    cfg.merge_ratio = 0.9, cfg.merge_mm = 0.9999;
+    cfg.merge_ratio = 0.9, cfg.merge_mm = 0.9999, cfg.model = "mhim";
     mhim_model_config mc;
-    fails += check_true("options: v2 --merge_enable --merge_k 5 => merge_k 5",
+    fails += check_true("options: v2 --model=mhim --merge_enable --merge_k 5 => merge_k 5",
                         mhim_model_config_from_options(&mc, &cfg) == MHIM_OK && mc.merge_k == 5);
-    cfg.merge_enable = false;
+    cfg.model = "mhim_pure";
+    fails += check_true("options: --model=mhim_pure builds no Merge (merge_k 0)",
+                        mhim_model_config_from_options(&mc, &cfg) == MHIM_OK && mc.merge_k == 0);
+    cfg.model = "mhim", cfg.merge_enable = false;
     fails += check_true("options: without --merge_enable => merge_k 0 (mhim_pure)",
                         mhim_model_config_from_options(&mc, &cfg) == MHIM_OK && mc.merge_k == 0);
     mhim_v2_options o;
