@@ -24,6 +24,7 @@ typedef struct {
     double thr;                     /* threshold used: pred = p >= thr */
     double acc05, f1_05;            /* at threshold 0.5 */
     double loss;                    /* mean classification loss over the bags */
+    double ck, acc_micro;           /* v2 only: Cohen's kappa and micro accuracy (acc is then macro accuracy) */
 } mhim_eval_scores;
 
 /* The collectives of a data-parallel group (implemented by src/dist over MPI or NCCL). Every call is made by every
@@ -67,7 +68,7 @@ int mhim_train_run(const struct mhim_config *cfg, const mhim_engine_options *opt
 void mhim_train_summary_free(mhim_train_summary *s);
 /* Mean / population std over s's folds, then run_dir/results.csv (atomic), as at the end of a whole run;
  * mhim = the teacher columns. MHIM_EINPUT/EINTERNAL when the file cannot be written. */
-int mhim_train_write_results(const char *run_dir, mhim_train_summary *s, bool mhim);
+int mhim_train_write_results(const char *run_dir, mhim_train_summary *s, bool mhim, const struct mhim_config *cfg);
 
 /* Ask a running mhim_train_run to write its checkpoint and return at the next bag (async-signal-safe). */
 void mhim_train_request_stop(void);

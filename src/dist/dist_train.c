@@ -66,7 +66,7 @@ static int write_outputs(const mhim_config *cfg, const mhim_sweep *sw, const int
                 memcpy(&s.student[k], r0 + k * UNIT_RECORD + 3, sizeof(mhim_eval_scores));
                 memcpy(&s.teacher[k], r0 + k * UNIT_RECORD + 3 + SCORE_DOUBLES, sizeof(mhim_eval_scores));
             }
-            rc = mhim_train_write_results(dir, &s, r0[2] > 0.5);
+            rc = mhim_train_write_results(dir, &s, r0[2] > 0.5, cfg);
             if (rc == MHIM_OK && !sw->n_points) print_fold_table(&s);
             mhim_train_summary_free(&s);
         } else if (rc == MHIM_OK) {

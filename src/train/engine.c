@@ -50,11 +50,11 @@ static void aggregate(mhim_train_summary *s) {
         mhim_numpy_mean_std(&s->student[0].acc + f, s->n_folds, stride, 0, &s->mean.acc + f, &s->std.acc + f);
 }
 
-int mhim_train_write_results(const char *run_dir, mhim_train_summary *s, bool mhim) {
+int mhim_train_write_results(const char *run_dir, mhim_train_summary *s, bool mhim, const mhim_config *cfg) {
     aggregate(s);
     unsigned char *done = mhim_malloc((size_t)MHIM_MAX(s->n_folds, 1));
     memset(done, 1, (size_t)MHIM_MAX(s->n_folds, 1));
-    int rc = engine_write_results(run_dir, s, done, mhim);
+    int rc = engine_write_results(run_dir, s, done, mhim, cfg->version, mhim_config_is_survival(cfg));
     free(done);
     return rc;
 }
@@ -73,6 +73,12 @@ static int write_config(engine_run *r) {
 
 static void final_table(engine_run *r) {
     const mhim_train_summary *s = r->sum;
+    if (r->net.survival) { /* v2 survival: the C-index (kept in auc) */
+        for (int k = 0; k < s->n_folds; k++)
+            engine_say(r, "fold %d test c-index %.4f", s->first_fold + k, s->student[k].auc);
+        engine_say(r, "Cross validation c-index mean: %.3f, std %.3f", s->mean.auc, s->std.auc);
+        return;
+    }
     engine_say(r, "%-6s %9s %7s %10s %7s %7s", "fold", "accuracy", "auc", "precision", "recall", "fscore");
     for (int k = 0; k < s->n_folds; k++) {
         const mhim_eval_scores *t = &s->student[k];
@@ -131,7 +137,8 @@ static int run_folds(engine_run *r) {
     while (rc == MHIM_OK && r->cur.fold < r->data.splits.n_folds && r->cur.fold < r->fold_end) {
         rc = engine_run_fold(r);
         if (rc != MHIM_OK) break;
-        if (r->writer && !r->opt->unit) rc = engine_write_results(cfg->run_dir, r->sum, r->done, r->net.mhim);
+        if (r->writer && !r->opt->unit)
+            rc = engine_write_results(cfg->run_dir, r->sum, r->done, r->net.mhim, cfg->version, r->net.survival);
         memset(&r->cur, 0, sizeof r->cur);
         r->cur.fold = r->sum->first_fold;
         for (int k = 0; k < r->sum->n_folds && r->done[k]; k++) r->cur.fold = r->sum->first_fold + k + 1;
@@ -204,7 +211,8 @@ int mhim_train_run(const mhim_config *cfg, const mhim_engine_options *opt, mhim_
         rc = MHIM_OK;
     } else if (rc == MHIM_OK) {
         aggregate(out);
-        if (r.writer && !unit) rc = engine_write_results(cfg->run_dir, out, r.done, r.net.mhim);
+        if (r.writer && !unit)
+            rc = engine_write_results(cfg->run_dir, out, r.done, r.net.mhim, cfg->version, r.net.survival);
         if (rc == MHIM_OK && !unit) final_table(&r);
     }
     if (r.net.model) engine_net_free(&r.net);

@@ -70,8 +70,8 @@ int engine_data_open(engine_data *d, const mhim_config *cfg, const mhim_dp_ops *
     if (rc == MHIM_OK) rc = mhim_match_mode_parse(cfg->feature_match, "--feature_match", &match);
     mhim_label_options lopt = {cfg->datasets, cfg->version, header};
     if (rc == MHIM_OK) rc = mhim_labels_load(csv, &lopt, &d->labels);
-    if (rc == MHIM_OK && d->labels.task != MHIM_TASK_CLASSIFICATION)
-        rc = mhim_fail("%s: survival labels need the v2 engine (--mhim_version=2), not available yet", csv);
+    if (rc == MHIM_OK && d->labels.task != MHIM_TASK_CLASSIFICATION && cfg->version != 2)
+        rc = mhim_fail("%s: survival labels need MHIM-v2 (--mhim_version=2 and --datasets=surv_*)", csv);
     if (rc == MHIM_OK && d->labels.n_classes != cfg->n_classes)
         rc = mhim_fail("%s: %d classes in the labels but --n_classes=%d (set --n_classes=%d)", csv,
                        d->labels.n_classes, cfg->n_classes, d->labels.n_classes);

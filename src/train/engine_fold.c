@@ -10,6 +10,7 @@
 #include "mhim/log.h"
 #include "mhim/schedule.h"
 #include "train/engine_internal.h"
+#include "train/engine_v2.h"
 #include "train/progress.h"
 
 static double now_s(void) {
@@ -42,7 +43,8 @@ static void sets_free(fold_sets *s) {
 
 static int lr_schedule(const mhim_config *cfg, int64_t iters, mhim_lr_schedule *s) {
     int64_t period = cfg->lr_supi ? (int64_t)cfg->num_epoch * iters : cfg->num_epoch;
-    if (!strcmp(cfg->lr_sche, "cosine")) return mhim_lr_schedule_init(s, MHIM_LR_COSINE, cfg->lr, 0.0, period, 0.0);
+    const double lr_min = cfg->version == 2 ? ENGINE_V2_LR_MIN : 0.0; /* v2: timm cosine with lr_min */
+    if (!strcmp(cfg->lr_sche, "cosine")) return mhim_lr_schedule_init(s, MHIM_LR_COSINE, cfg->lr, lr_min, period, 0.0);
     if (!strcmp(cfg->lr_sche, "step"))
         return mhim_lr_schedule_init(s, MHIM_LR_STEP, cfg->lr, 0.0, MHIM_MAX(period / 2, 1), 0.2);
     if (!strcmp(cfg->lr_sche, "const")) return mhim_lr_schedule_init(s, MHIM_LR_CONST, cfg->lr, 0.0, 1, 0.0);
@@ -50,6 +52,18 @@ static int lr_schedule(const mhim_config *cfg, int64_t iters, mhim_lr_schedule *
 }
 
 static void scores_json(char *buf, size_t cap, const char *prefix, const mhim_eval_scores *s) {
+    if (isnan(s->thr) && isnan(s->acc)) { /* v2 survival: the C-index is kept in auc */
+        snprintf(buf, cap, ",\"%s_cindex\":%.6f,\"%s_loss\":%.6g", prefix, s->auc, prefix, s->loss);
+        return;
+    }
+    if (isnan(s->thr)) { /* v2 metrics: no threshold */
+        snprintf(buf, cap,
+                 ",\"%s_acc\":%.6f,\"%s_auc\":%.6f,\"%s_precision\":%.6f,\"%s_recall\":%.6f,\"%s_f1\":%.6f,"
+                 "\"%s_ck\":%.6f,\"%s_acc_micro\":%.6f,\"%s_loss\":%.6g",
+                 prefix, s->acc, prefix, s->auc, prefix, s->prec, prefix, s->rec, prefix, s->f1, prefix,
+                 isfinite(s->ck) ? s->ck : 0.0, prefix, s->acc_micro, prefix, s->loss);
+        return;
+    }
     snprintf(buf, cap,
              ",\"%s_accuracy\":%.6f,\"%s_auc\":%.6f,\"%s_precision\":%.6f,\"%s_recall\":%.6f,\"%s_fscore\":%.6f,"
              "\"%s_threshold\":%.6g,\"%s_loss\":%.6g",
@@ -86,6 +100,20 @@ static void report_epoch(engine_run *r, int epoch, int64_t iters, double lr, dou
                c->fold, epoch + 1, r->cfg->num_epoch, c->acc[0] / n, 100.0 * kept, val->auc, val->acc, secs,
                eta_s / 3600, eta_s / 60 % 60, eta_s % 60);
     if (tval) engine_say(r, "[fold %d]   teacher val auc %.4f  acc %.3f", c->fold, tval->auc, tval->acc);
+}
+
+/* Evaluate params on bags[0..nb) with the metrics of the run's version: v1 at threshold thr (NaN = Youden), v2
+ * with n_boot bootstrap resamples (0 = point estimates; boot_std may be NULL). */
+static int evaluate(engine_run *r, const fold_sets *s, const float *params, const int64_t *bags, int64_t nb,
+                    double thr, int64_t n_boot, mhim_eval_scores *out, mhim_eval_scores *boot_std) {
+    if (r->cfg->version != 2) return engine_evaluate(&r->net, &r->data, &s->z, r->opt->dp, params, bags, nb, thr, out);
+    engine_v2_eval_opts o = {r->cfg->bin_metric, r->cur.fold, n_boot};
+    return engine_v2_evaluate(&r->net, &r->data, &s->z, params, bags, nb, &o, out, boot_std);
+}
+
+/* The model-selection and early-stopping score: v1 AUC, v2 its best_idx metric. */
+static double select_score(const engine_run *r, const mhim_eval_scores *v) {
+    return r->cfg->version == 2 ? engine_v2_select_metric(v, r->net.C, r->net.survival) : v->auc;
 }
 
 static int build_sets(engine_run *r, fold_sets *s) {
@@ -160,6 +188,7 @@ static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t
         int64_t N;
         engine_step_stats st;
         ctx->bag = bag;
+        ctx->censorship = (float)r->data.labels.cases[r->data.bags[bag].case_index].censorship;
         rc = engine_bag_get(&r->data, &s->z, bag, view, n->xbuf, &x, &N);
         if (rc == MHIM_OK) rc = engine_step_grad(n, ctx, x, N, r->data.bag_label[bag], &st);
         if (rc != MHIM_OK) return rc;
@@ -256,23 +285,29 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         if (rc != MHIM_OK) break;
         double lr_used = n->adam.lr;
         mhim_eval_scores val, tval, test, ttest;
-        rc = engine_evaluate(n, &r->data, &s->z, dp, n->student, s->val, s->n_val, NAN, &val);
-        if (rc == MHIM_OK && n->mhim) rc = engine_evaluate(n, &r->data, &s->z, dp, n->teacher, s->val, s->n_val, NAN, &tval);
+        rc = evaluate(r, s, n->student, s->val, s->n_val, NAN, 0, &val, NULL);
+        if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, s->val, s->n_val, NAN, 0, &tval, NULL);
         if (rc == MHIM_OK && cfg->always_test) {
-            rc = engine_evaluate(n, &r->data, &s->z, dp, n->student, s->test, s->n_test, NAN, &test);
-            if (rc == MHIM_OK && n->mhim) rc = engine_evaluate(n, &r->data, &s->z, dp, n->teacher, s->test, s->n_test, NAN, &ttest);
+            rc = evaluate(r, s, n->student, s->test, s->n_test, NAN, 0, &test, NULL);
+            if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, s->test, s->n_test, NAN, 0, &ttest, NULL);
         }
         if (rc != MHIM_OK) break;
-        if (val.auc > c->best_auc && e >= stage) {
-            c->best_auc = val.auc;
+        const double score = select_score(r, &val);
+        /* v2 selects the best teacher on its own validation score; v1 keeps the teacher of the best student */
+        const int v2_teacher = cfg->version == 2 && n->mhim && select_score(r, &tval) > c->best_teacher && e >= stage;
+        if (v2_teacher) {
+            c->best_teacher = select_score(r, &tval);
+            mhim_params_copy(n->L, n->best_teacher, n->teacher);
+        }
+        if (score > c->best_auc && e >= stage) {
+            c->best_auc = score;
             c->best_epoch = e;
             c->best_val = val;
             mhim_params_copy(n->L, n->best_student, n->student);
-            if (n->mhim) mhim_params_copy(n->L, n->best_teacher, n->teacher);
-            rc = engine_save_best(r, c->fold);
-            if (rc != MHIM_OK) break;
+            if (n->mhim && cfg->version != 2) mhim_params_copy(n->L, n->best_teacher, n->teacher);
         }
-        int stop = cfg->early_stopping && mhim_early_stop_update(&c->es, e, val.auc);
+        if ((c->best_epoch == e || v2_teacher) && (rc = engine_save_best(r, c->fold)) != MHIM_OK) break;
+        int stop = cfg->early_stopping && mhim_early_stop_update(&c->es, e, score);
         double secs = now_s() - t0;
         epoch_time_sum += secs;
         epochs_timed++;
@@ -313,6 +348,7 @@ int engine_run_fold(engine_run *r) {
         engine_say(r, "[fold %d] %lld train, %lld val, %lld test bags", c->fold, (long long)s.n_train,
                    (long long)s.n_val, (long long)s.n_test);
         c->best_auc = 0.0;
+        c->best_teacher = 0.0;
         c->best_epoch = -1;
         memset(&c->best_val, 0, sizeof c->best_val);
         memset(c->acc, 0, sizeof c->acc);
@@ -332,7 +368,7 @@ int engine_run_fold(engine_run *r) {
         MHIM_WARN("fold %d: no epoch improved the validation AUC above 0 (from epoch %d on); testing the last model",
                   c->fold, (int)ceil(cfg->save_best_model_stage * cfg->num_epoch));
         mhim_params_copy(n->L, n->best_student, n->student);
-        if (n->mhim) mhim_params_copy(n->L, n->best_teacher, n->teacher);
+        if (n->mhim && !(cfg->version == 2 && c->best_teacher > 0)) mhim_params_copy(n->L, n->best_teacher, n->teacher);
         rc = engine_save_best(r, c->fold); /* a later --teacher_init run needs every fold's file */
         if (rc != MHIM_OK) {
             sets_free(&s);
@@ -341,11 +377,20 @@ int engine_run_fold(engine_run *r) {
     }
     const int k = c->fold - r->sum->first_fold;
     double thr = cfg->best_thr_val ? c->best_val.thr : NAN;
-    rc = engine_evaluate(n, &r->data, &s.z, r->opt->dp, n->best_student, s.test, s.n_test, thr, &r->sum->student[k]);
+    const int64_t n_boot = cfg->version == 2 && strstr(cfg->bootstrap_mode, "test") ? cfg->num_bootstrap : 0;
+    mhim_eval_scores sstd, tstd;
+    rc = evaluate(r, &s, n->best_student, s.test, s.n_test, thr, n_boot, &r->sum->student[k], &sstd);
     if (rc == MHIM_OK && n->mhim)
-        rc = engine_evaluate(n, &r->data, &s.z, r->opt->dp, n->best_teacher, s.test, s.n_test, thr, &r->sum->teacher[k]);
+        rc = evaluate(r, &s, n->best_teacher, s.test, s.n_test, thr, n_boot, &r->sum->teacher[k], &tstd);
     sets_free(&s);
     if (rc != MHIM_OK) return rc;
+    if (n_boot > 0) {
+        engine_say(r, "[fold %d] test bootstrap (%lld resamples) std: acc %.4f auc %.4f f1 %.4f ck %.4f", c->fold,
+                   (long long)n_boot, sstd.acc, sstd.auc, sstd.f1, sstd.ck);
+        if (n->mhim)
+            engine_say(r, "[fold %d] teacher test (best teacher, bootstrap mean): acc %.4f auc %.4f f1 %.4f", c->fold,
+                       r->sum->teacher[k].acc, r->sum->teacher[k].auc, r->sum->teacher[k].f1);
+    }
     const mhim_eval_scores *t = &r->sum->student[k];
     engine_say(r, "[fold %d] selected epoch %d: val auc %.4f | test accuracy %.4f auc %.4f precision %.4f recall %.4f "
                   "fscore %.4f",

@@ -99,6 +99,10 @@ typedef struct {
     float *xbuf;                 /* standardised bag (max_instances·dim) */
     mhim_mask_config mask;
     mhim_mask_workspace mws;
+    struct mhim_v2 *v2;          /* v2 --model=mhim: the Merge companion (engine_v2_step.c), else NULL */
+    int64_t *perm;               /* v2: [max_instances] Merge shuffle */
+    int survival;                /* v2 survival task: NLL survival loss, C-index */
+    mhim_mask_v2_config mask2;   /* v2 high-score masking */
 } engine_net;
 
 int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, int64_t n_classes, int64_t max_inst,
@@ -120,6 +124,7 @@ typedef struct {
     double r_h, mm;  /* scheduled values at this iteration */
     const int64_t *given_keep; /* NULL: masking picks the kept ids; else these given_len ids (parity tests) */
     int64_t given_len;
+    float censorship; /* survival: 1 = censored case, 0 = event (y is then the time bin) */
 } engine_step_ctx;
 
 /* Extra floats after the gradients in step_grads: the stop flag, then the step's loss, cls, cl, patches, kept and
@@ -132,6 +137,9 @@ int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, 
                      engine_step_stats *st);
 /* Adam at n->adam.lr with grads (the layout's total floats), then the teacher EMA with momentum mm. */
 void engine_step_apply(engine_net *n, const float *grads, double mm);
+/* One whole single-bag optimiser step: engine_step_grad, then engine_step_apply with n->grads and ctx->mm. */
+int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
+                engine_step_stats *st);
 
 /* Evaluate params (eval mode, full bags) on bags[0..nb): scores with threshold thr_fixed (NaN = Youden). With a
  * data-parallel group (dp->size > 1) each rank scores positions j % size == rank and the per-bag figures are
@@ -147,14 +155,15 @@ int engine_write_atomic(const char *path, const char *text, size_t len);
 int engine_make_run_dir(const mhim_config *cfg);
 /* Peak resident set size of the process in MiB. */
 double engine_peak_rss_mib(void);
-/* results.csv: one row per finished fold (done[k]) and mean/std rows. */
-int engine_write_results(const char *run_dir, const mhim_train_summary *s, const unsigned char *done, int mhim);
+/* results.csv: one row per finished fold (done[k]) and mean/std rows; version 2 writes the v2 metric columns. */
+int engine_write_results(const char *run_dir, const mhim_train_summary *s, const unsigned char *done, int mhim,
+                         int version, int survival);
 /* Append one line to a file (and fsync it). */
 int engine_append_line(const char *path, const char *line);
 
 /* ---- one run: folds, resume state, checkpoints (engine.c, engine_fold.c, engine_ckpt.c) ---------------------- */
 
-#define ENGINE_SCORE_FIELDS 10 /* mhim_eval_scores as doubles, in declaration order */
+#define ENGINE_SCORE_FIELDS 12 /* mhim_eval_scores as doubles, in declaration order, and one spare */
 
 /* Where a run stands; saved in ckp.h5 after every epoch and on a stop request. */
 typedef struct {
@@ -166,6 +175,7 @@ typedef struct {
     int best_epoch;       /* -1 when no model was selected yet */
     mhim_eval_scores best_val;
     double acc[6];        /* epoch sums: loss, cls, cl, patches, kept, guarded */
+    double best_teacher;  /* v2: best teacher validation metric (selected separately from the student) */
 } engine_cursor;
 
 typedef struct {

@@ -10,6 +10,8 @@
 #include "mhim/metrics.h"
 #include "mhim/ops/loss.h"
 #include "train/engine_internal.h"
+#include "mhim/v2.h"
+#include "train/engine_v2.h"
 
 #define PURE_DROPOUT 0.25f /* --model=pure builds MHIM with the class default dropout (spec §1.1) */
 #define TEMP_S 1.0f        /* student temperature of the consistency loss (not an option in v1) */
@@ -67,10 +69,13 @@ int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, 
                                  cfg->kept_order && !strcmp(cfg->kept_order, "cpython") ? MHIM_KEEP_CPYTHON_SET
                                                                                         : MHIM_KEEP_ASCENDING};
     mhim_mask_workspace_init(&n->mws, MHIM_MAX(max_inst, 1));
+    n->survival = mhim_config_is_survival(cfg);
+    if (n->mhim && cfg->version == 2) return engine_v2_attach(n, cfg, max_inst);
     return n->mhim ? mhim_mask_config_check(&n->mask) : MHIM_OK;
 }
 
 void engine_net_free(engine_net *n) {
+    if (n->v2) engine_v2_detach(n);
     if (n->teacher != n->student) mhim_params_free(n->teacher);
     mhim_params_free(n->student);
     mhim_params_free(n->grads);
@@ -97,13 +102,17 @@ void engine_net_free(engine_net *n) {
     memset(n, 0, sizeof *n);
 }
 
-/* Adam over the tensors that receive a gradient: DSMIL's predictor never does (torch skips grad None). */
+/* Adam over the tensors that receive a gradient: DSMIL's predictor never does (torch skips grad None), nor v2's
+ * global queries G (requires_grad=False; they move by the Merge EMA only). */
 static void adam_step(engine_net *n, const float *grads) {
     int dsmil = mhim_model_get_config(n->model)->kind == MHIM_MODEL_DSMIL;
+    int64_t g0 = 0, g1 = 0;
+    if (n->v2) mhim_v2_frozen_range(n->v2, &g0, &g1);
     mhim_adam_begin_step(&n->adam);
     for (int64_t t = 0; t < n->L->count; t++) {
         const mhim_param_entry *e = &n->L->entries[t];
         if (dsmil && !strncmp(e->name, "predictor.", 10)) continue;
+        if (e->offset >= g0 && e->offset < g1) continue;
         mhim_adam_update(&n->adam, n->student + e->offset, grads + e->offset, n->adam_m + e->offset,
                          n->adam_v + e->offset, e->numel);
     }
@@ -118,6 +127,7 @@ int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, 
     const int64_t *idx = NULL;
     int64_t kept = N;
     int rc;
+    if (n->v2 || n->survival) return engine_v2_step_grad(n, ctx, x, N, y, st);
     memset(st, 0, sizeof *st);
     mhim_params_zero(n->L, n->grads);
     if (n->mhim) {
@@ -173,6 +183,13 @@ void engine_step_apply(engine_net *n, const float *grads, double mm) {
     if (n->mhim && !n->tea_same) mhim_ema_update(n->teacher, n->student, n->L->total, mm);
 }
 
+int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
+                engine_step_stats *st) {
+    int rc = engine_step_grad(n, ctx, x, N, y, st);
+    if (rc == MHIM_OK) engine_step_apply(n, n->grads, ctx->mm);
+    return rc;
+}
+
 int engine_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z, const mhim_dp_ops *dp,
                     const float *params, const int64_t *bags, int64_t nb, double thr_fixed, mhim_eval_scores *s) {
     const int rank = dp ? dp->rank : 0, size = dp ? dp->size : 1;
@@ -216,6 +233,6 @@ int engine_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z,
     if (rc == MHIM_OK) rc = mhim_five_scores_at(n->eval_y, n->eval_p, nb, 0.5, &f05);
     if (rc != MHIM_OK) return rc;
     *s = (mhim_eval_scores){fs.accuracy, fs.auc, fs.precision, fs.recall, fs.fscore, fs.threshold,
-                            f05.accuracy, f05.fscore, nb ? loss / (double)nb : 0.0};
+                            f05.accuracy, f05.fscore, nb ? loss / (double)nb : 0.0, 0.0, fs.accuracy};
     return MHIM_OK;
 }
