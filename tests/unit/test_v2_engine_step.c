@@ -49,7 +49,8 @@ static int test_mhim_step(const float *x) {
     memcpy(s0, n.student, (size_t)total * sizeof(float));
     memcpy(t0, n.teacher, (size_t)total * sizeof(float));
     n.adam.lr = 2e-4;
-    engine_step_ctx ctx = {&cfg, 2021, 0, 3, cfg.mask_ratio_h, cfg.mm, 0.0f};
+    engine_step_ctx ctx = {
+        .cfg = &cfg, .seed = 2021, .epoch = 0, .bag = 3, .r_h = cfg.mask_ratio_h, .mm = cfg.mm, .censorship = 0.0f};
     engine_step_stats st;
     int rc = engine_step(&n, &ctx, x, N_INST, 1, &st);
     fails += check_true("step ok", rc == MHIM_OK);
@@ -102,7 +103,7 @@ static int test_pure_survival(const float *x) {
     const float cens[2] = {1.0f, 0.0f};
     for (int k = 0; k < 2; k++) {
         mhim_model_init_params(n.model, n.student, 7);
-        engine_step_ctx ctx = {&cfg, 2021, 0, 3, 0.0, 0.0, cens[k]};
+        engine_step_ctx ctx = {.cfg = &cfg, .seed = 2021, .epoch = 0, .bag = 3, .censorship = cens[k]};
         int rc = engine_step(&n, &ctx, x, N_INST, 2, &st);
         /* the step leaves the logits in n.probs[0..4): censored -log S[2], event -log S[1] - log h[2] */
         double h[4], S[4], surv = 1.0;
