@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
     float *params[3], *grads[3];
     mhim_arena arenas[3];
     for (int k = 0; k < n_models; k++) {
-        mhim_model_config mc = {kinds[k], 1, D_IN, 2, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, 0, 8, 0};
+        mhim_model_config mc = {kinds[k], 1, D_IN, 2, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, 0, 8, 0, 0};
         if (mhim_model_create(&models[k], &mc)) return fprintf(stderr, "%s\n", mhim_error()), 1;
         params[k] = mhim_params_alloc(mhim_model_layout(models[k]));
         grads[k] = mhim_params_alloc(mhim_model_layout(models[k]));

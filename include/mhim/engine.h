@@ -24,12 +24,29 @@ typedef struct {
     double thr;                     /* threshold used: pred = p >= thr */
     double acc05, f1_05;            /* at threshold 0.5 */
     double loss;                    /* mean classification loss over the bags */
+    double ck, acc_micro;           /* v2 only: Cohen's kappa and micro accuracy (acc is then macro accuracy) */
 } mhim_eval_scores;
+
+/* The collectives of a data-parallel group (implemented by src/dist over MPI or NCCL). Every call is made by every
+ * rank of the group in the same order; each returns MHIM_OK or an error with one message. */
+typedef struct mhim_dp_ops {
+    int rank, size;                                     /* this rank in the group, ranks in the group */
+    void *ctx;
+    int (*sum_f32)(void *ctx, float *buf, int64_t n);   /* in-place sum over the group (the gradient all-reduce) */
+    int (*sum_f64)(void *ctx, double *buf, int64_t n);  /* in-place sum over the group (evaluation gather) */
+    int (*bcast_f32)(void *ctx, float *buf, int64_t n); /* from group rank 0 to the others */
+} mhim_dp_ops;
 
 /* Options of a run that are not training options of the original. */
 typedef struct {
     bool standardize;   /* z-score every feature with the mean/std over the training bags of each fold */
     bool quiet;         /* no per-epoch progress lines on stdout (the log still gets them) */
+    /* A work unit of a distributed run (src/dist): run fold `unit_fold` alone, with its own files
+     * ckp_fold_{k}.h5, train_fold_{k}.log, metrics_fold_{k}.jsonl; no results.csv (the gatherer writes it);
+     * config.yaml only from the unit of fold_start. */
+    bool unit;
+    int unit_fold;
+    const mhim_dp_ops *dp; /* data-parallel group (size > 1: sharded bags, all-reduced gradients); NULL = alone */
 } mhim_engine_options;
 
 /* Final figures of a run: per-fold test scores of the best student (and teacher for mhim) and their
@@ -49,6 +66,9 @@ typedef struct {
  * caller frees the summary with mhim_train_summary_free. */
 int mhim_train_run(const struct mhim_config *cfg, const mhim_engine_options *opt, mhim_train_summary *out);
 void mhim_train_summary_free(mhim_train_summary *s);
+/* Mean / population std over s's folds, then run_dir/results.csv (atomic), as at the end of a whole run;
+ * mhim = the teacher columns. MHIM_EINPUT/EINTERNAL when the file cannot be written. */
+int mhim_train_write_results(const char *run_dir, mhim_train_summary *s, bool mhim, const struct mhim_config *cfg);
 
 /* Ask a running mhim_train_run to write its checkpoint and return at the next bag (async-signal-safe). */
 void mhim_train_request_stop(void);

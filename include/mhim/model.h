@@ -37,6 +37,8 @@ typedef struct {
     int gated;         /* ABMIL gated variant */
     int64_t heads;     /* TransMIL heads */
     int attn2score;    /* v2 class-aware teacher scores (DSMIL: instance logits instead of attention) */
+    int64_t merge_k;   /* v2 Merge global queries (--merge_k with --merge_enable); 0 = no Merge module (v1,
+                          mhim_pure). > 0 puts the merge.* tensors first in the layout (mhim/v2.h) */
 } mhim_model_config;
 
 #define MHIM_MODEL_CONFIG_TEXT 256 /* buffer size for mhim_model_config_text */
@@ -44,7 +46,8 @@ typedef struct {
 /* "abmil" | "transmil" | "dsmil". */
 const char *mhim_model_kind_name(mhim_model_kind kind);
 /* The model the training options describe: baseline attn|selfattn|dsmil, mhim_version, input_dim, n_classes, act,
- * dropout, da_act, n_heads, attn2score. MHIM_EINPUT naming the option otherwise. */
+ * dropout, da_act, n_heads, attn2score, merge_k (v2 --model=mhim with --merge_enable, else 0). MHIM_EINPUT naming the
+ * option otherwise. */
 int mhim_model_config_from_options(mhim_model_config *mc, const struct mhim_config *cfg);
 /* One-line text form stored in checkpoints: "version=1 input_dim=1024 n_classes=2 act=relu dropout=0.25 ..."
  * (every field except the kind, which is stored as the model name). */

@@ -72,4 +72,12 @@ typedef struct {
  * h5_files/). Logs progress; fills summary (may be NULL). */
 int mhim_synth_cohort(const char *out_dir, const mhim_synth_options *o, mhim_synth_summary *summary);
 
+/* The same cohort as a survival cohort (train with --datasets=surv_*, --loss=nll_surv, --n_classes=4): consecutive
+ * groups of slides_per_case slides become one case (files h5_files/case_NNN_sK.h5, K = 1..slides_per_case; slides
+ * left over are removed) and label.csv becomes `Study,ID,Event,Status,WSI` with months to event or censoring: the
+ * hazard is exponential, higher for cases with tumour slides and growing with their largest tumour share, censoring
+ * uniform on (0, 120) months. MHIM_EINPUT when slides_per_case is not in 1..n_slides. */
+int mhim_synth_survival_cohort(const char *out_dir, const mhim_synth_options *o, int slides_per_case,
+                               mhim_synth_summary *summary);
+
 #endif

@@ -21,6 +21,7 @@ typedef struct {
     double max_signal_fraction;
     double signal_strength;
     int seed;
+    int survival;
 } synth_settings;
 
 #define T synth_settings
@@ -29,6 +30,8 @@ static const mhim_option synth_table[] = {
     MHIM_OPTION_INT(T, n_slides, "60", 1, 999999, 0, "Cohort", "slides (270 ~ CAMELYON16 size)"),
     MHIM_OPTION_DOUBLE(T, positive_fraction, "0.4", 0, 1, 0, "Cohort", "share of tumour (label 1) slides"),
     MHIM_OPTION_INT(T, seed, "1", 0, 2147483647, 0, "Cohort", "seed: equal seeds give byte-identical files"),
+    MHIM_OPTION_INT(T, survival, "0", 0, 999999, 0, "Cohort",
+                    "0 = classification; K >= 1 = survival cohort of cases with K slides each (v2 label CSV)"),
     MHIM_OPTION_DOUBLE(T, mean_instances, "9000", 1, 1e7, 0, "Bag size",
                        "mean instances per slide (log-normal, before clipping)"),
     MHIM_OPTION_DOUBLE(T, instances_sigma, "0.5", 0, 3, 0, "Bag size", "sigma of log(instances): the heavy tail"),
@@ -92,7 +95,8 @@ static int run_synth(const synth_settings *st) {
                             .signal_strength = st->signal_strength,
                             .seed = (uint64_t)st->seed};
     mhim_synth_summary summary;
-    int rc = mhim_synth_cohort(st->out, &o, &summary);
+    int rc = st->survival ? mhim_synth_survival_cohort(st->out, &o, st->survival, &summary)
+                          : mhim_synth_cohort(st->out, &o, &summary);
     if (rc == MHIM_OK) rc = write_settings(st);
     if (rc == MHIM_OK) print_summary(st->out, &summary);
     return rc;

@@ -10,6 +10,7 @@ int mhim_cmd_predict(int argc, char **argv);
 int mhim_cmd_splits(int argc, char **argv);
 int mhim_cmd_synth(int argc, char **argv);
 int mhim_cmd_info(int argc, char **argv);
+int mhim_cmd_sweep_summary(int argc, char **argv);
 
 /* Print "mhim: error: <mhim_error()>" to stderr and return `status` (for `return cli_report(rc);`). */
 int mhim_cli_report(int status);

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"splits", mhim_cmd_splits, "print the cross-validation fold assignment of a label CSV"},
     {"synth", mhim_cmd_synth, "generate a synthetic CLAM-layout cohort (h5 bags + label CSV)"},
     {"info", mhim_cmd_info, "describe an .h5 / .pt feature or checkpoint file"},
+    {"sweep-summary", mhim_cmd_sweep_summary, "sweep_results.csv and a table from the point folders of a sweep"},
 };
 
 int mhim_cli_report(int status) {

@@ -38,6 +38,18 @@ static bool is_plain_null(const yaml_event_t *ev) {
     return !strcmp(v, "") || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
 }
 
+/* Skip the rest of the collection whose start event was just read (nested collections included). */
+static int skip_collection(yaml_reader *r) {
+    for (int depth = 1; depth > 0;) {
+        int rc = next_event(r);
+        if (rc) return rc;
+        yaml_event_type_t t = r->event.type;
+        if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT) depth++;
+        if (t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT) depth--;
+    }
+    return MHIM_OK;
+}
+
 /* Body of the top-level mapping: key/value scalar pairs until MAPPING_END. */
 static int read_pairs(yaml_reader *r, const mhim_option *table, int n, mhim_opt_args *args, int first_setting) {
     for (;;) {
@@ -64,6 +76,12 @@ static int read_pairs(yaml_reader *r, const mhim_option *table, int n, mhim_opt_
                 return rc;
             }
         rc = next_event(r);
+        if (rc == MHIM_OK && !strcmp(key, "sweep") && r->event.type == YAML_MAPPING_START_EVENT) {
+            free(key); /* a sweep grid (lists of option values): read by the sweep layer (src/dist/sweep_yaml.c) */
+            rc = skip_collection(r);
+            if (rc) return rc;
+            continue;
+        }
         if (rc == MHIM_OK && r->event.type != YAML_SCALAR_EVENT)
             rc = mhim_fail("%s:%zu: %s: expected a single value, not a list or mapping", r->path, event_line(r), key);
         if (rc == MHIM_OK) {

@@ -186,6 +186,7 @@ static int resolve(mhim_config *c, const mhim_option *table, int n, const mhim_o
     mhim_opts_set(table, n, c, "mhim_version", c->version == 2 ? "2" : "1", NULL);
     if (c->version == 1) apply_v1_rules(c, table, n, args);
     else apply_v2_rules(c, table, n, args);
+    if (c->resume) c->auto_resume = true;
     c->run_dir = join_run_dir(c->version == 1 ? c->model_path : c->output_path, c->project, c->title);
     mhim_log_level level;
     if (mhim_log_parse_level(c->log_level, &level) == MHIM_OK) mhim_log_set_level(level);

@@ -55,6 +55,14 @@ static const mhim_option table[] = {
     C(log_level, "info", "debug|info|warn|error", 0, G_MHIM, "log verbosity"),
     C(device, "cpu", "cpu|cuda", 0, G_MHIM,
       "where training runs; cuda needs a build with -DMHIM_USE_CUDA=ON and a GPU (docs/gpu.md)"),
+    I(group_size, "1", 1, INF, 0, G_MHIM,
+      "MPI ranks per data-parallel group (under mpirun/srun; world size must be a multiple)"),
+    S(sweep, NULL, 0, G_MHIM,
+      "TSV grid: header row = option names, one sweep point per row (or a YAML 'sweep:' mapping of lists)"),
+    I(sweep_point, "-1", -1, INF, 0, G_MHIM, "run only this 0-based sweep point (Slurm job arrays); -1 = all"),
+    B(resume, "false", SW, G_MHIM, "resume unfinished work from its checkpoints (alias of auto_resume)"),
+    I(bags_per_step, "1", 1, INF, 0, G_MHIM,
+      "bags whose gradients are averaged per optimiser step (1 = the original; equals a data-parallel group)"),
 
     /* ---- dataset ---- */
     S(datasets, "camelyon16", 0, G_DATA,

@@ -11,6 +11,9 @@
 #include "mhim/models/embed.h"
 #include "mhim/models/transmil.h"
 #include "mhim/ops/loss.h"
+#include "mhim/ops/merge.h"
+#include "mhim/v2.h"
+#include "models/registry_private.h"
 
 #define MAX_CLASSES 64 /* stack buffers of the loss; far above any MIL task */
 
@@ -30,20 +33,33 @@ struct mhim_model {
     int cached; /* a student forward ran since the last backward */
 };
 
-static mhim_abmil_config abmil_config(const mhim_model_config *c) {
+mhim_abmil_config mhim_registry_abmil_config(const mhim_model_config *c) {
     return (mhim_abmil_config){c->version, c->input_dim, c->n_classes, c->act, c->dropout, c->da_act, c->gated};
 }
 
-static mhim_transmil_config transmil_config(const mhim_model_config *c) {
+mhim_transmil_config mhim_registry_transmil_config(const mhim_model_config *c) {
     mhim_transmil_config t = mhim_transmil_config_default(c->version, c->input_dim, c->n_classes, c->heads, c->act);
     t.embed.dropout = c->dropout;
     return t;
 }
 
-static mhim_dsmil_config dsmil_config(const mhim_model_config *c) {
+mhim_dsmil_config mhim_registry_dsmil_config(const mhim_model_config *c) {
     mhim_dsmil_score score =
         c->version == 2 && !c->attn2score ? MHIM_DSMIL_SCORE_ATTENTION : MHIM_DSMIL_SCORE_INSTANCE;
     return (mhim_dsmil_config){c->version, c->input_dim, c->n_classes, c->act, c->dropout, score};
+}
+
+/* Build the layout from the base network's spec rows, preceded by the Merge rows when merge_k > 0 (the original
+ * state_dict order: merge.* first). */
+static int layout_with_merge(mhim_param_layout *L, const mhim_model_config *mc, const mhim_param_spec *base,
+                             int64_t count) {
+    if (mc->merge_k <= 0) return mhim_param_layout_init(L, base, count);
+    mhim_param_spec rows[MHIM_MERGE_SPEC_ROWS + MHIM_TRANSMIL_SPEC_ROWS];
+    MHIM_ASSERT(count <= MHIM_TRANSMIL_SPEC_ROWS);
+    mhim_merge_shape ms = mhim_merge_shape_default(mc->merge_k);
+    mhim_merge_param_spec(&ms, rows);
+    memcpy(rows + MHIM_MERGE_SPEC_ROWS, base, (size_t)count * sizeof *rows);
+    return mhim_param_layout_init(L, rows, MHIM_MERGE_SPEC_ROWS + count);
 }
 
 int mhim_model_create(mhim_model **out, const mhim_model_config *mc) {
@@ -51,30 +67,35 @@ int mhim_model_create(mhim_model **out, const mhim_model_config *mc) {
     if (mc->n_classes < 1 || mc->n_classes > MAX_CLASSES)
         return mhim_fail("%s: n_classes %lld: expected 1..%d", mhim_model_kind_name(mc->kind),
                          (long long)mc->n_classes, MAX_CLASSES);
+    if (mc->merge_k < 0 || (mc->merge_k > 0 && mc->version != 2))
+        return mhim_fail("%s: merge_k %lld: the Merge module is MHIM-v2 only (version 2, merge_k >= 1)",
+                         mhim_model_kind_name(mc->kind), (long long)mc->merge_k);
     mhim_model *m = mhim_calloc(1, sizeof *m);
     m->cfg = *mc;
+    mhim_param_spec rows[MHIM_TRANSMIL_SPEC_ROWS];
     int rc;
     switch (mc->kind) {
     case MHIM_MODEL_ABMIL: {
-        mhim_abmil_config c = abmil_config(mc);
-        rc = mhim_abmil_layout(&m->layout, &c);
+        mhim_abmil_config c = mhim_registry_abmil_config(mc);
+        rc = mhim_abmil_config_check(&c);
+        if (rc == MHIM_OK) rc = layout_with_merge(&m->layout, mc, rows, mhim_abmil_param_spec(&c, rows));
         if (rc == MHIM_OK) rc = mhim_abmil_bind(&m->net.abmil, &c, &m->layout);
         break;
     }
     case MHIM_MODEL_TRANSMIL: {
-        mhim_transmil_config c = transmil_config(mc);
-        mhim_param_spec rows[MHIM_TRANSMIL_SPEC_ROWS];
+        mhim_transmil_config c = mhim_registry_transmil_config(mc);
         rc = mhim_transmil_config_check(&c);
         if (rc == MHIM_OK) {
             mhim_transmil_param_spec(&c, rows);
-            rc = mhim_param_layout_init(&m->layout, rows, MHIM_TRANSMIL_SPEC_ROWS);
+            rc = layout_with_merge(&m->layout, mc, rows, MHIM_TRANSMIL_SPEC_ROWS);
         }
         if (rc == MHIM_OK) rc = mhim_transmil_bind(&m->net.transmil, &c, &m->layout);
         break;
     }
     case MHIM_MODEL_DSMIL: {
-        mhim_dsmil_config c = dsmil_config(mc);
-        rc = mhim_dsmil_layout(&m->layout, &c);
+        mhim_dsmil_config c = mhim_registry_dsmil_config(mc);
+        rc = mhim_dsmil_config_check(&c);
+        if (rc == MHIM_OK) rc = layout_with_merge(&m->layout, mc, rows, mhim_dsmil_param_spec(&c, rows));
         if (rc == MHIM_OK) rc = mhim_dsmil_bind(&m->net.dsmil, &c, &m->layout);
         break;
     }
@@ -103,6 +124,7 @@ void mhim_model_init_params(const mhim_model *m, float *params, uint64_t seed) {
     case MHIM_MODEL_TRANSMIL: mhim_transmil_init_params(&m->net.transmil, params, seed); break;
     case MHIM_MODEL_DSMIL: mhim_dsmil_init_params(&m->net.dsmil, params, seed); break;
     }
+    if (m->cfg.merge_k > 0) mhim_v2_init_merge_params(&m->layout, params, seed);
 }
 
 int64_t mhim_model_feat_size(const mhim_model *m) {

@@ -46,6 +46,11 @@ int mhim_model_config_from_options(mhim_model_config *mc, const mhim_config *cfg
     mc->gated = 0; /* the gated ABMIL is not reachable from the original's options; checkpoints can select it */
     mc->heads = cfg->n_heads;
     mc->attn2score = cfg->attn2score;
+    /* the Merge module exists only in v2 --model=mhim with --merge_enable (mhim_pure builds it with merge off) */
+    const int merge = cfg->version == 2 && cfg->merge_enable && cfg->model && !strcmp(cfg->model, "mhim");
+    mc->merge_k = merge ? cfg->merge_k : 0;
+    if (merge && mc->merge_k < 1)
+        return mhim_fail("--merge_k=%lld: expected >= 1 global queries", (long long)mc->merge_k);
     return MHIM_OK;
 }
 
@@ -54,6 +59,8 @@ void mhim_model_config_text(const mhim_model_config *mc, char *out, size_t cap) 
                        "attn2score=%d",
              mc->version, (long long)mc->input_dim, (long long)mc->n_classes, act_name(mc->act), (double)mc->dropout,
              act_name(mc->da_act), mc->gated, (long long)mc->heads, mc->attn2score);
+    size_t used = strlen(out);
+    if (mc->merge_k > 0 && used < cap) snprintf(out + used, cap - used, " merge_k=%lld", (long long)mc->merge_k);
 }
 
 /* Parse an integer field value; 0 on a malformed value. */
@@ -100,6 +107,7 @@ int mhim_model_config_parse(mhim_model_config *mc, const char *name, const char 
         } else if (!strcmp(tok, "gated")) ok = parse_i64(v, &i) && (i == 0 || i == 1), mc->gated = (int)i;
         else if (!strcmp(tok, "heads")) ok = parse_i64(v, &mc->heads) && mc->heads > 0;
         else if (!strcmp(tok, "attn2score")) ok = parse_i64(v, &i) && (i == 0 || i == 1), mc->attn2score = (int)i;
+        else if (!strcmp(tok, "merge_k")) ok = parse_i64(v, &mc->merge_k) && mc->merge_k > 0;
         else rc = mhim_fail("model_config: unknown field '%s'", tok);
         if (rc == MHIM_OK && !ok) rc = mhim_fail("model_config: bad value %s=%s", tok, v);
     }

@@ -68,6 +68,8 @@ int mhim_model_config_infer_pt(mhim_model_config *mc, const char *path, const ch
         mc->input_dim = front->shape[1];
         mc->n_classes = pred->shape[0];
         if (mc->kind == MHIM_MODEL_TRANSMIL) mc->heads = heads->shape[0];
+        const mhim_pt_entry *queries = find_key(pt, prefix, "merge.global_q_mm");
+        mc->merge_k = queries && queries->ndim == 3 ? queries->shape[1] : 0;
     }
     mhim_pt_close(pt);
     return rc;

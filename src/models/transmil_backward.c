@@ -26,8 +26,9 @@ static void attention_branch_backward(float *d_ln, float *d_branch, float *scrat
                           cfg->heads, cfg->dim_head, cfg->landmarks);
 }
 
-void mhim_transmil_backward(const mhim_transmil *m, float *grads, const float *params, const mhim_transmil_cache *c,
-                            mhim_arena *arena, const float *d_logits, const float *d_feat) {
+/* The whole backward; dh (n − 1, D) == NULL continues into the front end, else the token gradient is written there. */
+static void backward_tokens(const mhim_transmil *m, float *grads, const float *params, const mhim_transmil_cache *c,
+                            mhim_arena *arena, const float *d_logits, const float *d_feat, float *dh) {
     const mhim_transmil_config *cfg = &m->cfg;
     const int64_t n = c->n, D = cfg->embed.dim;
     const size_t mark = mhim_arena_mark(arena);
@@ -73,6 +74,20 @@ void mhim_transmil_backward(const mhim_transmil *m, float *grads, const float *p
     /* tok0 = [cls ; h] */
     float *g_cls = grads + m->cls_token;
     for (int64_t d = 0; d < D; d++) g_cls[d] += ga[d];
-    mhim_embed_backward(&m->embed, grads, ga + D, &c->embed);
+    if (dh)
+        memcpy(dh, ga + D, (size_t)((n - 1) * D) * sizeof(float));
+    else
+        mhim_embed_backward(&m->embed, grads, ga + D, &c->embed);
     mhim_arena_reset(arena, mark);
+}
+
+void mhim_transmil_backward(const mhim_transmil *m, float *grads, const float *params, const mhim_transmil_cache *c,
+                            mhim_arena *arena, const float *d_logits, const float *d_feat) {
+    backward_tokens(m, grads, params, c, arena, d_logits, d_feat, NULL);
+}
+
+void mhim_transmil_head_backward(const mhim_transmil *m, float *grads, float *dh, const float *params,
+                                 const mhim_transmil_cache *c, mhim_arena *arena, const float *d_logits,
+                                 const float *d_feat) {
+    backward_tokens(m, grads, params, c, arena, d_logits, d_feat, dh);
 }

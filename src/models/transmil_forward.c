@@ -113,19 +113,15 @@ static int check_bag(int64_t N, const int64_t *keep, int64_t n_keep) {
     return MHIM_OK;
 }
 
-int mhim_transmil_forward(mhim_transmil_cache *c, mhim_arena *arena, const mhim_transmil *m, const float *params,
-                          const float *x, int64_t N, const int64_t *keep, int64_t n_keep,
-                          const mhim_rng *dropout_stream, float *logits, float *feat) {
-    int rc = check_bag(N, keep, n_keep);
-    if (rc != MHIM_OK) return rc;
+/* Everything after the front end: tokens [cls ; h] (h = n − 1 rows, kept as given) through both layers to logits. */
+static void forward_tokens(mhim_transmil_cache *c, mhim_arena *arena, const mhim_transmil *m, const float *params,
+                           const float *h, int64_t n, const mhim_rng *dropout_stream, float *logits, float *feat) {
     const mhim_transmil_config *cfg = &m->cfg;
-    const int64_t n = n_keep + 1, D = cfg->embed.dim;
+    const int64_t D = cfg->embed.dim;
     const int64_t nys = mhim_nystrom_cache_floats(n, cfg->heads, cfg->dim_head, cfg->landmarks);
-    memset(c, 0, sizeof *c);
     c->n = n;
-    mhim_embed_forward(&c->embed, arena, &m->embed, params, x, N, keep, n_keep, dropout_stream);
     c->tok0 = mhim_arena_floats(arena, n * D);
-    build_tokens(c->tok0, m, params, c->embed.h, n);
+    build_tokens(c->tok0, m, params, h, n);
     for (int l = 0; l < 2; l++) {
         c->ln_out[l] = mhim_arena_floats(arena, n * D);
         c->ln_mean[l] = mhim_arena_floats(arena, n);
@@ -156,6 +152,26 @@ int mhim_transmil_forward(mhim_transmil_cache *c, mhim_arena *arena, const mhim_
     mhim_linear_forward(logits, c->feat, params + m->pred_w, params + m->pred_b, 1, D, cfg->n_classes);
     if (feat) memcpy(feat, c->feat, (size_t)D * sizeof(float));
     mhim_arena_reset(arena, mark);
+}
+
+int mhim_transmil_forward(mhim_transmil_cache *c, mhim_arena *arena, const mhim_transmil *m, const float *params,
+                          const float *x, int64_t N, const int64_t *keep, int64_t n_keep,
+                          const mhim_rng *dropout_stream, float *logits, float *feat) {
+    int rc = check_bag(N, keep, n_keep);
+    if (rc != MHIM_OK) return rc;
+    memset(c, 0, sizeof *c);
+    mhim_embed_forward(&c->embed, arena, &m->embed, params, x, N, keep, n_keep, dropout_stream);
+    forward_tokens(c, arena, m, params, c->embed.h, n_keep + 1, dropout_stream, logits, feat);
+    return MHIM_OK;
+}
+
+int mhim_transmil_head_forward(mhim_transmil_cache *c, mhim_arena *arena, const mhim_transmil *m, const float *params,
+                               const float *h, int64_t n_tokens, const mhim_rng *dropout_stream, float *logits,
+                               float *feat) {
+    if (n_tokens < 1)
+        return mhim_fail("transmil: the encoder needs at least one instance token, got %lld", (long long)n_tokens);
+    memset(c, 0, sizeof *c);
+    forward_tokens(c, arena, m, params, h, n_tokens + 1, dropout_stream, logits, feat);
     return MHIM_OK;
 }
 

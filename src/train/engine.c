@@ -29,6 +29,7 @@ void engine_say(engine_run *r, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    if (!r->writer) return;
     if (!r->opt->quiet) {
         printf("%s\n", line);
         fflush(stdout);
@@ -49,11 +50,21 @@ static void aggregate(mhim_train_summary *s) {
         mhim_numpy_mean_std(&s->student[0].acc + f, s->n_folds, stride, 0, &s->mean.acc + f, &s->std.acc + f);
 }
 
+int mhim_train_write_results(const char *run_dir, mhim_train_summary *s, bool mhim, const mhim_config *cfg) {
+    aggregate(s);
+    unsigned char *done = mhim_malloc((size_t)MHIM_MAX(s->n_folds, 1));
+    memset(done, 1, (size_t)MHIM_MAX(s->n_folds, 1));
+    int rc = engine_write_results(run_dir, s, done, mhim, cfg->version, mhim_config_is_survival(cfg));
+    free(done);
+    return rc;
+}
+
 static int write_config(engine_run *r) {
     size_t len = 0;
     FILE *f = open_memstream(&r->options_yaml, &len);
     mhim_config_print_yaml(f, r->cfg);
     fclose(f);
+    if (!r->writer || (r->opt->unit && r->opt->unit_fold != r->cfg->fold_start)) return MHIM_OK;
     char *path = mhim_asprintf("%s/config.yaml", r->cfg->run_dir);
     int rc = engine_write_atomic(path, r->options_yaml, len);
     free(path);
@@ -62,6 +73,12 @@ static int write_config(engine_run *r) {
 
 static void final_table(engine_run *r) {
     const mhim_train_summary *s = r->sum;
+    if (r->net.survival) { /* v2 survival: the C-index (kept in auc) */
+        for (int k = 0; k < s->n_folds; k++)
+            engine_say(r, "fold %d test c-index %.4f", s->first_fold + k, s->student[k].auc);
+        engine_say(r, "Cross validation c-index mean: %.3f, std %.3f", s->mean.auc, s->std.auc);
+        return;
+    }
     engine_say(r, "%-6s %9s %7s %10s %7s %7s", "fold", "accuracy", "auc", "precision", "recall", "fscore");
     for (int k = 0; k < s->n_folds; k++) {
         const mhim_eval_scores *t = &s->student[k];
@@ -103,11 +120,11 @@ static int trim_metrics(engine_run *r) {
 static int start_or_resume(engine_run *r) {
     struct stat st;
     memset(&r->cur, 0, sizeof r->cur);
-    r->cur.fold = r->cfg->fold_start;
+    r->cur.fold = r->sum->first_fold;
     r->cur.best_epoch = -1;
     if (!r->cfg->auto_resume || stat(r->ckp_path, &st) != 0) return MHIM_OK;
     int rc = engine_load_resume(r);
-    if (rc == MHIM_OK) rc = trim_metrics(r);
+    if (rc == MHIM_OK && r->writer) rc = trim_metrics(r);
     if (rc == MHIM_OK)
         engine_say(r, "resuming from %s: fold %d, epoch %d, iteration %d", r->ckp_path, r->cur.fold, r->cur.epoch,
                    r->cur.iter);
@@ -117,13 +134,14 @@ static int start_or_resume(engine_run *r) {
 static int run_folds(engine_run *r) {
     const mhim_config *cfg = r->cfg;
     int rc = MHIM_OK;
-    while (rc == MHIM_OK && r->cur.fold < r->data.splits.n_folds && r->cur.fold < cfg->cv_fold) {
+    while (rc == MHIM_OK && r->cur.fold < r->data.splits.n_folds && r->cur.fold < r->fold_end) {
         rc = engine_run_fold(r);
         if (rc != MHIM_OK) break;
-        rc = engine_write_results(cfg->run_dir, r->sum, r->done, r->net.mhim);
+        if (r->writer && !r->opt->unit)
+            rc = engine_write_results(cfg->run_dir, r->sum, r->done, r->net.mhim, cfg->version, r->net.survival);
         memset(&r->cur, 0, sizeof r->cur);
-        r->cur.fold = cfg->fold_start + 0;
-        for (int k = 0; k < r->sum->n_folds && r->done[k]; k++) r->cur.fold = cfg->fold_start + k + 1;
+        r->cur.fold = r->sum->first_fold;
+        for (int k = 0; k < r->sum->n_folds && r->done[k]; k++) r->cur.fold = r->sum->first_fold + k + 1;
         r->cur.best_epoch = -1;
         if (rc == MHIM_OK) rc = engine_save_resume(r);
     }
@@ -132,21 +150,33 @@ static int run_folds(engine_run *r) {
 
 int mhim_train_run(const mhim_config *cfg, const mhim_engine_options *opt, mhim_train_summary *out) {
     memset(out, 0, sizeof *out);
-    static const mhim_engine_options defaults = {false, false};
+    static const mhim_engine_options defaults = {false, false, false, 0, NULL};
     engine_run r = {.cfg = cfg, .opt = opt ? opt : &defaults, .sum = out};
+    const int unit = r.opt->unit;
+    r.writer = !r.opt->dp || r.opt->dp->rank == 0;
     stop_flag = 0;
     mhim_threads_init(mhim_config_threads(cfg));
-    int rc = engine_make_run_dir(cfg);
+    int rc = r.writer ? engine_make_run_dir(cfg) : MHIM_OK;
     if (rc != MHIM_OK) return rc;
-    r.log_path = mhim_asprintf("%s/train.log", cfg->run_dir);
-    r.jsonl_path = mhim_asprintf("%s/metrics.jsonl", cfg->run_dir);
-    r.ckp_path = mhim_asprintf("%s/ckp.h5", cfg->run_dir);
+    if (unit) {
+        r.log_path = mhim_asprintf("%s/train_fold_%d.log", cfg->run_dir, r.opt->unit_fold);
+        r.jsonl_path = mhim_asprintf("%s/metrics_fold_%d.jsonl", cfg->run_dir, r.opt->unit_fold);
+        r.ckp_path = mhim_asprintf("%s/ckp_fold_%d.h5", cfg->run_dir, r.opt->unit_fold);
+    } else {
+        r.log_path = mhim_asprintf("%s/train.log", cfg->run_dir);
+        r.jsonl_path = mhim_asprintf("%s/metrics.jsonl", cfg->run_dir);
+        r.ckp_path = mhim_asprintf("%s/ckp.h5", cfg->run_dir);
+    }
+    const int first = unit ? r.opt->unit_fold : cfg->fold_start;
+    r.fold_end = unit ? first + 1 : cfg->cv_fold;
     rc = write_config(&r);
-    if (rc == MHIM_OK) rc = engine_data_open(&r.data, cfg);
+    if (rc == MHIM_OK) rc = engine_data_open(&r.data, cfg, r.opt->dp, first, r.fold_end);
+    if (rc == MHIM_OK && unit && first >= r.data.splits.n_folds)
+        rc = mhim_fail("fold %d: the splits have only %d folds (lower --cv_fold)", first, r.data.splits.n_folds);
     if (rc == MHIM_OK) {
-        int folds = MHIM_MIN(cfg->cv_fold, r.data.splits.n_folds);
-        out->first_fold = cfg->fold_start;
-        out->n_folds = folds - cfg->fold_start;
+        int folds = MHIM_MIN(r.fold_end, r.data.splits.n_folds);
+        out->first_fold = first;
+        out->n_folds = folds - first;
         out->student = mhim_calloc((size_t)out->n_folds, sizeof *out->student);
         out->teacher = mhim_calloc((size_t)out->n_folds, sizeof *out->teacher);
         r.done = mhim_calloc((size_t)out->n_folds, 1);
@@ -181,8 +211,9 @@ int mhim_train_run(const mhim_config *cfg, const mhim_engine_options *opt, mhim_
         rc = MHIM_OK;
     } else if (rc == MHIM_OK) {
         aggregate(out);
-        rc = engine_write_results(cfg->run_dir, out, r.done, r.net.mhim);
-        if (rc == MHIM_OK) final_table(&r);
+        if (r.writer && !unit)
+            rc = engine_write_results(cfg->run_dir, out, r.done, r.net.mhim, cfg->version, r.net.survival);
+        if (rc == MHIM_OK && !unit) final_table(&r);
     }
     if (r.net.model) engine_net_free(&r.net);
     if (r.data.store || r.data.labels.cases) engine_data_close(&r.data);

@@ -12,12 +12,12 @@
 #include "train/engine_internal.h"
 
 static void scores_to(double *d, const mhim_eval_scores *s) {
-    const double v[ENGINE_SCORE_FIELDS] = {s->acc, s->auc, s->prec, s->rec, s->f1, s->thr, s->acc05, s->f1_05, s->loss, 0};
+    const double v[ENGINE_SCORE_FIELDS] = {s->acc, s->auc, s->prec, s->rec, s->f1, s->thr, s->acc05, s->f1_05, s->loss, s->ck, s->acc_micro, 0};
     memcpy(d, v, sizeof v);
 }
 
 static void scores_from(mhim_eval_scores *s, const double *d) {
-    *s = (mhim_eval_scores){d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8]};
+    *s = (mhim_eval_scores){d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10]};
 }
 
 static mhim_ckpt_contents contents(engine_run *r, const float *student, const float *teacher, int fold, int epoch) {
@@ -32,12 +32,14 @@ static mhim_ckpt_contents contents(engine_run *r, const float *student, const fl
 }
 
 int engine_save_resume(engine_run *r) {
+    if (!r->writer) return MHIM_OK;
     const engine_cursor *c = &r->cur;
     const int nf = r->sum->n_folds;
     int64_t cursor[8] = {c->fold, c->epoch, c->iter, c->trained, c->es.has_best, c->es.counter, c->best_epoch, nf};
     double es_best[2] = {c->es.best, c->best_auc};
     double best_val[ENGINE_SCORE_FIELDS];
     scores_to(best_val, &c->best_val);
+    best_val[ENGINE_SCORE_FIELDS - 1] = c->best_teacher;
     double *results = mhim_malloc((size_t)(2 * nf * ENGINE_SCORE_FIELDS) * sizeof *results);
     int64_t *done = mhim_malloc((size_t)nf * sizeof *done);
     for (int k = 0; k < nf; k++) {
@@ -106,6 +108,7 @@ int engine_load_resume(engine_run *r) {
         c->best_epoch = (int)cursor[6];
         c->es.best = es_best[0];
         c->best_auc = es_best[1];
+        c->best_teacher = best_val[ENGINE_SCORE_FIELDS - 1];
         scores_from(&c->best_val, best_val);
         r->net.adam.step = info.adam_step;
         for (int k = 0; k < nf; k++) {
@@ -125,6 +128,7 @@ static char *best_path(const engine_run *r, int fold) {
 }
 
 int engine_save_best(engine_run *r, int fold) {
+    if (!r->writer) return MHIM_OK;
     const mhim_eval_scores *v = &r->cur.best_val;
     const char *names[] = {"val_accuracy", "val_auc", "val_precision", "val_recall", "val_fscore", "val_threshold"};
     const double values[] = {v->acc, v->auc, v->prec, v->rec, v->f1, v->thr};

@@ -22,8 +22,28 @@ static int label_csv_path(const mhim_config *cfg, char **out) {
     return MHIM_OK;
 }
 
-static int open_store(engine_data *d, const mhim_config *cfg) {
-    mhim_bagstore_options so = {MHIM_STORE_FP32, mhim_config_memory_budget(cfg), NULL, cfg->skip_bad_bags};
+/* Mark the bags at positions j % size == rank of cases[0..n)'s bag list. */
+static void mark_shard(const engine_data *d, const int64_t *cases, int64_t n, int rank, int size, unsigned char *sel) {
+    int64_t j = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t b = 0; b < d->case_n_bags[cases[i]]; b++, j++)
+            if (j % size == rank) sel[d->case_first_bag[cases[i]] + b] = 1;
+}
+
+/* This rank's bags over folds [first, end) (train, val or test lists, as engine_run_fold builds them). */
+static unsigned char *shard_subset(const engine_data *d, const mhim_dp_ops *dp, int first, int end) {
+    unsigned char *sel = mhim_calloc((size_t)MHIM_MAX(d->n_bags, 1), 1);
+    for (int k = first; k < end && k < d->splits.n_folds; k++) {
+        const mhim_fold *f = &d->splits.folds[k];
+        mark_shard(d, f->train, f->n_train, dp->rank, dp->size, sel);
+        mark_shard(d, f->test, f->n_test, dp->rank, dp->size, sel);
+        if (!f->val_is_test) mark_shard(d, f->val, f->n_val, dp->rank, dp->size, sel);
+    }
+    return sel;
+}
+
+static int open_store(engine_data *d, const mhim_config *cfg, const unsigned char *subset) {
+    mhim_bagstore_options so = {MHIM_STORE_FP32, mhim_config_memory_budget(cfg), subset, cfg->skip_bad_bags};
     if (mhim_store_dtype_parse(cfg->store_dtype, "--store_dtype", &so.dtype) != MHIM_OK) return MHIM_EINPUT;
     mhim_bag_source *src = mhim_malloc((size_t)MHIM_MAX(d->n_bags, 1) * sizeof *src);
     for (int64_t i = 0; i < d->n_bags; i++)
@@ -40,7 +60,7 @@ static int open_store(engine_data *d, const mhim_config *cfg) {
     return MHIM_OK;
 }
 
-int engine_data_open(engine_data *d, const mhim_config *cfg) {
+int engine_data_open(engine_data *d, const mhim_config *cfg, const mhim_dp_ops *dp, int fold_first, int fold_end) {
     memset(d, 0, sizeof *d);
     char *csv = NULL;
     mhim_csv_header header;
@@ -50,8 +70,8 @@ int engine_data_open(engine_data *d, const mhim_config *cfg) {
     if (rc == MHIM_OK) rc = mhim_match_mode_parse(cfg->feature_match, "--feature_match", &match);
     mhim_label_options lopt = {cfg->datasets, cfg->version, header};
     if (rc == MHIM_OK) rc = mhim_labels_load(csv, &lopt, &d->labels);
-    if (rc == MHIM_OK && d->labels.task != MHIM_TASK_CLASSIFICATION)
-        rc = mhim_fail("%s: survival labels need the v2 engine (--mhim_version=2), not available yet", csv);
+    if (rc == MHIM_OK && d->labels.task != MHIM_TASK_CLASSIFICATION && cfg->version != 2)
+        rc = mhim_fail("%s: survival labels need MHIM-v2 (--mhim_version=2 and --datasets=surv_*)", csv);
     if (rc == MHIM_OK && d->labels.n_classes != cfg->n_classes)
         rc = mhim_fail("%s: %d classes in the labels but --n_classes=%d (set --n_classes=%d)", csv,
                        d->labels.n_classes, cfg->n_classes, d->labels.n_classes);
@@ -79,7 +99,19 @@ int engine_data_open(engine_data *d, const mhim_config *cfg) {
         d->case_first_bag[c] = i;
         d->case_n_bags[c]++;
     }
-    return open_store(d, cfg);
+    if (!dp || dp->size <= 1) return open_store(d, cfg, NULL);
+    if (cfg->skip_bad_bags || cfg->standardize)
+        return mhim_fail("--group_size=%d: --%s needs every bag on one rank (use --group_size=1)", dp->size,
+                         cfg->skip_bad_bags ? "skip_bad_bags" : "standardize");
+    d->sharded = 1;
+    unsigned char *subset = shard_subset(d, dp, fold_first, fold_end);
+    rc = open_store(d, cfg, subset);
+    free(subset);
+    if (rc == MHIM_OK && d->dim == 0)
+        rc = mhim_fail("--group_size=%d: data-parallel rank %d has no bag of these folds (the cohort is too small for "
+                       "the group; lower --group_size)",
+                       dp->size, dp->rank);
+    return rc;
 }
 
 void engine_data_close(engine_data *d) {
@@ -102,7 +134,7 @@ int64_t engine_data_bags_of(const engine_data *d, const int64_t *cases, int64_t 
     for (int64_t i = 0; i < n; i++)
         for (int64_t b = 0; b < d->case_n_bags[cases[i]]; b++) {
             int64_t bag = d->case_first_bag[cases[i]] + b;
-            if (mhim_bagstore_available(d->store, bag)) (*out)[k++] = bag;
+            if (d->sharded || mhim_bagstore_available(d->store, bag)) (*out)[k++] = bag;
         }
     return k;
 }

@@ -10,6 +10,7 @@
 #include "mhim/log.h"
 #include "mhim/schedule.h"
 #include "train/engine_internal.h"
+#include "train/engine_v2.h"
 #include "train/progress.h"
 
 static double now_s(void) {
@@ -18,9 +19,15 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Steps of W bags (W = the data-parallel group size, or --bags_per_step alone): training position j belongs to
+ * shard j % W; every epoch permutes each shard with its own stream (W = 1: the one permutation of the original);
+ * step s takes bag s of every shard that still has one, so the last steps of an epoch may hold fewer bags. */
 typedef struct {
-    int64_t *train, *val, *test, *perm, *order; /* order: the epoch's bags in visiting order */
+    int64_t *train, *val, *test, *perm, *order; /* order[s * W + w]: bag of shard w at step s, or -1 */
+    int64_t *local;                             /* this process's bags of the epoch, in visiting order */
     int64_t n_train, n_val, n_test;
+    int W;                                      /* bags per step */
+    int64_t steps;                              /* steps per epoch: ceil(n_train / W) */
     engine_standardizer z;
 } fold_sets;
 
@@ -30,12 +37,14 @@ static void sets_free(fold_sets *s) {
     free(s->test);
     free(s->perm);
     free(s->order);
+    free(s->local);
     engine_standardizer_free(&s->z);
 }
 
 static int lr_schedule(const mhim_config *cfg, int64_t iters, mhim_lr_schedule *s) {
     int64_t period = cfg->lr_supi ? (int64_t)cfg->num_epoch * iters : cfg->num_epoch;
-    if (!strcmp(cfg->lr_sche, "cosine")) return mhim_lr_schedule_init(s, MHIM_LR_COSINE, cfg->lr, 0.0, period, 0.0);
+    const double lr_min = cfg->version == 2 ? ENGINE_V2_LR_MIN : 0.0; /* v2: timm cosine with lr_min */
+    if (!strcmp(cfg->lr_sche, "cosine")) return mhim_lr_schedule_init(s, MHIM_LR_COSINE, cfg->lr, lr_min, period, 0.0);
     if (!strcmp(cfg->lr_sche, "step"))
         return mhim_lr_schedule_init(s, MHIM_LR_STEP, cfg->lr, 0.0, MHIM_MAX(period / 2, 1), 0.2);
     if (!strcmp(cfg->lr_sche, "const")) return mhim_lr_schedule_init(s, MHIM_LR_CONST, cfg->lr, 0.0, 1, 0.0);
@@ -43,6 +52,18 @@ static int lr_schedule(const mhim_config *cfg, int64_t iters, mhim_lr_schedule *
 }
 
 static void scores_json(char *buf, size_t cap, const char *prefix, const mhim_eval_scores *s) {
+    if (isnan(s->thr) && isnan(s->acc)) { /* v2 survival: the C-index is kept in auc */
+        snprintf(buf, cap, ",\"%s_cindex\":%.6f,\"%s_loss\":%.6g", prefix, s->auc, prefix, s->loss);
+        return;
+    }
+    if (isnan(s->thr)) { /* v2 metrics: no threshold */
+        snprintf(buf, cap,
+                 ",\"%s_acc\":%.6f,\"%s_auc\":%.6f,\"%s_precision\":%.6f,\"%s_recall\":%.6f,\"%s_f1\":%.6f,"
+                 "\"%s_ck\":%.6f,\"%s_acc_micro\":%.6f,\"%s_loss\":%.6g",
+                 prefix, s->acc, prefix, s->auc, prefix, s->prec, prefix, s->rec, prefix, s->f1, prefix,
+                 isfinite(s->ck) ? s->ck : 0.0, prefix, s->acc_micro, prefix, s->loss);
+        return;
+    }
     snprintf(buf, cap,
              ",\"%s_accuracy\":%.6f,\"%s_auc\":%.6f,\"%s_precision\":%.6f,\"%s_recall\":%.6f,\"%s_fscore\":%.6f,"
              "\"%s_threshold\":%.6g,\"%s_loss\":%.6g",
@@ -73,12 +94,26 @@ static void report_epoch(engine_run *r, int epoch, int64_t iters, double lr, dou
     snprintf(line + len, sizeof line - (size_t)len,
              ",\"best_val_auc\":%.6f,\"es_counter\":%d,\"epoch_seconds\":%.3f,\"peak_rss_mib\":%.1f}", c->best_auc,
              c->es.counter, secs, engine_peak_rss_mib());
-    engine_append_line(r->jsonl_path, line);
+    if (r->writer) engine_append_line(r->jsonl_path, line);
     int eta_s = (int)eta;
     engine_say(r, "[fold %d] epoch %d/%d  loss %.3E  kept %.1f%%  val auc %.4f  acc %.3f  time %.2fs  ETA %d:%02d:%02d",
                c->fold, epoch + 1, r->cfg->num_epoch, c->acc[0] / n, 100.0 * kept, val->auc, val->acc, secs,
                eta_s / 3600, eta_s / 60 % 60, eta_s % 60);
     if (tval) engine_say(r, "[fold %d]   teacher val auc %.4f  acc %.3f", c->fold, tval->auc, tval->acc);
+}
+
+/* Evaluate params on bags[0..nb) with the metrics of the run's version: v1 at threshold thr (NaN = Youden), v2
+ * with n_boot bootstrap resamples (0 = point estimates; boot_std may be NULL). */
+static int evaluate(engine_run *r, const fold_sets *s, const float *params, const int64_t *bags, int64_t nb,
+                    double thr, int64_t n_boot, mhim_eval_scores *out, mhim_eval_scores *boot_std) {
+    if (r->cfg->version != 2) return engine_evaluate(&r->net, &r->data, &s->z, r->opt->dp, params, bags, nb, thr, out);
+    engine_v2_eval_opts o = {r->cfg->bin_metric, r->cur.fold, n_boot};
+    return engine_v2_evaluate(&r->net, &r->data, &s->z, params, bags, nb, &o, out, boot_std);
+}
+
+/* The model-selection and early-stopping score: v1 AUC, v2 its best_idx metric. */
+static double select_score(const engine_run *r, const mhim_eval_scores *v) {
+    return r->cfg->version == 2 ? engine_v2_select_metric(v, r->net.C, r->net.survival) : v->auc;
 }
 
 static int build_sets(engine_run *r, fold_sets *s) {
@@ -90,8 +125,16 @@ static int build_sets(engine_run *r, fold_sets *s) {
         s->n_val = engine_data_bags_of(&r->data, f->test, f->n_test, &s->val);
     else
         s->n_val = engine_data_bags_of(&r->data, f->val, f->n_val, &s->val);
+    const mhim_dp_ops *dp = r->opt->dp;
+    s->W = dp && dp->size > 1 ? dp->size : MHIM_MAX(r->cfg->bags_per_step, 1);
+    s->steps = (s->n_train + s->W - 1) / s->W;
     s->perm = mhim_malloc((size_t)MHIM_MAX(s->n_train, 1) * sizeof *s->perm);
-    s->order = mhim_malloc((size_t)MHIM_MAX(s->n_train, 1) * sizeof *s->order);
+    s->order = mhim_malloc((size_t)MHIM_MAX(s->steps * s->W, 1) * sizeof *s->order);
+    s->local = mhim_malloc((size_t)MHIM_MAX(s->steps * s->W, 1) * sizeof *s->local);
+    if (dp && dp->size > 1 && r->cfg->bags_per_step > 1 && r->cfg->bags_per_step != dp->size)
+        return mhim_fail("--bags_per_step=%d with --group_size=%d: a data-parallel group takes one bag per rank and "
+                         "step (set --bags_per_step=1 or to the group size)",
+                         r->cfg->bags_per_step, dp->size);
     if (s->n_train < 1 || s->n_val < 1 || s->n_test < 1)
         return mhim_fail("fold %d: %lld train, %lld val and %lld test bags (every set needs at least one bag; use "
                          "fewer --cv_fold or a larger cohort)",
@@ -104,12 +147,82 @@ static int build_sets(engine_run *r, fold_sets *s) {
     return MHIM_OK;
 }
 
+/* The epoch's visiting order (fold_sets) and this process's part of it from step `from` on; returns its length. */
+static int64_t epoch_order(const engine_run *r, fold_sets *s, int e, int64_t from) {
+    const int W = s->W;
+    const mhim_dp_ops *dp = r->opt->dp;
+    for (int w = 0; w < W; w++) {
+        const int64_t nw = (s->n_train - w + W - 1) / W;
+        mhim_rng sh = mhim_rng_stream((uint64_t)r->cfg->seed, (uint32_t)e, (uint32_t)r->cur.fold, MHIM_RNG_SHUFFLE,
+                                      (uint32_t)w);
+        mhim_rng_permutation(&sh, s->perm, nw);
+        for (int64_t t = 0; t < s->steps; t++) s->order[t * W + w] = t < nw ? s->train[s->perm[t] * W + w] : -1;
+    }
+    int64_t n = 0;
+    for (int64_t t = from; t < s->steps; t++)
+        for (int w = 0; w < W; w++)
+            if (s->order[t * W + w] >= 0 && (!dp || dp->size <= 1 || w == dp->rank)) s->local[n++] = s->order[t * W + w];
+    return n;
+}
+
+/* One optimiser step over the bags of step t (this process's shards; a data-parallel group all-reduces the summed
+ * gradients, the stop flag and the stats in one call), then Adam + EMA with the gradients averaged over the step's
+ * bags. Returns 1 (nothing applied) when any rank was asked to stop. */
+static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t t, mhim_bag_view *view,
+                      double add[6], int *guarded_bag) {
+    engine_net *n = &r->net;
+    const mhim_dp_ops *dp = r->opt->dp;
+    const int W = s->W, group = dp && dp->size > 1;
+    const int64_t total = n->L->total;
+    float *acc = n->step_grads;
+    int count = 0, rc = MHIM_OK;
+    memset(add, 0, 6 * sizeof *add);
+    *guarded_bag = -1;
+    if (W > 1) memset(acc, 0, (size_t)(total + ENGINE_STEP_EXTRA) * sizeof *acc);
+    for (int w = 0; w < W; w++) {
+        const int64_t bag = s->order[t * W + w];
+        if (bag < 0) continue;
+        count++;
+        if (group && w != dp->rank) continue;
+        const float *x;
+        int64_t N;
+        engine_step_stats st;
+        ctx->bag = bag;
+        ctx->censorship = (float)r->data.labels.cases[r->data.bags[bag].case_index].censorship;
+        rc = engine_bag_get(&r->data, &s->z, bag, view, n->xbuf, &x, &N);
+        if (rc == MHIM_OK) rc = engine_step_grad(n, ctx, x, N, r->data.bag_label[bag], &st);
+        if (rc != MHIM_OK) return rc;
+        if (st.guarded) *guarded_bag = (int)bag;
+        const double v[6] = {st.loss, st.cls, st.cl, (double)st.patches, (double)st.kept, st.guarded};
+        for (int k = 0; k < 6; k++) add[k] += v[k];
+        if (W > 1)
+            for (int64_t i = 0; i < total; i++) acc[i] += n->grads[i];
+    }
+    if (group) {
+        acc[total] = engine_stop_requested() ? 1.0f : 0.0f;
+        for (int k = 0; k < 6; k++) acc[total + 1 + k] = (float)add[k];
+        rc = dp->sum_f32(dp->ctx, acc, total + ENGINE_STEP_EXTRA);
+        if (rc != MHIM_OK) return rc;
+        if (acc[total] > 0.0f) return 1;
+        for (int k = 0; k < 6; k++) add[k] = acc[total + 1 + k];
+    }
+    if (W == 1) {
+        engine_step_apply(n, n->grads, ctx->mm);
+        return MHIM_OK;
+    }
+    if (count > 1)
+        for (int64_t i = 0; i < total; i++) acc[i] /= (float)count;
+    engine_step_apply(n, acc, ctx->mm);
+    return MHIM_OK;
+}
+
 /* The epochs of the fold, from the cursor on. Returns 1 on a stop request (ckp.h5 written). */
 static int train_epochs(engine_run *r, fold_sets *s) {
     const mhim_config *cfg = r->cfg;
+    const mhim_dp_ops *dp = r->opt->dp;
     engine_cursor *c = &r->cur;
     engine_net *n = &r->net;
-    const int64_t iters = s->n_train;
+    const int64_t iters = s->steps;
     const int stage = (int)ceil(cfg->save_best_model_stage * cfg->num_epoch);
     mhim_lr_schedule sched;
     int rc = lr_schedule(cfg, iters, &sched);
@@ -121,45 +234,49 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         const int e = c->epoch;
         double t0 = now_s(), mm = cfg->mm, r_h = cfg->mask_ratio_h;
         mhim_lr_schedule_seek(&sched, cfg->lr_supi ? (int64_t)e * iters + c->iter : e);
-        mhim_rng sh = mhim_rng_stream((uint64_t)cfg->seed, (uint32_t)e, (uint32_t)c->fold, MHIM_RNG_SHUFFLE, 0);
-        mhim_rng_permutation(&sh, s->perm, iters);
-        for (int64_t i = 0; i < iters; i++) s->order[i] = s->train[s->perm[i]];
-        rc = mhim_bagstore_announce(r->data.store, s->order + c->iter, iters - c->iter);
+        if (dp && dp->size > 1 && n->mhim && !n->tea_same) { /* group rank 0 owns the teacher */
+            rc = dp->bcast_f32(dp->ctx, n->teacher, n->L->total);
+            if (rc != MHIM_OK) break;
+        }
+        int64_t n_local = epoch_order(r, s, e, c->iter);
+        rc = mhim_bagstore_announce(r->data.store, s->local, n_local);
         if (rc != MHIM_OK) break;
         train_progress bar;
         train_progress_begin(&bar, c->fold, e, cfg->num_epoch, iters, c->iter);
         for (; c->iter < iters; c->iter++) {
-            if (engine_stop_requested()) {
+            if ((!dp || dp->size <= 1) && engine_stop_requested()) {
                 train_progress_end(&bar);
                 mhim_bag_view_free(&view);
                 rc = engine_save_resume(r);
                 return rc == MHIM_OK ? 1 : rc;
             }
-            const int64_t t = (int64_t)e * iters + c->iter, bag = s->order[c->iter];
+            const int64_t t = (int64_t)e * iters + c->iter;
             rc = mhim_mask_ratio_h_at(cfg->mask_ratio_h, cfg->mrh_sche, cfg->num_epoch, iters, t, &r_h);
             if (rc != MHIM_OK) break;
             if (cfg->mm_sche) mm = mhim_cosine_schedule_at(cfg->mm, cfg->mm_final, cfg->num_epoch, iters, 0, 0.0, t);
             n->adam.lr = sched.lr;
-            const float *x;
-            int64_t N;
-            rc = engine_bag_get(&r->data, &s->z, bag, &view, n->xbuf, &x, &N);
-            engine_step_stats st;
-            engine_step_ctx ctx = {
-                .cfg = cfg, .seed = (uint64_t)cfg->seed, .epoch = e, .bag = bag, .r_h = r_h, .mm = mm};
-            if (rc == MHIM_OK) rc = engine_step(n, &ctx, x, N, r->data.bag_label[bag], &st);
+            engine_step_ctx ctx = {.cfg = cfg, .seed = (uint64_t)cfg->seed, .epoch = e, .bag = -1, .r_h = r_h, .mm = mm};
+            double add[6];
+            int guarded_bag;
+            rc = train_step(r, s, &ctx, c->iter, &view, add, &guarded_bag);
+            if (rc == 1) {
+                train_progress_end(&bar);
+                mhim_bag_view_free(&view);
+                rc = engine_save_resume(r);
+                return rc == MHIM_OK ? 1 : rc;
+            }
             if (rc != MHIM_OK) {
                 train_progress_end(&bar);
                 mhim_bag_view_free(&view);
                 return rc;
             }
-            if (st.guarded && !warned_guard) {
+            if (guarded_bag >= 0 && !warned_guard) {
                 train_progress_end(&bar);
                 MHIM_WARN("fold %d epoch %d: every instance of bag %s would be masked; kept its least-attended one "
                           "(such bags are counted per epoch as guarded_bags in metrics.jsonl)",
-                          c->fold, e, mhim_bagstore_name(r->data.store, bag));
+                          c->fold, e, mhim_bagstore_name(r->data.store, guarded_bag));
                 warned_guard = 1;
             }
-            const double add[6] = {st.loss, st.cls, st.cl, (double)st.patches, (double)st.kept, st.guarded};
             for (int k = 0; k < 6; k++) c->acc[k] += add[k];
             if (cfg->lr_supi) mhim_lr_schedule_step(&sched);
             train_progress_update(&bar, c->iter + 1, c->acc[0]);
@@ -168,27 +285,33 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         if (rc != MHIM_OK) break;
         double lr_used = n->adam.lr;
         mhim_eval_scores val, tval, test, ttest;
-        rc = engine_evaluate(n, &r->data, &s->z, n->student, s->val, s->n_val, NAN, &val);
-        if (rc == MHIM_OK && n->mhim) rc = engine_evaluate(n, &r->data, &s->z, n->teacher, s->val, s->n_val, NAN, &tval);
+        rc = evaluate(r, s, n->student, s->val, s->n_val, NAN, 0, &val, NULL);
+        if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, s->val, s->n_val, NAN, 0, &tval, NULL);
         if (rc == MHIM_OK && cfg->always_test) {
-            rc = engine_evaluate(n, &r->data, &s->z, n->student, s->test, s->n_test, NAN, &test);
-            if (rc == MHIM_OK && n->mhim) rc = engine_evaluate(n, &r->data, &s->z, n->teacher, s->test, s->n_test, NAN, &ttest);
+            rc = evaluate(r, s, n->student, s->test, s->n_test, NAN, 0, &test, NULL);
+            if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, s->test, s->n_test, NAN, 0, &ttest, NULL);
         }
         if (rc != MHIM_OK) break;
-        if (val.auc > c->best_auc && e >= stage) {
-            c->best_auc = val.auc;
+        const double score = select_score(r, &val);
+        /* v2 selects the best teacher on its own validation score; v1 keeps the teacher of the best student */
+        const int v2_teacher = cfg->version == 2 && n->mhim && select_score(r, &tval) > c->best_teacher && e >= stage;
+        if (v2_teacher) {
+            c->best_teacher = select_score(r, &tval);
+            mhim_params_copy(n->L, n->best_teacher, n->teacher);
+        }
+        if (score > c->best_auc && e >= stage) {
+            c->best_auc = score;
             c->best_epoch = e;
             c->best_val = val;
             mhim_params_copy(n->L, n->best_student, n->student);
-            if (n->mhim) mhim_params_copy(n->L, n->best_teacher, n->teacher);
-            rc = engine_save_best(r, c->fold);
-            if (rc != MHIM_OK) break;
+            if (n->mhim && cfg->version != 2) mhim_params_copy(n->L, n->best_teacher, n->teacher);
         }
-        int stop = cfg->early_stopping && mhim_early_stop_update(&c->es, e, val.auc);
+        if ((c->best_epoch == e || v2_teacher) && (rc = engine_save_best(r, c->fold)) != MHIM_OK) break;
+        int stop = cfg->early_stopping && mhim_early_stop_update(&c->es, e, score);
         double secs = now_s() - t0;
         epoch_time_sum += secs;
         epochs_timed++;
-        report_epoch(r, e, iters, lr_used, mm, r_h, secs, epoch_time_sum / epochs_timed * (cfg->num_epoch - e - 1),
+        report_epoch(r, e, s->n_train, lr_used, mm, r_h, secs, epoch_time_sum / epochs_timed * (cfg->num_epoch - e - 1),
                      &val, n->mhim ? &tval : NULL, cfg->always_test ? &test : NULL,
                      cfg->always_test && n->mhim ? &ttest : NULL);
         if (stop) engine_say(r, "[fold %d] early stop after epoch %d (no val AUC gain for %d epochs)", c->fold, e + 1,
@@ -225,6 +348,7 @@ int engine_run_fold(engine_run *r) {
         engine_say(r, "[fold %d] %lld train, %lld val, %lld test bags", c->fold, (long long)s.n_train,
                    (long long)s.n_val, (long long)s.n_test);
         c->best_auc = 0.0;
+        c->best_teacher = 0.0;
         c->best_epoch = -1;
         memset(&c->best_val, 0, sizeof c->best_val);
         memset(c->acc, 0, sizeof c->acc);
@@ -244,20 +368,29 @@ int engine_run_fold(engine_run *r) {
         MHIM_WARN("fold %d: no epoch improved the validation AUC above 0 (from epoch %d on); testing the last model",
                   c->fold, (int)ceil(cfg->save_best_model_stage * cfg->num_epoch));
         mhim_params_copy(n->L, n->best_student, n->student);
-        if (n->mhim) mhim_params_copy(n->L, n->best_teacher, n->teacher);
+        if (n->mhim && !(cfg->version == 2 && c->best_teacher > 0)) mhim_params_copy(n->L, n->best_teacher, n->teacher);
         rc = engine_save_best(r, c->fold); /* a later --teacher_init run needs every fold's file */
         if (rc != MHIM_OK) {
             sets_free(&s);
             return rc;
         }
     }
-    const int k = c->fold - cfg->fold_start;
+    const int k = c->fold - r->sum->first_fold;
     double thr = cfg->best_thr_val ? c->best_val.thr : NAN;
-    rc = engine_evaluate(n, &r->data, &s.z, n->best_student, s.test, s.n_test, thr, &r->sum->student[k]);
+    const int64_t n_boot = cfg->version == 2 && strstr(cfg->bootstrap_mode, "test") ? cfg->num_bootstrap : 0;
+    mhim_eval_scores sstd, tstd;
+    rc = evaluate(r, &s, n->best_student, s.test, s.n_test, thr, n_boot, &r->sum->student[k], &sstd);
     if (rc == MHIM_OK && n->mhim)
-        rc = engine_evaluate(n, &r->data, &s.z, n->best_teacher, s.test, s.n_test, thr, &r->sum->teacher[k]);
+        rc = evaluate(r, &s, n->best_teacher, s.test, s.n_test, thr, n_boot, &r->sum->teacher[k], &tstd);
     sets_free(&s);
     if (rc != MHIM_OK) return rc;
+    if (n_boot > 0) {
+        engine_say(r, "[fold %d] test bootstrap (%lld resamples) std: acc %.4f auc %.4f f1 %.4f ck %.4f", c->fold,
+                   (long long)n_boot, sstd.acc, sstd.auc, sstd.f1, sstd.ck);
+        if (n->mhim)
+            engine_say(r, "[fold %d] teacher test (best teacher, bootstrap mean): acc %.4f auc %.4f f1 %.4f", c->fold,
+                       r->sum->teacher[k].acc, r->sum->teacher[k].auc, r->sum->teacher[k].f1);
+    }
     const mhim_eval_scores *t = &r->sum->student[k];
     engine_say(r, "[fold %d] selected epoch %d: val auc %.4f | test accuracy %.4f auc %.4f precision %.4f recall %.4f "
                   "fscore %.4f",

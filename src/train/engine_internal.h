@@ -34,12 +34,15 @@ typedef struct {
     int64_t *case_first_bag; /* [n_cases] index of the case's first bag */
     int64_t *case_n_bags;    /* [n_cases] */
     mhim_bagstore *store;
+    int sharded;             /* data-parallel: the store holds this rank's shard only (sets are not filtered) */
     int64_t dim;             /* feature width */
     int64_t max_instances;   /* largest bag */
 } engine_data;
 
-/* Labels, cohort, folds and the bag store of cfg (every bag read once). MHIM_EINPUT with one message. */
-int engine_data_open(engine_data *d, const mhim_config *cfg);
+/* Labels, cohort, folds and the bag store of cfg (every bag read once). With dp->size > 1 the store opens only
+ * this rank's shard of folds [fold_first, fold_end): positions j % size == rank of each fold's train, val and
+ * test lists. MHIM_EINPUT with one message. */
+int engine_data_open(engine_data *d, const mhim_config *cfg, const mhim_dp_ops *dp, int fold_first, int fold_end);
 void engine_data_close(engine_data *d);
 /* The bags of cases[0..n) in order; returns the count, *out is a new array. */
 int64_t engine_data_bags_of(const engine_data *d, const int64_t *cases, int64_t n, int64_t **out);
@@ -83,6 +86,8 @@ typedef struct {
     int mhim;                    /* --model=mhim (else pure) */
     int tea_same;                /* tea_type == same: the teacher is the student */
     float *student, *teacher, *grads, *adam_m, *adam_v;
+    float *step_grads;           /* [total + ENGINE_STEP_EXTRA]: the step's summed gradients, stop flag, stats */
+    double *eval_buf;            /* [3 * max_bags]: p, label, loss per evaluated bag (data-parallel gather) */
     float *best_student, *best_teacher;
     mhim_adam adam;
     mhim_arena arena;
@@ -94,6 +99,10 @@ typedef struct {
     float *xbuf;                 /* standardised bag (max_instances·dim) */
     mhim_mask_config mask;
     mhim_mask_workspace mws;
+    struct mhim_v2 *v2;          /* v2 --model=mhim: the Merge companion (engine_v2_step.c), else NULL */
+    int64_t *perm;               /* v2: [max_instances] Merge shuffle */
+    int survival;                /* v2 survival task: NLL survival loss, C-index */
+    mhim_mask_v2_config mask2;   /* v2 high-score masking */
 } engine_net;
 
 int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, int64_t n_classes, int64_t max_inst,
@@ -115,15 +124,28 @@ typedef struct {
     double r_h, mm;  /* scheduled values at this iteration */
     const int64_t *given_keep; /* NULL: masking picks the kept ids; else these given_len ids (parity tests) */
     int64_t given_len;
+    float censorship; /* survival: 1 = censored case, 0 = event (y is then the time bin) */
 } engine_step_ctx;
 
-/* One optimiser step on bag x (N, dim) with label y: pure or MHIM (§4.2), Adam at n->adam.lr, EMA. */
+/* Extra floats after the gradients in step_grads: the stop flag, then the step's loss, cls, cl, patches, kept and
+ * guarded sums (all-reduced with the gradients in one call). */
+#define ENGINE_STEP_EXTRA 7
+
+/* Gradients of one bag x (N, dim) with label y into n->grads: pure or MHIM (§4.2) forward and backward, loss
+ * scaled by 1/accumulation_steps. MHIM_EINPUT when the loss is not finite. */
+int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
+                     engine_step_stats *st);
+/* Adam at n->adam.lr with grads (the layout's total floats), then the teacher EMA with momentum mm. */
+void engine_step_apply(engine_net *n, const float *grads, double mm);
+/* One whole single-bag optimiser step: engine_step_grad, then engine_step_apply with n->grads and ctx->mm. */
 int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
                 engine_step_stats *st);
 
-/* Evaluate params (eval mode, full bags) on bags[0..nb): scores with threshold thr_fixed (NaN = Youden). */
-int engine_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z, const float *params,
-                    const int64_t *bags, int64_t nb, double thr_fixed, mhim_eval_scores *s);
+/* Evaluate params (eval mode, full bags) on bags[0..nb): scores with threshold thr_fixed (NaN = Youden). With a
+ * data-parallel group (dp->size > 1) each rank scores positions j % size == rank and the per-bag figures are
+ * summed over the group, so every rank gets the same scores as one process. */
+int engine_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z, const mhim_dp_ops *dp,
+                    const float *params, const int64_t *bags, int64_t nb, double thr_fixed, mhim_eval_scores *s);
 
 /* ---- outputs (engine_output.c) ------------------------------------------------------------------------------ */
 
@@ -133,14 +155,15 @@ int engine_write_atomic(const char *path, const char *text, size_t len);
 int engine_make_run_dir(const mhim_config *cfg);
 /* Peak resident set size of the process in MiB. */
 double engine_peak_rss_mib(void);
-/* results.csv: one row per finished fold (done[k]) and mean/std rows. */
-int engine_write_results(const char *run_dir, const mhim_train_summary *s, const unsigned char *done, int mhim);
+/* results.csv: one row per finished fold (done[k]) and mean/std rows; version 2 writes the v2 metric columns. */
+int engine_write_results(const char *run_dir, const mhim_train_summary *s, const unsigned char *done, int mhim,
+                         int version, int survival);
 /* Append one line to a file (and fsync it). */
 int engine_append_line(const char *path, const char *line);
 
 /* ---- one run: folds, resume state, checkpoints (engine.c, engine_fold.c, engine_ckpt.c) ---------------------- */
 
-#define ENGINE_SCORE_FIELDS 10 /* mhim_eval_scores as doubles, in declaration order */
+#define ENGINE_SCORE_FIELDS 12 /* mhim_eval_scores as doubles, in declaration order, and one spare */
 
 /* Where a run stands; saved in ckp.h5 after every epoch and on a stop request. */
 typedef struct {
@@ -152,6 +175,7 @@ typedef struct {
     int best_epoch;       /* -1 when no model was selected yet */
     mhim_eval_scores best_val;
     double acc[6];        /* epoch sums: loss, cls, cl, patches, kept, guarded */
+    double best_teacher;  /* v2: best teacher validation metric (selected separately from the student) */
 } engine_cursor;
 
 typedef struct {
@@ -162,6 +186,8 @@ typedef struct {
     engine_cursor cur;
     mhim_train_summary *sum;
     unsigned char *done;  /* [n_folds] fold tested */
+    int fold_end;         /* one past the last fold this run trains */
+    int writer;           /* this process writes the run's files (not a data-parallel rank other than 0) */
     char *log_path, *jsonl_path, *ckp_path, *options_yaml;
     char model_config[MHIM_MODEL_CONFIG_TEXT];
 } engine_run;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +60,12 @@ static int make_dir(const char *path) {
 
 int engine_make_run_dir(const mhim_config *cfg) {
     struct stat st;
-    if (!cfg->model_path || stat(cfg->model_path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return mhim_fail("--model_path=%s: the folder does not exist (create it; the run writes "
-                         "model_path/project/title)",
-                         cfg->model_path ? cfg->model_path : "");
-    char *project = mhim_asprintf("%s/%s", cfg->model_path, cfg->project);
+    const char *base = cfg->version == 2 ? cfg->output_path : cfg->model_path;
+    const char *opt = cfg->version == 2 ? "output_path" : "model_path";
+    if (!base || stat(base, &st) != 0 || !S_ISDIR(st.st_mode))
+        return mhim_fail("--%s=%s: the folder does not exist (create it; the run writes %s/project/title)", opt,
+                         base ? base : "", opt);
+    char *project = mhim_asprintf("%s/%s", base, cfg->project);
     int rc = make_dir(project);
     free(project);
     if (rc == MHIM_OK) rc = make_dir(cfg->run_dir);
@@ -86,19 +88,38 @@ int engine_append_line(const char *path, const char *line) {
     return ok ? MHIM_OK : mhim_fail_code(MHIM_EINTERNAL, "appending to '%s' failed (disk full?)", path);
 }
 
-static void row(FILE *f, const char *name, const mhim_eval_scores *s, const mhim_eval_scores *t, int mhim) {
+static void row(FILE *f, const char *name, const mhim_eval_scores *s, const mhim_eval_scores *t, int mhim, int v2) {
+    if (v2 == 2) { /* survival: the C-index is kept in auc */
+        fprintf(f, mhim ? "%s,%.6f,%.6f\n" : "%s,%.6f\n", name, s->auc, t->auc);
+        return;
+    }
+    if (v2) { /* Cohen's kappa is NaN when undefined (one predicted and true class), as torchmetrics */
+        const double v[] = {s->acc, s->auc, s->prec, s->rec, s->f1, s->ck, s->acc_micro, t->acc, t->auc, t->f1, t->ck};
+        fputs(name, f);
+        for (size_t i = 0; i < (mhim ? MHIM_ARRAY_LEN(v) : 7); i++) fprintf(f, isnan(v[i]) ? ",nan" : ",%.6f", v[i]);
+        fputc('\n', f);
+        return;
+    }
     fprintf(f, "%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f", name, s->acc, s->auc, s->prec, s->rec, s->f1, s->thr,
             s->acc05, s->f1_05);
     if (mhim) fprintf(f, ",%.6f,%.6f,%.6f", t->acc, t->auc, t->f1);
     fputc('\n', f);
 }
 
-int engine_write_results(const char *run_dir, const mhim_train_summary *s, const unsigned char *done, int mhim) {
+int engine_write_results(const char *run_dir, const mhim_train_summary *s, const unsigned char *done, int mhim,
+                         int version, int survival) {
+    const int v2 = version == 2 ? 1 + survival : 0;
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    fprintf(f, "fold,accuracy,auc,precision,recall,fscore,threshold,accuracy_at_0.5,fscore_at_0.5%s\n",
-            mhim ? ",teacher_accuracy,teacher_auc,teacher_fscore" : "");
+    if (v2 == 2)
+        fprintf(f, "fold,cindex%s\n", mhim ? ",teacher_cindex" : "");
+    else if (v2)
+        fprintf(f, "fold,acc,auc,precision,recall,f1,ck,acc_micro%s\n",
+                mhim ? ",teacher_acc,teacher_auc,teacher_f1,teacher_ck" : "");
+    else
+        fprintf(f, "fold,accuracy,auc,precision,recall,fscore,threshold,accuracy_at_0.5,fscore_at_0.5%s\n",
+                mhim ? ",teacher_accuracy,teacher_auc,teacher_fscore" : "");
     int n_done = 0;
     mhim_eval_scores tm = {0}, ts = {0};
     const int64_t stride = (int64_t)(sizeof(mhim_eval_scores) / sizeof(double));
@@ -106,14 +127,14 @@ int engine_write_results(const char *run_dir, const mhim_train_summary *s, const
         if (!done[k]) continue;
         char name[16];
         snprintf(name, sizeof name, "%d", s->first_fold + k);
-        row(f, name, &s->student[k], &s->teacher[k], mhim);
+        row(f, name, &s->student[k], &s->teacher[k], mhim, v2);
         n_done++;
     }
     if (n_done == s->n_folds) {
         for (int64_t j = 0; j < stride; j++) /* teacher mean/std for the mean and std rows */
             mhim_numpy_mean_std(&s->teacher[0].acc + j, s->n_folds, stride, 0, &tm.acc + j, &ts.acc + j);
-        row(f, "mean", &s->mean, &tm, mhim);
-        row(f, "std", &s->std, &ts, mhim);
+        row(f, "mean", &s->mean, &tm, mhim, v2);
+        row(f, "std", &s->std, &ts, mhim, v2);
     }
     fclose(f);
     char *path = mhim_asprintf("%s/results.csv", run_dir);

@@ -10,6 +10,8 @@
 #include "mhim/metrics.h"
 #include "mhim/ops/loss.h"
 #include "train/engine_internal.h"
+#include "mhim/v2.h"
+#include "train/engine_v2.h"
 
 #define PURE_DROPOUT 0.25f /* --model=pure builds MHIM with the class default dropout (spec §1.1) */
 #define TEMP_S 1.0f        /* student temperature of the consistency loss (not an option in v1) */
@@ -31,6 +33,7 @@ int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, 
     n->tea_same = n->mhim && cfg->tea_type && !strcmp(cfg->tea_type, "same");
     n->student = mhim_params_alloc(n->L);
     n->grads = mhim_params_alloc(n->L);
+    n->step_grads = mhim_calloc((size_t)(n->L->total + ENGINE_STEP_EXTRA), sizeof(float));
     n->adam_m = mhim_params_alloc(n->L);
     n->adam_v = mhim_params_alloc(n->L);
     n->best_student = mhim_params_alloc(n->L);
@@ -58,6 +61,7 @@ int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, 
     n->keep = mhim_malloc((size_t)max_inst * sizeof(int64_t));
     n->eval_p = mhim_malloc((size_t)MHIM_MAX(max_bags, 1) * sizeof(double));
     n->eval_y = mhim_malloc((size_t)MHIM_MAX(max_bags, 1) * sizeof(int));
+    n->eval_buf = mhim_malloc((size_t)(3 * MHIM_MAX(max_bags, 1)) * sizeof(double));
     n->xbuf = mhim_malloc((size_t)(max_inst * input_dim) * sizeof(float));
     n->mask = (mhim_mask_config){cfg->mask_ratio, cfg->mask_ratio_l, cfg->mask_ratio_h, cfg->mask_ratio_hr,
                                  cfg->msa_fusion && !strcmp(cfg->msa_fusion, "mean") ? MHIM_MASK_FUSION_MEAN
@@ -65,13 +69,18 @@ int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, 
                                  cfg->kept_order && !strcmp(cfg->kept_order, "cpython") ? MHIM_KEEP_CPYTHON_SET
                                                                                         : MHIM_KEEP_ASCENDING};
     mhim_mask_workspace_init(&n->mws, MHIM_MAX(max_inst, 1));
+    n->survival = mhim_config_is_survival(cfg);
+    if (n->mhim && cfg->version == 2) return engine_v2_attach(n, cfg, max_inst);
     return n->mhim ? mhim_mask_config_check(&n->mask) : MHIM_OK;
 }
 
 void engine_net_free(engine_net *n) {
+    if (n->v2) engine_v2_detach(n);
     if (n->teacher != n->student) mhim_params_free(n->teacher);
     mhim_params_free(n->student);
     mhim_params_free(n->grads);
+    free(n->step_grads);
+    free(n->eval_buf);
     mhim_params_free(n->adam_m);
     mhim_params_free(n->adam_v);
     mhim_params_free(n->best_student);
@@ -93,20 +102,24 @@ void engine_net_free(engine_net *n) {
     memset(n, 0, sizeof *n);
 }
 
-/* Adam over the tensors that receive a gradient: DSMIL's predictor never does (torch skips grad None). */
-static void adam_step(engine_net *n) {
+/* Adam over the tensors that receive a gradient: DSMIL's predictor never does (torch skips grad None), nor v2's
+ * global queries G (requires_grad=False; they move by the Merge EMA only). */
+static void adam_step(engine_net *n, const float *grads) {
     int dsmil = mhim_model_get_config(n->model)->kind == MHIM_MODEL_DSMIL;
+    int64_t g0 = 0, g1 = 0;
+    if (n->v2) mhim_v2_frozen_range(n->v2, &g0, &g1);
     mhim_adam_begin_step(&n->adam);
     for (int64_t t = 0; t < n->L->count; t++) {
         const mhim_param_entry *e = &n->L->entries[t];
         if (dsmil && !strncmp(e->name, "predictor.", 10)) continue;
-        mhim_adam_update(&n->adam, n->student + e->offset, n->grads + e->offset, n->adam_m + e->offset,
+        if (e->offset >= g0 && e->offset < g1) continue;
+        mhim_adam_update(&n->adam, n->student + e->offset, grads + e->offset, n->adam_m + e->offset,
                          n->adam_v + e->offset, e->numel);
     }
 }
 
-int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
-                engine_step_stats *st) {
+int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
+                     engine_step_stats *st) {
     const mhim_config *cfg = ctx->cfg;
     const int64_t C = n->C;
     const uint32_t ep = (uint32_t)ctx->epoch, bag = (uint32_t)ctx->bag;
@@ -114,6 +127,7 @@ int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64
     const int64_t *idx = NULL;
     int64_t kept = N;
     int rc;
+    if (n->v2 || n->survival) return engine_v2_step_grad(n, ctx, x, N, y, st);
     memset(st, 0, sizeof *st);
     mhim_params_zero(n->L, n->grads);
     if (n->mhim) {
@@ -159,22 +173,35 @@ int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64
     if (!isfinite(st->loss))
         return mhim_fail("training diverged: loss %g at epoch %d on bag %lld (lower --lr, or check the features)",
                          st->loss, ctx->epoch, (long long)ctx->bag);
-    adam_step(n);
-    if (n->mhim && !n->tea_same) mhim_ema_update(n->teacher, n->student, n->L->total, ctx->mm);
     st->patches = N;
     st->kept = kept;
     return MHIM_OK;
 }
 
-int engine_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z, const float *params,
-                    const int64_t *bags, int64_t nb, double thr_fixed, mhim_eval_scores *s) {
+void engine_step_apply(engine_net *n, const float *grads, double mm) {
+    adam_step(n, grads);
+    if (n->mhim && !n->tea_same) mhim_ema_update(n->teacher, n->student, n->L->total, mm);
+}
+
+int engine_step(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
+                engine_step_stats *st) {
+    int rc = engine_step_grad(n, ctx, x, N, y, st);
+    if (rc == MHIM_OK) engine_step_apply(n, n->grads, ctx->mm);
+    return rc;
+}
+
+int engine_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z, const mhim_dp_ops *dp,
+                    const float *params, const int64_t *bags, int64_t nb, double thr_fixed, mhim_eval_scores *s) {
+    const int rank = dp ? dp->rank : 0, size = dp ? dp->size : 1;
+    double *bp = n->eval_buf, *by = n->eval_buf + nb, *bl = n->eval_buf + 2 * nb;
     const int64_t C = n->C;
     float *logits = n->probs, *max_logits = n->probs + C, *probs = n->probs + 2 * C;
     mhim_model_out out = {logits, max_logits, NULL};
     mhim_bag_view view = MHIM_BAG_VIEW_INIT;
     double loss = 0;
     int rc = MHIM_OK;
-    for (int64_t i = 0; i < nb && rc == MHIM_OK; i++) {
+    memset(n->eval_buf, 0, (size_t)(3 * nb) * sizeof(double));
+    for (int64_t i = rank; i < nb && rc == MHIM_OK; i += size) {
         const float *x;
         int64_t N;
         rc = engine_bag_get(d, z, bags[i], &view, n->xbuf, &x, &N);
@@ -185,18 +212,27 @@ int engine_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z,
         double mx = logits[0], sum = 0;
         for (int64_t c = 1; c < C; c++) mx = fmax(mx, logits[c]);
         for (int64_t c = 0; c < C; c++) sum += exp(logits[c] - mx);
-        loss += mx + log(sum) - logits[y];
-        n->eval_p[i] = C > 1 ? probs[1] : probs[0];
-        n->eval_y[i] = (int)y;
+        bl[i] = mx + log(sum) - logits[y];
+        bp[i] = C > 1 ? probs[1] : probs[0];
+        by[i] = (double)y;
     }
     mhim_bag_view_free(&view);
     if (rc != MHIM_OK) return rc;
+    if (size > 1) { /* each bag was scored by one rank, the others add zeros: the sum is exact */
+        rc = dp->sum_f64(dp->ctx, n->eval_buf, 3 * nb);
+        if (rc != MHIM_OK) return rc;
+    }
+    for (int64_t i = 0; i < nb; i++) {
+        loss += bl[i];
+        n->eval_p[i] = bp[i];
+        n->eval_y[i] = (int)by[i];
+    }
     mhim_five_scores fs, f05;
     rc = isnan(thr_fixed) ? mhim_five_scores_youden(n->eval_y, n->eval_p, nb, &fs)
                           : mhim_five_scores_at(n->eval_y, n->eval_p, nb, thr_fixed, &fs);
     if (rc == MHIM_OK) rc = mhim_five_scores_at(n->eval_y, n->eval_p, nb, 0.5, &f05);
     if (rc != MHIM_OK) return rc;
     *s = (mhim_eval_scores){fs.accuracy, fs.auc, fs.precision, fs.recall, fs.fscore, fs.threshold,
-                            f05.accuracy, f05.fscore, nb ? loss / (double)nb : 0.0};
+                            f05.accuracy, f05.fscore, nb ? loss / (double)nb : 0.0, 0.0, fs.accuracy};
     return MHIM_OK;
 }

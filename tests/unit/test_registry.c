@@ -24,7 +24,7 @@
 
 static int test_config_text(void) {
     int fails = 0;
-    mhim_model_config a = {MHIM_MODEL_TRANSMIL, 2, 768, 4, MHIM_ACT_GELU, 0.25f, MHIM_ACT_TANH, 0, 2, 1}, b;
+    mhim_model_config a = {MHIM_MODEL_TRANSMIL, 2, 768, 4, MHIM_ACT_GELU, 0.25f, MHIM_ACT_TANH, 0, 2, 1, 0}, b;
     char text[MHIM_MODEL_CONFIG_TEXT];
     mhim_model_config_text(&a, text, sizeof text);
     printf("     text: %s\n", text);
@@ -82,7 +82,7 @@ static int test_torch_outputs(void) {
     float logits[2], maxl[2], probs[2], feat[2 * 512], map[64];
     mhim_model_out out = {logits, maxl, feat};
 
-    mhim_model_config abmil = {MHIM_MODEL_ABMIL, 1, D, C, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, 0, 8, 0};
+    mhim_model_config abmil = {MHIM_MODEL_ABMIL, 1, D, C, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, 0, 8, 0, 0};
     loaded_model lm;
     fails += load_model(&lm, &abmil, FIX "abmil_v1_bare.pt", NULL, N);
     fails += check_true("abmil predict", mhim_model_predict(lm.m, &lm.arena, lm.params, x, N, &out, map) == 0);
@@ -93,7 +93,7 @@ static int test_torch_outputs(void) {
     fails += check_true("abmil probs sum to 1", fabsf(probs[0] + probs[1] - 1.0f) < 1e-6f);
     free_model(&lm);
 
-    mhim_model_config dsmil = {MHIM_MODEL_DSMIL, 1, D, C, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, 0, 8, 0};
+    mhim_model_config dsmil = {MHIM_MODEL_DSMIL, 1, D, C, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, 0, 8, 0, 0};
     fails += load_model(&lm, &dsmil, FIX "dsmil_v1_model.pt", NULL, N);
     fails += check_true("dsmil predict", mhim_model_predict(lm.m, &lm.arena, lm.params, x, N, &out, map) == 0);
     fails += check_close("dsmil_v1 bag logits", logits, fixture_f32(fx, "dsmil_v1_model/bag_logits", NULL), C, ATOL,
@@ -188,7 +188,7 @@ static double objective(void *vctx) {
 /* checks: sampled elements per tensor (each costs two forwards). */
 static int gradcheck_kind(mhim_model_kind kind, int version, int64_t checks) {
     const int64_t D = 6, N = 9, C = 2;
-    mhim_model_config mc = {kind, version, D, C, MHIM_ACT_GELU, 0.0f, MHIM_ACT_TANH, 0, 2, 0};
+    mhim_model_config mc = {kind, version, D, C, MHIM_ACT_GELU, 0.0f, MHIM_ACT_TANH, 0, 2, 0, 0};
     mhim_model *m;
     if (mhim_model_create(&m, &mc)) {
         printf("     %s\n", mhim_error());

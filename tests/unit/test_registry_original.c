@@ -41,7 +41,7 @@ int main(void) {
             continue;
         }
         ran++;
-        mhim_model_config mc = {cases[k].kind, 1, 1024, 2, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, cases[k].gated, 8, 0};
+        mhim_model_config mc = {cases[k].kind, 1, 1024, 2, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, cases[k].gated, 8, 0, 0};
         mhim_model *m;
         fails += check_true("create", mhim_model_create(&m, &mc) == MHIM_OK);
         float *params = mhim_params_alloc(mhim_model_layout(m));

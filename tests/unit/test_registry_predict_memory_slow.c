@@ -40,7 +40,7 @@ int main(void) {
         return 77;
     }
     int fails = 0;
-    mhim_model_config mc = {MHIM_MODEL_TRANSMIL, 1, D_IN, 2, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, 0, 8, 0};
+    mhim_model_config mc = {MHIM_MODEL_TRANSMIL, 1, D_IN, 2, MHIM_ACT_RELU, 0.25f, MHIM_ACT_RELU, 0, 8, 0, 0};
     mhim_model *m;
     if (mhim_model_create(&m, &mc)) return printf("FAIL create: %s\n", mhim_error()), 1;
     const mhim_param_layout *L = mhim_model_layout(m);

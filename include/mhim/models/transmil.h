@@ -121,6 +121,17 @@ int mhim_transmil_forward(mhim_transmil_cache *cache, mhim_arena *arena, const m
 void mhim_transmil_backward(const mhim_transmil *m, float *grads, const float *params, const mhim_transmil_cache *cache,
                             mhim_arena *arena, const float *d_logits, const float *d_feat);
 
+/* The encoder and predictor alone on instance tokens h (n_tokens, dim) that the caller produced (v2 puts Merge
+ * between the front end and the encoder; h must stay alive until the backward). Dropout of the two to_out layers
+ * as in the student forward (bands 1 and 2 of dropout_stream). cache->embed stays empty. MHIM_EINPUT when
+ * n_tokens < 1. The backward WRITES dh (n_tokens, dim) and += the parameter gradients (no front end). */
+int mhim_transmil_head_forward(mhim_transmil_cache *cache, mhim_arena *arena, const mhim_transmil *m,
+                               const float *params, const float *h, int64_t n_tokens, const mhim_rng *dropout_stream,
+                               float *logits, float *feat);
+void mhim_transmil_head_backward(const mhim_transmil *m, float *grads, float *dh, const float *params,
+                                 const mhim_transmil_cache *cache, mhim_arena *arena, const float *d_logits,
+                                 const float *d_feat);
+
 /* Outputs of the teacher forward; any pointer may be NULL (not computed when that saves work). */
 typedef struct {
     int attn_layer; /* which layer's attention goes to attn: 0 (layer 1) or 1 / -1 (layer 2) */
