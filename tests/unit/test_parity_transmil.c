@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "digest.h"
 #include "fixture.h"
 #include "mhim/arena.h"
 #include "mhim/common.h"
@@ -37,77 +38,12 @@
 #define PARITY_TIER "default"
 #endif
 
-#define HASH_G 0x9E3779B97F4A7C15ULL
-#define HASH_S 0xD1B54A32D192ED03ULL
-#define SIGN_SEED 0x5EEDULL
-#define X_STREAM 1000ULL
-#define PROJECTIONS 4
-
-/* The generator's hash of value i (0-based) of (seed, stream). */
-static uint64_t hash_u64(uint64_t seed, uint64_t stream, uint64_t i) {
-    uint64_t z = seed * HASH_G + stream * HASH_S + (i + 1) * HASH_G;
-    z ^= z >> 30;
-    z *= 0xBF58476D1CE4E5B9ULL;
-    z ^= z >> 27;
-    z *= 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* x[i] = offset + ((hash >> 48) − 32768) · 2^exp (exact in float32). */
-static void hash_fill(float *x, int64_t n, uint64_t seed, uint64_t stream, double offset, int exp) {
-    for (int64_t i = 0; i < n; i++) {
-        const int64_t j = (int64_t)(hash_u64(seed, stream, (uint64_t)i) >> 48) - 32768;
-        x[i] = (float)(offset + ldexp((double)j, exp));
-    }
-}
-
 static int64_t attr_i64(fixture *f, const char *name) { return (int64_t)fixture_scalar(f, name); }
 
-/* Compare got (count floats) with the fixture tensor at `path`: whole ("full") or digest (idx/val/proj). */
+/* Compare got (count floats) with the fixture tensor at `path`: whole or digest (support/digest.h). */
 static int cmp_tensor(fixture *f, const char *cas, const char *path, const float *got, int64_t count, double atol,
                       double rtol) {
-    char name[256], label[320];
-    int64_t len = 0;
-    snprintf(label, sizeof label, "%s %s", cas, path);
-    snprintf(name, sizeof name, "%s/full", path);
-    if (fixture_has(f, name)) {
-        const float *want = fixture_f32(f, name, &len);
-        if (!want || len != count) return check_true(label, 0);
-        return check_close(label, got, want, count, atol, rtol);
-    }
-    snprintf(name, sizeof name, "%s/idx", path);
-    const int64_t *idx = fixture_i64(f, name, &len);
-    snprintf(name, sizeof name, "%s/val", path);
-    int64_t nval = 0;
-    const float *val = fixture_f32(f, name, &nval);
-    if (!idx || !val || nval != len) return check_true(label, 0);
-    float *sample = mhim_malloc((size_t)len * sizeof(float));
-    int fails = 0;
-    for (int64_t k = 0; k < len; k++) {
-        fails += idx[k] < 0 || idx[k] >= count;
-        sample[k] = idx[k] >= 0 && idx[k] < count ? got[idx[k]] : NAN;
-    }
-    char sub[340];
-    snprintf(sub, sizeof sub, "%s (%lld samples)", label, (long long)len);
-    fails += check_close(sub, sample, val, len, atol, rtol);
-    free(sample);
-    snprintf(name, sizeof name, "%s/proj", path);
-    if (!fixture_has(f, name)) return fails;
-    const float *proj = fixture_f32(f, name, &len);
-    if (!proj || len != PROJECTIONS) return fails + check_true(label, 0);
-    double norm = 0.0, worst = 0.0;
-    for (int64_t i = 0; i < count; i++) norm += (double)got[i] * got[i];
-    norm = sqrt(norm);
-    for (int k = 0; k < PROJECTIONS; k++) {
-        double p = 0.0;
-        for (int64_t i = 0; i < count; i++)
-            p += (hash_u64(SIGN_SEED, (uint64_t)k, (uint64_t)i) >> 63) ? -got[i] : got[i];
-        const double err = fabs(p - proj[k]) / (norm > 0 ? norm : 1.0);
-        worst = err > worst ? err : worst;
-    }
-    printf("%s %s projections: max |err| / ||t|| = %.3g (tolerance %.1g)\n", worst <= PROJ_TOL ? "ok  " : "FAIL", label,
-           worst, PROJ_TOL);
-    return fails + (worst <= PROJ_TOL ? 0 : 1);
+    return digest_check(f, cas, path, got, count, atol, rtol, PROJ_TOL);
 }
 
 /* Generate every parameter, checking index, shape and sampled values against the fixture. */
@@ -134,7 +70,7 @@ static int load_params(fixture *f, const char *cas, const mhim_param_layout *L, 
         snprintf(name, sizeof name, "params/%s/offset", rows[r].name);
         const double offset = fixture_scalar(f, name);
         snprintf(name, sizeof name, "params/%s/exp", rows[r].name);
-        hash_fill(params + e->offset, e->numel, seed, (uint64_t)r, offset, (int)fixture_scalar(f, name));
+        digest_hash_fill(params + e->offset, e->numel, seed, (uint64_t)r, offset, (int)fixture_scalar(f, name));
         snprintf(name, sizeof name, "params/%s", rows[r].name);
         fails += cmp_tensor(f, cas, name, params + e->offset, e->numel, 0.0, 0.0);
     }
@@ -165,7 +101,7 @@ static int run_case(const char *file) {
     float *params = mhim_params_alloc(&L), *grads = mhim_params_alloc(&L);
     int fails = load_params(f, cas, &L, rows, params, seed);
     float *x = mhim_malloc((size_t)(N * D_in) * sizeof(float));
-    hash_fill(x, N * D_in, seed, X_STREAM, 0.0, (int)attr_i64(f, "x_exp"));
+    digest_hash_fill(x, N * D_in, seed, DIGEST_X_STREAM, 0.0, (int)attr_i64(f, "x_exp"));
     fails += cmp_tensor(f, cas, "inputs/x", x, N * D_in, 0.0, 0.0);
     const int64_t *keep = attr_i64(f, "masked") ? fixture_i64(f, "inputs/keep", NULL) : NULL;
     const float *d_logits = fixture_f32(f, "inputs/d_logits", NULL), *d_feat = fixture_f32(f, "inputs/d_feat", NULL);
