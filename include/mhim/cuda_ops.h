@@ -54,6 +54,9 @@ void mhim_cuda_upload(mhim_cuda_ctx *ctx, void *dev, const void *host, size_t by
 void mhim_cuda_download(mhim_cuda_ctx *ctx, void *host, const void *dev, size_t bytes);
 void mhim_cuda_memset0(mhim_cuda_ctx *ctx, void *dev, size_t bytes);
 void mhim_cuda_sync(mhim_cuda_ctx *ctx);
+/* Device-to-device copy and y (n) += x (n) on the compute stream (cuda/model_ops.cu). */
+void mhim_cuda_copy(mhim_cuda_ctx *ctx, void *dst, const void *src, size_t bytes);
+void mhim_cuda_add(mhim_cuda_ctx *ctx, float *y, const float *x, int64_t n);
 
 /* Row-major c (M,N) = alpha·op(a)·op(b) + beta·c on cuBLAS (as the CPU's mhim_gemm). */
 void mhim_cuda_gemm(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -86,6 +89,10 @@ uint32_t mhim_cuda_rng_u32_host(const mhim_rng *r, uint64_t i);
 /* keep (n) device bytes, identical to mhim_dropout_mask(keep, stream, first, p, n). */
 void mhim_cuda_dropout_mask(mhim_cuda_ctx *ctx, uint8_t *keep, const mhim_rng *stream, uint64_t first, float p,
                             int64_t n);
+/* keep (M, W) device bytes for gathered rows: row j equals mhim_dropout_mask(keep + j·W, stream, idx[j]·W, p, W)
+ * (idx device int64), the mask the CPU front end draws for the kept instance idx[j] (cuda/model_ops.cu). */
+void mhim_cuda_dropout_mask_rows(mhim_cuda_ctx *ctx, uint8_t *keep, const mhim_rng *stream, const int64_t *idx,
+                                 float p, int64_t M, int64_t W);
 void mhim_cuda_dropout_forward(mhim_cuda_ctx *ctx, float *out, const uint8_t *keep, const float *inp, float p,
                                int64_t n);
 void mhim_cuda_dropout_backward(mhim_cuda_ctx *ctx, float *dinp, const float *dout, const uint8_t *keep, float p,

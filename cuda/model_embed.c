@@ -1,0 +1,56 @@
+/* The GPU instance front end (see cuda/model_embed.h). */
+#include "model_embed.h"
+
+#include <string.h>
+
+#include "mhim/common.h"
+
+/* Bytes of one arena block of n floats (the arena rounds blocks up to 256 bytes). */
+static size_t block_bytes(int64_t n) { return ((size_t)n * sizeof(float) + 255) / 256 * 256; }
+
+size_t mhim_cuda_embed_arena_bytes(const mhim_embed *e, int64_t n_max) {
+    const int64_t rows = n_max * e->cfg.dim;
+    return block_bytes(n_max * e->cfg.input_dim) + 4 * block_bytes(rows) + ((size_t)rows + 255) / 256 * 256;
+}
+
+void mhim_cuda_embed_forward(mhim_cuda_embed_cache *c, mhim_cuda_ctx *ctx, const mhim_embed *e, const float *params,
+                             const float *x, int64_t N, const int64_t *idx, int64_t M, const mhim_rng *dropout) {
+    const int64_t D = e->cfg.input_dim, W = e->cfg.dim;
+    MHIM_ASSERT(idx != NULL || M == N);
+    memset(c, 0, sizeof *c);
+    c->n = M;
+    if (idx) {
+        float *rows = mhim_cuda_floats(ctx, M * D);
+        mhim_cuda_gather_rows_forward(ctx, rows, x, idx, M, N, D);
+        c->x = rows;
+    } else {
+        c->x = x;
+    }
+    float *pre = mhim_cuda_floats(ctx, M * W);
+    mhim_cuda_linear_forward(ctx, pre, c->x, params + e->weight, params + e->bias, M, D, W);
+    if (mhim_act_needs_input(e->cfg.act)) {
+        c->pre = pre;
+        c->act = mhim_cuda_floats(ctx, M * W);
+    } else {
+        c->act = pre; /* ReLU's backward reads only its output */
+    }
+    mhim_cuda_act_forward(ctx, e->cfg.act, c->act, pre, M * W);
+    c->h = c->act;
+    if (dropout && e->cfg.dropout != 0.0f) {
+        c->keep = mhim_cuda_alloc(ctx, (size_t)(M * W));
+        if (idx)
+            mhim_cuda_dropout_mask_rows(ctx, c->keep, dropout, idx, e->cfg.dropout, M, W);
+        else
+            mhim_cuda_dropout_mask(ctx, c->keep, dropout, 0, e->cfg.dropout, M * W);
+        c->h = mhim_cuda_floats(ctx, M * W);
+        mhim_cuda_dropout_forward(ctx, c->h, c->keep, c->act, e->cfg.dropout, M * W);
+    }
+}
+
+void mhim_cuda_embed_backward(mhim_cuda_ctx *ctx, const mhim_embed *e, float *grads, float *dh,
+                              const mhim_cuda_embed_cache *c) {
+    const int64_t M = c->n, D = e->cfg.input_dim, W = e->cfg.dim;
+    if (c->keep) mhim_cuda_dropout_backward(ctx, dh, dh, c->keep, e->cfg.dropout, M * W);
+    mhim_cuda_act_backward(ctx, e->cfg.act, dh, dh, c->pre, c->act, M * W);
+    mhim_cuda_linear_backward(ctx, NULL, grads + e->weight, grads + e->bias, dh, c->x, NULL, M, D, W);
+}
