@@ -3,7 +3,7 @@
 #include "internal.cuh"
 #include "philox.cuh"
 
-__global__ void dropout_mask_rows_kernel(uint8_t *keep, mhim_rng stream, const int64_t *idx, float keep_prob,
+static __global__ void model_dropout_mask_rows_kernel(uint8_t *keep, mhim_rng stream, const int64_t *idx, float keep_prob,
                                          int64_t M, int64_t W) {
     MHIM_CUDA_FOR(i, M * W) {
         const int64_t j = i / W, c = i - j * W;
@@ -11,7 +11,7 @@ __global__ void dropout_mask_rows_kernel(uint8_t *keep, mhim_rng stream, const i
     }
 }
 
-__global__ void add_kernel(float *y, const float *x, int64_t n) {
+static __global__ void model_add_kernel(float *y, const float *x, int64_t n) {
     MHIM_CUDA_FOR(i, n) y[i] += x[i];
 }
 
@@ -19,7 +19,7 @@ extern "C" void mhim_cuda_dropout_mask_rows(mhim_cuda_ctx *ctx, uint8_t *keep, c
                                             const int64_t *idx, float p, int64_t M, int64_t W) {
     MHIM_ASSERT(p >= 0.0f && p <= 1.0f);
     if (M <= 0 || W <= 0) return;
-    dropout_mask_rows_kernel<<<mhim_cuda_blocks(M * W), MHIM_CUDA_THREADS, 0, ctx->stream>>>(keep, *stream, idx,
+    model_dropout_mask_rows_kernel<<<mhim_cuda_blocks(M * W), MHIM_CUDA_THREADS, 0, ctx->stream>>>(keep, *stream, idx,
                                                                                             1.0f - p, M, W);
     MHIM_CUDA_LAUNCHED();
 }
@@ -30,6 +30,6 @@ extern "C" void mhim_cuda_copy(mhim_cuda_ctx *ctx, void *dst, const void *src, s
 
 extern "C" void mhim_cuda_add(mhim_cuda_ctx *ctx, float *y, const float *x, int64_t n) {
     if (n <= 0) return;
-    add_kernel<<<mhim_cuda_blocks(n), MHIM_CUDA_THREADS, 0, ctx->stream>>>(y, x, n);
+    model_add_kernel<<<mhim_cuda_blocks(n), MHIM_CUDA_THREADS, 0, ctx->stream>>>(y, x, n);
     MHIM_CUDA_LAUNCHED();
 }
