@@ -5,9 +5,10 @@
 
 /* Resolve `device` ("cpu" or "cuda", as validated by the option table) for a training run.
  *   "cpu"  -> *cuda_ordinal = -1, MHIM_OK.
- *   "cuda" -> MHIM_EINPUT with a message saying how to fix it when this build has no CUDA backend, when no GPU is
- *             usable (driver, CUDA_VISIBLE_DEVICES), or when the training engine cannot run on the GPU; the ordinal
- *             would be the node-local rank (OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID) modulo the visible GPUs. */
+ *   "cuda" -> *cuda_ordinal = the node-local rank (OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID) modulo the visible
+ *             GPUs, MHIM_OK; MHIM_EINPUT with a message saying how to fix it when this build has no CUDA backend or
+ *             when no GPU is usable (driver, CUDA_VISIBLE_DEVICES). What the GPU engine covers is checked when the
+ *             run starts (src/train/engine_device.c). */
 int mhim_device_select(const char *device, int *cuda_ordinal);
 
 #endif

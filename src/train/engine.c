@@ -11,6 +11,7 @@
 #include "mhim/log.h"
 #include "mhim/metrics.h"
 #include "mhim/threads.h"
+#include "train/engine_device.h"
 #include "train/engine_internal.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -185,6 +186,7 @@ int mhim_train_run(const mhim_config *cfg, const mhim_engine_options *opt, mhim_
             MHIM_INFO("features are %lld wide: the model input is set to %lld (input_dim option: %d)",
                       (long long)r.data.dim, (long long)r.data.dim, cfg->input_dim);
         rc = engine_net_create(&r.net, cfg, r.data.dim, cfg->n_classes, r.data.max_instances, max_bags);
+        if (rc == MHIM_OK) rc = engine_device_attach(&r.net, cfg, r.opt, &r.data);
     }
     if (rc == MHIM_OK) {
         mhim_model_config_text(mhim_model_get_config(r.net.model), r.model_config, sizeof r.model_config);

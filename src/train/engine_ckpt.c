@@ -9,6 +9,7 @@
 #include "mhim/checkpoint.h"
 #include "mhim/common.h"
 #include "mhim/log.h"
+#include "train/engine_device.h"
 #include "train/engine_internal.h"
 
 static void scores_to(double *d, const mhim_eval_scores *s) {
@@ -32,6 +33,7 @@ static mhim_ckpt_contents contents(engine_run *r, const float *student, const fl
 }
 
 int engine_save_resume(engine_run *r) {
+    if (r->net.dev) engine_device_download(&r->net); /* the GPU holds the current weights */
     if (!r->writer) return MHIM_OK;
     const engine_cursor *c = &r->cur;
     const int nf = r->sum->n_folds;

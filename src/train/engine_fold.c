@@ -9,6 +9,7 @@
 #include "mhim/common.h"
 #include "mhim/log.h"
 #include "mhim/schedule.h"
+#include "train/engine_device.h"
 #include "train/engine_internal.h"
 #include "train/engine_v2.h"
 #include "train/progress.h"
@@ -226,6 +227,7 @@ static int train_epochs(engine_run *r, fold_sets *s) {
     const int stage = (int)ceil(cfg->save_best_model_stage * cfg->num_epoch);
     mhim_lr_schedule sched;
     int rc = lr_schedule(cfg, iters, &sched);
+    if (rc == MHIM_OK && n->dev) rc = engine_device_begin_fold(n, &s->z);
     if (rc != MHIM_OK) return rc;
     mhim_bag_view view = MHIM_BAG_VIEW_INIT;
     double epoch_time_sum = 0;
@@ -283,6 +285,7 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         }
         train_progress_end(&bar);
         if (rc != MHIM_OK) break;
+        if (n->dev) engine_device_download(n); /* evaluation, best copies and ckp.h5 read the host buffers */
         double lr_used = n->adam.lr;
         mhim_eval_scores val, tval, test, ttest;
         rc = evaluate(r, s, n->student, s->val, s->n_val, NAN, 0, &val, NULL);

@@ -103,6 +103,7 @@ typedef struct {
     int64_t *perm;               /* v2: [max_instances] Merge shuffle */
     int survival;                /* v2 survival task: NLL survival loss, C-index */
     mhim_mask_v2_config mask2;   /* v2 high-score masking */
+    struct engine_device *dev;   /* --device=cuda: the GPU state (train/engine_device.h), else NULL */
 } engine_net;
 
 int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, int64_t n_classes, int64_t max_inst,

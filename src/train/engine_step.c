@@ -9,6 +9,7 @@
 #include "mhim/log.h"
 #include "mhim/metrics.h"
 #include "mhim/ops/loss.h"
+#include "train/engine_device.h"
 #include "train/engine_internal.h"
 #include "mhim/v2.h"
 #include "train/engine_v2.h"
@@ -75,6 +76,7 @@ int engine_net_create(engine_net *n, const mhim_config *cfg, int64_t input_dim, 
 }
 
 void engine_net_free(engine_net *n) {
+    engine_device_detach(n);
     if (n->v2) engine_v2_detach(n);
     if (n->teacher != n->student) mhim_params_free(n->teacher);
     mhim_params_free(n->student);
@@ -127,6 +129,7 @@ int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, 
     const int64_t *idx = NULL;
     int64_t kept = N;
     int rc;
+    if (n->dev) return engine_device_step_grad(n, ctx, x, N, y, st);
     if (n->v2 || n->survival) return engine_v2_step_grad(n, ctx, x, N, y, st);
     memset(st, 0, sizeof *st);
     mhim_params_zero(n->L, n->grads);
@@ -179,6 +182,11 @@ int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, 
 }
 
 void engine_step_apply(engine_net *n, const float *grads, double mm) {
+    if (n->dev) { /* the gradients are the device copy of n->grads */
+        MHIM_ASSERT(grads == n->grads);
+        engine_device_step_apply(n, mm);
+        return;
+    }
     adam_step(n, grads);
     if (n->mhim && !n->tea_same) mhim_ema_update(n->teacher, n->student, n->L->total, mm);
 }
@@ -201,11 +209,14 @@ int engine_evaluate(engine_net *n, engine_data *d, const engine_standardizer *z,
     double loss = 0;
     int rc = MHIM_OK;
     memset(n->eval_buf, 0, (size_t)(3 * nb) * sizeof(double));
+    if (n->dev) engine_device_set_eval_params(n, params);
     for (int64_t i = rank; i < nb && rc == MHIM_OK; i += size) {
         const float *x;
         int64_t N;
         rc = engine_bag_get(d, z, bags[i], &view, n->xbuf, &x, &N);
-        if (rc == MHIM_OK) rc = mhim_model_predict(n->model, &n->arena, params, x, N, &out, NULL);
+        if (rc == MHIM_OK)
+            rc = n->dev ? engine_device_predict(n, bags[i], x, N, &out)
+                        : mhim_model_predict(n->model, &n->arena, params, x, N, &out, NULL);
         if (rc != MHIM_OK) break;
         mhim_model_probs(n->model, &out, probs);
         int64_t y = d->bag_label[bags[i]];

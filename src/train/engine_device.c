@@ -1,0 +1,312 @@
+/* The training engine's GPU path (see train/engine_device.h): the CPU engine's step (engine_step.c) with the
+ * networks, losses, Adam and EMA on the device. */
+#include "train/engine_device.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mhim/common.h"
+#include "mhim/cuda_select.h"
+#include "mhim/log.h"
+
+#ifdef MHIM_HAVE_CUDA
+#include "mhim/cuda.h"
+#include "mhim/cuda_bags.h"
+#include "mhim/cuda_model.h"
+#include "mhim/ops/loss.h"
+
+#define ARENA_SLACK ((size_t)1 << 20)
+
+typedef struct engine_device {
+    mhim_cuda_ctx *ctx;
+    mhim_cuda_net *net;
+    mhim_cuda_bags *bags;
+    engine_data *data;           /* bag row counts for (re)planning the device bags */
+    int64_t total;               /* floats of the layout */
+    float *student, *teacher, *grads, *adam_m, *adam_v, *eval_params; /* device, total floats each */
+    float *feat_t, *feat_s, *d_feat, *p_s, *p_t;                       /* device, feat_size each */
+    float *out;                  /* device [logits C | max logits C | d logits C | d max logits C | probs C] */
+    float *loss;                 /* device [class CE (DSMIL: bag CE) | DSMIL max CE | consistency] */
+    float *map;                  /* device (max_instances) teacher map */
+    int64_t *keep, *label;       /* device kept ids (max_instances), label (1) */
+    float host_loss[3];
+    int64_t host_label;
+    size_t step_mark;            /* arena level above the persistent buffers */
+} engine_device;
+
+/* What the GPU engine does not cover: a one-line MHIM_EINPUT naming it, or MHIM_OK. */
+static int refuse_unsupported(const mhim_config *cfg, const mhim_engine_options *opt) {
+    const char *what = NULL;
+    if (cfg->version != 1) what = "MHIM-v2 (--mhim_version=2)";
+    else if (!strcmp(cfg->baseline, "selfattn")) what = "TransMIL (--baseline=selfattn)";
+    else if (strcmp(cfg->baseline, "attn") != 0 && strcmp(cfg->baseline, "dsmil") != 0) what = cfg->baseline;
+    else if (opt->dp && opt->dp->size > 1) what = "a data-parallel group (--group_size > 1)";
+    else if (cfg->bags_per_step > 1) what = "--bags_per_step > 1";
+    if (!what) return MHIM_OK;
+    return mhim_fail("--device=cuda: %s is not on the GPU yet (ABMIL and DSMIL v1 training, one process per GPU, "
+                     "is); use --device=cpu",
+                     what);
+}
+
+/* The device copy of bag `bag` (host rows x): resident bags are uploaded on first use. */
+static const float *device_bag(engine_device *g, int64_t bag, const float *x) {
+    if (mhim_cuda_bags_resident(g->bags)) mhim_cuda_bags_put(g->bags, bag, x);
+    return mhim_cuda_bags_get(g->bags, bag, x);
+}
+
+/* Plan the device bags: resident when the device can hold them all, else streamed. */
+static int plan_bags(engine_device *g) {
+    engine_data *d = g->data;
+    int64_t *rows = mhim_malloc((size_t)MHIM_MAX(d->n_bags, 1) * sizeof *rows);
+    for (int64_t i = 0; i < d->n_bags; i++) rows[i] = mhim_bagstore_n_instances(d->store, i);
+    mhim_cuda_bags_destroy(g->bags);
+    g->bags = NULL;
+    int rc = mhim_cuda_bags_create(&g->bags, g->ctx, rows, d->n_bags, d->dim, 0, SIZE_MAX);
+    if (rc != MHIM_OK) {
+        MHIM_WARN("GPU bags: %s; streaming each bag instead", mhim_error());
+        rc = mhim_cuda_bags_create(&g->bags, g->ctx, rows, d->n_bags, d->dim, 0, 0);
+    }
+    free(rows);
+    return rc;
+}
+
+/* Bytes of one arena block of n floats or int64s (the arena's 256-byte blocks). */
+static size_t block(int64_t n, size_t elem) { return ((size_t)n * elem + 255) / 256 * 256; }
+
+int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engine_options *opt, engine_data *d) {
+    int ordinal = -1;
+    int rc = mhim_device_select(cfg->device, &ordinal);
+    if (rc != MHIM_OK || ordinal < 0) return rc;
+    if ((rc = refuse_unsupported(cfg, opt)) != MHIM_OK) return rc;
+    engine_device *g = mhim_calloc(1, sizeof *g);
+    n->dev = g;
+    g->data = d;
+    g->total = n->L->total;
+    const int64_t C = n->C, F = n->feat_size, M = MHIM_MAX(d->max_instances, 1);
+    if ((rc = mhim_cuda_net_create(&g->net, n->model)) != MHIM_OK) return rc;
+    size_t bytes = 6 * block(g->total, sizeof(float)) + 5 * block(F, sizeof(float)) + block(5 * C, sizeof(float));
+    bytes += block(3, sizeof(float)) + block(M, sizeof(float)) + block(M, sizeof(int64_t)) + block(1, sizeof(int64_t));
+    bytes += mhim_cuda_net_arena_bytes(g->net, M) + ARENA_SLACK;
+    if ((rc = mhim_cuda_ctx_create(&g->ctx, ordinal, bytes)) != MHIM_OK) return rc;
+    float **params[] = {&g->student, &g->teacher, &g->grads, &g->adam_m, &g->adam_v, &g->eval_params};
+    for (size_t i = 0; i < MHIM_ARRAY_LEN(params); i++) *params[i] = mhim_cuda_floats(g->ctx, g->total);
+    float **feats[] = {&g->feat_t, &g->feat_s, &g->d_feat, &g->p_s, &g->p_t};
+    for (size_t i = 0; i < MHIM_ARRAY_LEN(feats); i++) *feats[i] = mhim_cuda_floats(g->ctx, F);
+    g->out = mhim_cuda_floats(g->ctx, 5 * C);
+    g->loss = mhim_cuda_floats(g->ctx, 3);
+    g->map = mhim_cuda_floats(g->ctx, M);
+    g->keep = mhim_cuda_i64(g->ctx, M);
+    g->label = mhim_cuda_i64(g->ctx, 1);
+    g->step_mark = mhim_cuda_mark(g->ctx);
+    if ((rc = plan_bags(g)) != MHIM_OK) return rc;
+    char desc[256];
+    mhim_cuda_device_describe(ordinal, desc, sizeof desc);
+    MHIM_INFO("training on GPU %d (%s): arena %.1f MiB, bags %s", ordinal, desc, (double)bytes / 1048576.0,
+              mhim_cuda_bags_resident(g->bags) ? "resident (fp32)" : "streamed");
+    return MHIM_OK;
+}
+
+void engine_device_detach(engine_net *n) {
+    engine_device *g = n->dev;
+    if (!g) return;
+    if (g->ctx) MHIM_INFO("GPU arena peak %.1f MiB", (double)mhim_cuda_arena_peak(g->ctx) / 1048576.0);
+    mhim_cuda_bags_destroy(g->bags);
+    mhim_cuda_net_free(g->net);
+    mhim_cuda_ctx_destroy(g->ctx);
+    free(g);
+    n->dev = NULL;
+}
+
+/* The host buffers mirrored on the device: {host, device} pairs; the teacher only for a separate MHIM teacher. */
+static int mirrored(engine_net *n, float *host[4], float *dev[4]) {
+    engine_device *g = n->dev;
+    int k = 0;
+    host[k] = n->student, dev[k++] = g->student;
+    host[k] = n->adam_m, dev[k++] = g->adam_m;
+    host[k] = n->adam_v, dev[k++] = g->adam_v;
+    if (n->mhim && !n->tea_same) host[k] = n->teacher, dev[k++] = g->teacher;
+    return k;
+}
+
+int engine_device_begin_fold(engine_net *n, const engine_standardizer *z) {
+    engine_device *g = n->dev;
+    float *host[4], *dev[4];
+    const int k = mirrored(n, host, dev);
+    for (int i = 0; i < k; i++) mhim_cuda_upload(g->ctx, dev[i], host[i], (size_t)g->total * sizeof(float));
+    mhim_cuda_sync(g->ctx);
+    return z->mean ? plan_bags(g) : MHIM_OK;
+}
+
+void engine_device_download(engine_net *n) {
+    engine_device *g = n->dev;
+    float *host[4], *dev[4];
+    const int k = mirrored(n, host, dev);
+    for (int i = 0; i < k; i++) mhim_cuda_download(g->ctx, host[i], dev[i], (size_t)g->total * sizeof(float));
+}
+
+/* The teacher forward, the mask chosen on the host from the downloaded map, the kept ids uploaded. */
+static int teacher_and_mask(engine_net *n, const engine_step_ctx *ctx, const float *x_d, int64_t N, int64_t *kept,
+                            engine_step_stats *st) {
+    engine_device *g = n->dev;
+    const uint32_t ep = (uint32_t)ctx->epoch, bag = (uint32_t)ctx->bag;
+    const float *teacher = n->tea_same ? g->student : g->teacher;
+    mhim_rng tdrop = mhim_rng_stream(ctx->seed, ep, bag, MHIM_RNG_DROPOUT, 1);
+    int rc = mhim_cuda_net_predict(g->net, g->ctx, teacher, x_d, N, &tdrop, ctx->cfg->attn_layer, NULL, NULL,
+                                   g->feat_t, g->map);
+    if (rc != MHIM_OK) return rc;
+    mhim_cuda_download(g->ctx, n->map, g->map, (size_t)(n->map_rows * N) * sizeof(float));
+    if (ctx->given_keep) {
+        if (ctx->given_len < 1 || ctx->given_len > N)
+            return mhim_fail("training step: %lld given kept ids for a bag of %lld instances",
+                             (long long)ctx->given_len, (long long)N);
+        memcpy(n->keep, ctx->given_keep, (size_t)ctx->given_len * sizeof *n->keep);
+        *kept = ctx->given_len;
+    } else {
+        mhim_mask_stats ms;
+        rc = mhim_mask_select(&n->mask, ctx->r_h, n->map, n->map_rows, N, (mhim_mask_key){ctx->seed, ep, bag},
+                              &n->mws, n->keep, &ms);
+        if (rc != MHIM_OK) return rc;
+        *kept = ms.len_keep;
+        st->guarded = ms.guarded;
+    }
+    mhim_cuda_upload(g->ctx, g->keep, n->keep, (size_t)*kept * sizeof(int64_t));
+    return MHIM_OK;
+}
+
+int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
+                            engine_step_stats *st) {
+    engine_device *g = n->dev;
+    mhim_cuda_ctx *c = g->ctx;
+    const mhim_config *cfg = ctx->cfg;
+    const int64_t C = n->C;
+    const int use_cl = n->mhim && cfg->cl_alpha != 0.0;
+    const int dsmil = mhim_model_get_config(n->model)->kind == MHIM_MODEL_DSMIL;
+    int64_t kept = N;
+    int rc = MHIM_OK;
+    memset(st, 0, sizeof *st);
+    if (N < 1) return mhim_fail("training step: bag %lld has no instance", (long long)ctx->bag);
+    const float *x_d = device_bag(g, ctx->bag, x);
+    if (n->mhim && (rc = teacher_and_mask(n, ctx, x_d, N, &kept, st)) != MHIM_OK) return rc;
+    float *logits = g->out, *max_logits = g->out + C, *d_logits = g->out + 2 * C, *d_max = g->out + 3 * C;
+    float *probs = g->out + 4 * C;
+    g->host_label = y;
+    mhim_cuda_upload(c, g->label, &g->host_label, sizeof g->host_label);
+    mhim_cuda_memset0(c, g->grads, (size_t)g->total * sizeof(float));
+    mhim_cuda_memset0(c, g->loss, 3 * sizeof(float));
+    mhim_rng sdrop = mhim_rng_stream(ctx->seed, (uint32_t)ctx->epoch, (uint32_t)ctx->bag, MHIM_RNG_DROPOUT, 0);
+    rc = mhim_cuda_net_forward(g->net, c, g->student, x_d, N, n->mhim ? g->keep : NULL, kept, &sdrop, logits,
+                               dsmil ? max_logits : NULL, use_cl ? g->feat_s : NULL);
+    if (rc != MHIM_OK) {
+        mhim_cuda_reset(c, g->step_mark);
+        return rc;
+    }
+    const double scale = 1.0 / (double)MHIM_MAX(cfg->accumulation_steps, 1);
+    const float w = (float)(cfg->cls_alpha * scale);
+    /* the model's class loss: CE (ABMIL); DSMIL v1 0.5·CE(bag) + 0.5·CE(max) */
+    mhim_cuda_cross_entropy_forward(c, g->loss, probs, logits, g->label, 1, C);
+    mhim_cuda_cross_entropy_backward(c, d_logits, probs, g->label, dsmil ? 0.5f * w : w, 1, C);
+    if (dsmil) {
+        mhim_cuda_cross_entropy_forward(c, g->loss + 1, probs, max_logits, g->label, 1, C);
+        mhim_cuda_cross_entropy_backward(c, d_max, probs, g->label, 0.5f * w, 1, C);
+    }
+    if (use_cl) {
+        const int64_t R = n->feat_size / MHIM_EMBED_DIM;
+        mhim_cuda_soft_target_ce_forward(c, g->loss + 2, g->p_s, g->p_t, g->feat_s, g->feat_t, (float)cfg->temp_t,
+                                         MHIM_CONSISTENCY_TEMP_S, R, MHIM_EMBED_DIM);
+        mhim_cuda_soft_target_ce_backward(c, g->d_feat, g->p_s, g->p_t, (float)(cfg->cl_alpha * scale),
+                                          MHIM_CONSISTENCY_TEMP_S, R, MHIM_EMBED_DIM);
+    }
+    mhim_cuda_net_backward(g->net, c, g->student, g->grads, d_logits, dsmil ? d_max : NULL,
+                           use_cl ? g->d_feat : NULL);
+    mhim_cuda_reset(c, g->step_mark);
+    mhim_cuda_download(c, g->host_loss, g->loss, sizeof g->host_loss);
+    const float cls = dsmil ? (float)(0.5 * (double)g->host_loss[0] + 0.5 * (double)g->host_loss[1]) : g->host_loss[0];
+    st->cls = cls;
+    st->loss = cfg->cls_alpha * cls;
+    if (use_cl) {
+        st->cl = g->host_loss[2];
+        st->loss += cfg->cl_alpha * st->cl;
+    }
+    if (!isfinite(st->loss))
+        return mhim_fail("training diverged: loss %g at epoch %d on bag %lld (lower --lr, or check the features)",
+                         st->loss, ctx->epoch, (long long)ctx->bag);
+    st->patches = N;
+    st->kept = kept;
+    return MHIM_OK;
+}
+
+void engine_device_step_apply(engine_net *n, double mm) {
+    engine_device *g = n->dev;
+    const int dsmil = mhim_model_get_config(n->model)->kind == MHIM_MODEL_DSMIL;
+    mhim_adam_begin_step(&n->adam);
+    for (int64_t t = 0; t < n->L->count; t++) {
+        const mhim_param_entry *e = &n->L->entries[t];
+        if (dsmil && !strncmp(e->name, "predictor.", 10)) continue; /* no gradient reaches it (torch: grad None) */
+        mhim_cuda_adam_update(g->ctx, &n->adam, g->student + e->offset, g->grads + e->offset, g->adam_m + e->offset,
+                              g->adam_v + e->offset, e->numel);
+    }
+    if (n->mhim && !n->tea_same) mhim_cuda_ema_update(g->ctx, g->teacher, g->student, g->total, mm);
+}
+
+void engine_device_set_eval_params(engine_net *n, const float *params) {
+    engine_device *g = n->dev;
+    mhim_cuda_upload(g->ctx, g->eval_params, params, (size_t)g->total * sizeof(float));
+    mhim_cuda_sync(g->ctx);
+}
+
+int engine_device_predict(engine_net *n, int64_t bag, const float *x, int64_t N, const mhim_model_out *out) {
+    engine_device *g = n->dev;
+    const int64_t C = n->C;
+    if (N < 1) return mhim_fail("evaluation: bag %lld has no instance", (long long)bag);
+    const float *x_d = device_bag(g, bag, x);
+    int rc = mhim_cuda_net_predict(g->net, g->ctx, g->eval_params, x_d, N, NULL, 0, g->out, g->out + C, NULL, NULL);
+    if (rc != MHIM_OK) return rc;
+    mhim_cuda_download(g->ctx, out->logits, g->out, (size_t)C * sizeof(float));
+    if (out->max_logits) mhim_cuda_download(g->ctx, out->max_logits, g->out + C, (size_t)C * sizeof(float));
+    return MHIM_OK;
+}
+
+#else /* CPU-only build: mhim_device_select refuses --device=cuda, so n->dev stays NULL and the calls that need it
+       * (all guarded by n->dev) are never made */
+
+int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engine_options *opt, engine_data *d) {
+    (void)n, (void)opt, (void)d;
+    int ordinal = -1;
+    return mhim_device_select(cfg->device, &ordinal);
+}
+
+void engine_device_detach(engine_net *n) { MHIM_ASSERT(n->dev == NULL); }
+
+int engine_device_begin_fold(engine_net *n, const engine_standardizer *z) {
+    (void)z;
+    MHIM_ASSERT(n->dev != NULL);
+    return MHIM_OK;
+}
+
+void engine_device_download(engine_net *n) { MHIM_ASSERT(n->dev != NULL); }
+
+int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
+                            engine_step_stats *st) {
+    (void)ctx, (void)x, (void)N, (void)y, (void)st;
+    MHIM_ASSERT(n->dev != NULL);
+    return MHIM_OK;
+}
+
+void engine_device_step_apply(engine_net *n, double mm) {
+    (void)mm;
+    MHIM_ASSERT(n->dev != NULL);
+}
+
+void engine_device_set_eval_params(engine_net *n, const float *params) {
+    (void)params;
+    MHIM_ASSERT(n->dev != NULL);
+}
+
+int engine_device_predict(engine_net *n, int64_t bag, const float *x, int64_t N, const mhim_model_out *out) {
+    (void)bag, (void)x, (void)N, (void)out;
+    MHIM_ASSERT(n->dev != NULL);
+    return MHIM_OK;
+}
+
+#endif
