@@ -11,6 +11,10 @@
 #   THREADS (2)  BASELINES ("attn selfattn dsmil")  MODELS ("pure mhim")  PYTHON (.venv-ref/bin/python)
 #   SGEMM_N (8000: rows of the N x 1024 x 512 sgemm whose rate gives the bound)
 #   WORK (/tmp/mhim_bench_train; needs about twice the cohort size on disk)  KEEP (1 = keep WORK)
+#   DEVICE (cpu | cuda): cpu hides every GPU from both programs (CUDA_VISIBLE_DEVICES=; the original moves its model
+#   to the GPU whenever torch.cuda.is_available()); cuda gives mhim --device=cuda (BUILD must be a -DMHIM_USE_CUDA=ON
+#   build, e.g. build-gpu) and lets the original take the GPU, and adds each program's peak GPU memory: the original's
+#   torch.cuda.max_memory_allocated() (written at exit by the sitecustomize hook), mhim's logged arena peak + bags.
 # Features are 1024 wide (the original hard-codes its input layer to 1024). Both programs run fold 2 of a 3-fold split (--cv_fold=3 --fold_start=2: 2/3 of the slides train, 1/3 validate)
 # for EPOCHS epochs; an MHIM run takes its teacher from the same program's pure run. Seconds per epoch = wall time
 # of the whole run (start-up and loading included) over EPOCHS, with each program's own epoch timer next to it;
@@ -23,13 +27,19 @@ orig=${1:?usage: bench_train_original.sh ORIGINAL_CHECKOUT}
 root=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$root/build} N_SLIDES=${N_SLIDES:-405} MEAN=${MEAN:-9000} MIN=${MIN:-1000} MAX=${MAX:-30000}
 DIM=1024 EPOCHS=${EPOCHS:-2} THREADS=${THREADS:-2} BASELINES=${BASELINES:-attn selfattn dsmil}
-SGEMM_N=${SGEMM_N:-8000} MODELS=${MODELS:-pure mhim} PYTHON=${PYTHON:-$root/.venv-ref/bin/python} WORK=${WORK:-/tmp/mhim_bench_train}
+SGEMM_N=${SGEMM_N:-8000} MODELS=${MODELS:-pure mhim} DEVICE=${DEVICE:-cpu} PYTHON=${PYTHON:-$root/.venv-ref/bin/python} WORK=${WORK:-/tmp/mhim_bench_train}
 mhim=$BUILD/mhim
 [ -x "$mhim" ] || { echo "no $mhim: build first (cmake --build $BUILD)"; exit 2; }
 [ -f "$orig/main.py" ] || { echo "$orig/main.py missing: give a checkout of the original repository at v1"; exit 2; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time (GNU time) is needed for the peak RSS"; exit 2; }
 "$PYTHON" -c "import torch, numpy, sklearn, einops, h5py" ||
     { echo "$PYTHON lacks one of torch numpy scikit-learn einops h5py"; exit 2; }
+case $DEVICE in
+cpu) export CUDA_VISIBLE_DEVICES= ;;
+cuda) "$PYTHON" -c "import torch; assert torch.cuda.is_available()" ||
+    { echo "DEVICE=cuda: $PYTHON sees no GPU"; exit 2; } ;;
+*) echo "DEVICE=$DEVICE: expected cpu or cuda"; exit 2 ;;
+esac
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive
 
 rm -rf "$WORK" && mkdir -p "$WORK/stubs/timm" "$WORK/stubs/torchvision" "$WORK/stubs/future" "$WORK/runs_orig" \
@@ -69,18 +79,36 @@ EOF
 : >"$WORK/stubs/torchvision/models.py"
 : >"$WORK/stubs/future/__init__.py"
 cat >"$WORK/stubs/sitecustomize.py" <<'EOF'
-"""Loaded at interpreter start: the NumPy 1.x alias the original uses (utils.EarlyStopping: np.Inf)."""
+"""Loaded at interpreter start: the NumPy 1.x alias the original uses (utils.EarlyStopping: np.Inf), and with
+MHIM_BENCH_GPU_MEM set, the peak GPU memory torch allocated written to that file at exit."""
+import atexit
+import os
+import sys
+
 import numpy
 
 if not hasattr(numpy, "Inf"):
     numpy.Inf = numpy.inf
+
+
+def _write_gpu_peak():
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        with open(os.environ["MHIM_BENCH_GPU_MEM"], "w") as f:
+            f.write("%.1f\n" % (torch.cuda.max_memory_allocated() / 2**20))
+
+
+if os.environ.get("MHIM_BENCH_GPU_MEM"):
+    atexit.register(_write_gpu_peak)
 EOF
 cat >"$WORK/stubs/future/builtins.py" <<'EOF'
 """Stub of the Python 2 compatibility package imported by modules/topk (CLAM's loss, unused here)."""
 range = range
 EOF
 
-echo "# cohort: $N_SLIDES slides, mean $MEAN instances ($MIN..$MAX) x $DIM; $EPOCHS epochs of fold 2/3; $THREADS threads"
+echo "# cohort: $N_SLIDES slides, mean $MEAN instances ($MIN..$MAX) x $DIM; $EPOCHS epochs of fold 2/3; $THREADS threads; device $DEVICE"
+dev_opts=()
+[ "$DEVICE" = cuda ] && dev_opts=(--device=cuda) && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | sed 's/^/# GPU: /'
 "$mhim" synth --out "$WORK/cohort" --n_slides "$N_SLIDES" --mean_instances "$MEAN" --min_instances "$MIN" \
     --max_instances "$MAX" --feature_dim "$DIM" --seed 1 | sed 's/^/# /'
 "$PYTHON" "$root/bench/bench_train_helper.py" to_pt "$WORK/cohort" "$WORK/orig_data"
@@ -111,8 +139,10 @@ timed() {
     rss=$(awk -F: '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$WORK/$name.time")
 }
 
-printf '| run | original s/epoch | mhim s/epoch | speed-up | original peak RSS MiB | mhim peak RSS MiB | memory ratio | GEMM-FLOP bound s/epoch | mhim / bound |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+gpu_head='' gpu_rule=''
+[ "$DEVICE" = cuda ] && gpu_head=' original GPU peak MiB | mhim GPU peak MiB (arena + bags) |' gpu_rule='---|---|'
+printf '| run | original s/epoch | mhim s/epoch | speed-up | original peak RSS MiB | mhim peak RSS MiB | memory ratio | GEMM-FLOP bound s/epoch | mhim / bound |%s\n' "$gpu_head"
+printf '|---|---|---|---|---|---|---|---|---|%s\n' "$gpu_rule"
 for b in $BASELINES; do
     for m in $MODELS; do
         title=${m}_$b
@@ -125,7 +155,7 @@ for b in $BASELINES; do
         tea_o=() tea_m=()
         [ "$m" = mhim ] && tea_o=(--teacher_init="$WORK/runs_orig/bench/pure_$b") tea_m=(--teacher_init="$WORK/runs_mhim/bench/pure_$b")
         cd "$orig"
-        PYTHONPATH="$WORK/stubs" timed "orig_$title" "$PYTHON" main.py --datasets=camelyon16 \
+        MHIM_BENCH_GPU_MEM="$WORK/orig_$title.gpumem" PYTHONPATH="$WORK/stubs" timed "orig_$title" "$PYTHON" main.py --datasets=camelyon16 \
             --dataset_root="$WORK/orig_data" --model_path="$WORK/runs_orig" --project=bench --num_workers=0 \
             "${common[@]}" "${opts[@]}" "${tea_o[@]}" || { cd "$root"; continue; }
         o_secs=$secs o_rss=$rss
@@ -133,7 +163,7 @@ for b in $BASELINES; do
         o_epoch=$(grep -o 'time: [0-9.]*([0-9.]*)' "$WORK/orig_$title.out" | tail -1 | sed 's/.*(\(.*\))/\1/' || true)
         cd "$root"
         timed "mhim_$title" "$mhim" train --dataset_root="$WORK/cohort" --model_path="$WORK/runs_mhim" --project=bench \
-            --threads="$THREADS" --quiet "${common[@]}" "${opts[@]}" "${tea_m[@]}" || continue
+            --threads="$THREADS" --quiet "${dev_opts[@]}" "${common[@]}" "${opts[@]}" "${tea_m[@]}" || continue
         m_secs=$secs m_rss=$rss
         m_epoch=$(grep -o '"epoch_seconds":[0-9.]*' "$WORK/runs_mhim/bench/$title/metrics.jsonl" |
             awk -F: '{ s += $2; n++ } END { printf "%.3f", s / n }')
@@ -142,10 +172,17 @@ for b in $BASELINES; do
         bound=$(calc "$flops / ($rate * 1e9)")
         # whole-run wall time over epochs, and each program's own epoch timer (original: training loop only;
         # mhim: training + validation)
-        printf '| %s | %.2f (train loop %.2f) | %.2f (epoch %.2f) | %.2fx | %s | %s | %.2f | %.2f | %.2f |\n' "$title" \
+        gpu_cols=''
+        if [ "$DEVICE" = cuda ]; then
+            o_gpu=$(cat "$WORK/orig_$title.gpumem" 2>/dev/null || echo "?")
+            m_gpu=$(sed -n 's/.*GPU memory peak: arena \([0-9.]*\) MiB + bags \([0-9.]*\) MiB.*/\1 + \2/p' \
+                "$WORK/mhim_$title.err" | tail -1)
+            gpu_cols=" $o_gpu | ${m_gpu:-?} |"
+        fi
+        printf '| %s | %.2f (train loop %.2f) | %.2f (epoch %.2f) | %.2fx | %s | %s | %.2f | %.2f | %.2f |%s\n' "$title" \
             "$(calc "$o_secs / $EPOCHS")" "${o_epoch:-0}" "$(calc "$m_secs / $EPOCHS")" "$m_epoch" \
             "$(calc "$o_secs / $m_secs")" "$o_rss" "$m_rss" "$(calc "$m_rss / $o_rss")" "$bound" \
-            "$(calc "$m_epoch / $bound")"
+            "$(calc "$m_epoch / $bound")" "$gpu_cols"
     done
 done
 echo "# s/epoch = wall time of the whole run (start-up and loading included) / $EPOCHS; in parentheses each program's own"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mhim/common.h"
+#include "mhim/config.h"
 #ifdef MHIM_HAVE_CUDA
 #include "mhim/cuda_ops.h"
 #endif
@@ -26,4 +27,24 @@ int mhim_device_select(const char *device, int *cuda_ordinal) {
     *cuda_ordinal = ordinal;
     return MHIM_OK;
 #endif
+}
+
+int mhim_device_check_training(const mhim_config *cfg, int *cuda_ordinal) {
+    int rc = mhim_device_select(cfg->device, cuda_ordinal);
+    if (rc != MHIM_OK || *cuda_ordinal < 0) return rc;
+    const char *what = NULL;
+    if (cfg->version != 1)
+        what = "MHIM-v2 (--mhim_version=2)";
+    else if (!strcmp(cfg->baseline, "selfattn"))
+        what = "TransMIL (--baseline=selfattn)";
+    else if (strcmp(cfg->baseline, "attn") != 0 && strcmp(cfg->baseline, "dsmil") != 0)
+        what = cfg->baseline;
+    else if (cfg->group_size > 1)
+        what = "a data-parallel group (--group_size > 1)";
+    else if (cfg->bags_per_step > 1)
+        what = "--bags_per_step > 1";
+    if (!what) return MHIM_OK;
+    return mhim_fail("--device=cuda: %s is not on the GPU yet (ABMIL and DSMIL MHIM-MIL v1 training, one process "
+                     "per GPU, is); use --device=cpu",
+                     what);
 }

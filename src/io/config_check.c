@@ -54,7 +54,7 @@ int mhim_config_check_training(const mhim_config *c) {
     int rc = check_model_and_loss(c);
     if (rc != MHIM_OK) return rc;
     int cuda_ordinal;
-    if ((rc = mhim_device_select(c->device, &cuda_ordinal)) != MHIM_OK) return rc;
+    if ((rc = mhim_device_check_training(c, &cuda_ordinal)) != MHIM_OK) return rc;
     bool mhim = !strcmp(c->model, "mhim");
     if (c->version == 1 && mhim && !strcmp(c->baseline, "dsmil") && c->cl_alpha <= 0)
         return mhim_fail("--baseline=dsmil with --cl_alpha=0: the original v1 crashes; set --cl_alpha, e.g. 0.1");

@@ -33,21 +33,8 @@ typedef struct engine_device {
     float host_loss[3];
     int64_t host_label;
     size_t step_mark;            /* arena level above the persistent buffers */
+    size_t bag_bytes;            /* device bytes of the bag cache or the streaming buffers */
 } engine_device;
-
-/* What the GPU engine does not cover: a one-line MHIM_EINPUT naming it, or MHIM_OK. */
-static int refuse_unsupported(const mhim_config *cfg, const mhim_engine_options *opt) {
-    const char *what = NULL;
-    if (cfg->version != 1) what = "MHIM-v2 (--mhim_version=2)";
-    else if (!strcmp(cfg->baseline, "selfattn")) what = "TransMIL (--baseline=selfattn)";
-    else if (strcmp(cfg->baseline, "attn") != 0 && strcmp(cfg->baseline, "dsmil") != 0) what = cfg->baseline;
-    else if (opt->dp && opt->dp->size > 1) what = "a data-parallel group (--group_size > 1)";
-    else if (cfg->bags_per_step > 1) what = "--bags_per_step > 1";
-    if (!what) return MHIM_OK;
-    return mhim_fail("--device=cuda: %s is not on the GPU yet (ABMIL and DSMIL v1 training, one process per GPU, "
-                     "is); use --device=cpu",
-                     what);
-}
 
 /* The device copy of bag `bag` (host rows x): resident bags are uploaded on first use. */
 static const float *device_bag(engine_device *g, int64_t bag, const float *x) {
@@ -67,6 +54,12 @@ static int plan_bags(engine_device *g) {
         MHIM_WARN("GPU bags: %s; streaming each bag instead", mhim_error());
         rc = mhim_cuda_bags_create(&g->bags, g->ctx, rows, d->n_bags, d->dim, 0, 0);
     }
+    if (rc == MHIM_OK) {
+        int64_t values = 0, largest = 0;
+        for (int64_t i = 0; i < d->n_bags; i++) values += rows[i], largest = MHIM_MAX(largest, rows[i]);
+        values = mhim_cuda_bags_resident(g->bags) ? values : 2 * largest;
+        g->bag_bytes = (size_t)(values * d->dim) * sizeof(float);
+    }
     free(rows);
     return rc;
 }
@@ -76,9 +69,11 @@ static size_t block(int64_t n, size_t elem) { return ((size_t)n * elem + 255) / 
 
 int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engine_options *opt, engine_data *d) {
     int ordinal = -1;
-    int rc = mhim_device_select(cfg->device, &ordinal);
+    int rc = mhim_device_check_training(cfg, &ordinal);
     if (rc != MHIM_OK || ordinal < 0) return rc;
-    if ((rc = refuse_unsupported(cfg, opt)) != MHIM_OK) return rc;
+    if (opt->dp && opt->dp->size > 1)
+        return mhim_fail("--device=cuda: a data-parallel group of %d ranks is not on the GPU yet; use --device=cpu",
+                         opt->dp->size);
     engine_device *g = mhim_calloc(1, sizeof *g);
     n->dev = g;
     g->data = d;
@@ -102,15 +97,17 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     if ((rc = plan_bags(g)) != MHIM_OK) return rc;
     char desc[256];
     mhim_cuda_device_describe(ordinal, desc, sizeof desc);
-    MHIM_INFO("training on GPU %d (%s): arena %.1f MiB, bags %s", ordinal, desc, (double)bytes / 1048576.0,
-              mhim_cuda_bags_resident(g->bags) ? "resident (fp32)" : "streamed");
+    MHIM_INFO("training on GPU %d (%s): arena %.1f MiB, bags %s (%.1f MiB)", ordinal, desc, (double)bytes / 1048576.0,
+              mhim_cuda_bags_resident(g->bags) ? "resident (fp32)" : "streamed", (double)g->bag_bytes / 1048576.0);
     return MHIM_OK;
 }
 
 void engine_device_detach(engine_net *n) {
     engine_device *g = n->dev;
     if (!g) return;
-    if (g->ctx) MHIM_INFO("GPU arena peak %.1f MiB", (double)mhim_cuda_arena_peak(g->ctx) / 1048576.0);
+    if (g->ctx)
+        MHIM_INFO("GPU memory peak: arena %.1f MiB + bags %.1f MiB", (double)mhim_cuda_arena_peak(g->ctx) / 1048576.0,
+                  (double)g->bag_bytes / 1048576.0);
     mhim_cuda_bags_destroy(g->bags);
     mhim_cuda_net_free(g->net);
     mhim_cuda_ctx_destroy(g->ctx);
@@ -273,7 +270,7 @@ int engine_device_predict(engine_net *n, int64_t bag, const float *x, int64_t N,
 int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engine_options *opt, engine_data *d) {
     (void)n, (void)opt, (void)d;
     int ordinal = -1;
-    return mhim_device_select(cfg->device, &ordinal);
+    return mhim_device_check_training(cfg, &ordinal);
 }
 
 void engine_device_detach(engine_net *n) { MHIM_ASSERT(n->dev == NULL); }

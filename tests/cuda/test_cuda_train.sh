@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `mhim train --device=cuda` against `--device=cpu` on a small synthetic cohort: ABMIL pure, ABMIL mhim (teacher
+# from the pure run) and DSMIL pure, 3 epochs x 3 folds each; the mean test AUC of results.csv must agree within
+# 0.02 (float rounding only: same seeds, dropout masks and mask code). Prints both AUCs per model. Exits 77 when this
+# mhim has no CUDA backend or no GPU is usable (the first --device=cuda run says so).
+set -u
+bin=${MHIM_BIN:?MHIM_BIN not set}
+tmp=${MHIM_TEST_TMP:-/tmp}/cuda_train
+rm -rf "$tmp" && mkdir -p "$tmp/models"
+fail=0
+export OMP_WAIT_POLICY=passive
+
+"$bin" synth --out "$tmp/coh" --n_slides 24 --mean_instances 60 --min_instances 20 --max_instances 120 \
+    --feature_dim 64 --seed 5 >/dev/null 2>&1 || { echo "FAIL synth"; exit 1; }
+common=(--dataset_root "$tmp/coh" --model_path "$tmp/models" --project p --num_epoch 3 --cv_fold 3 --threads 2 --quiet)
+
+# run DEVICE TITLE ARGS...: train on DEVICE; the CUDA refusal for a missing backend/GPU skips the whole test.
+run() {
+    local device=$1 title=$2
+    shift 2
+    "$bin" train "${common[@]}" --device "$device" --title "${title}_$device" "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ $rc -ne 0 ] && [ "$device" = cuda ] &&
+        grep -q -e "no usable CUDA device" -e "built without the CUDA backend" "$tmp/err"; then
+        echo "skip: $(grep 'mhim: error' "$tmp/err" | head -1)"
+        exit 77
+    fi
+    if [ $rc -ne 0 ]; then
+        echo "FAIL $title on $device: rc=$rc"
+        cat "$tmp/err"
+        fail=1
+    fi
+    grep -i "gpu" "$tmp/err" | sed 's/^/     /'
+}
+
+# mean test AUC (student) of a run's results.csv
+mean_auc() {
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "auc" || $i == "test_auc") col = i }
+             $1 == "mean" && col { print $col; exit }' "$tmp/models/p/$1/results.csv" 2>/dev/null
+}
+
+# compare TITLE: both devices' mean test AUC within 0.02
+compare() {
+    local cpu gpu
+    cpu=$(mean_auc "$1_cpu")
+    gpu=$(mean_auc "$1_cuda")
+    if [ -n "$cpu" ] && [ -n "$gpu" ] && awk -v a="$cpu" -v b="$gpu" 'BEGIN { d = a - b; exit !(d <= 0.02 && d >= -0.02) }'; then
+        echo "ok   $1: mean test AUC cpu $cpu cuda $gpu (|diff| <= 0.02)"
+    else
+        echo "FAIL $1: mean test AUC cpu '${cpu}' cuda '${gpu}' (want |diff| <= 0.02)"
+        fail=1
+    fi
+}
+
+for device in cuda cpu; do
+    run "$device" pure_attn --model pure --baseline attn
+    run "$device" mhim_attn --baseline attn --teacher_init "$tmp/models/p/pure_attn_$device" --cl_alpha=0.1 \
+        --mask_ratio=0.5 --mask_ratio_h=0.01 --mask_ratio_hr=0.5 --mrh_sche --init_stu_type=fc
+    run "$device" pure_dsmil --model pure --baseline dsmil
+done
+for title in pure_attn mhim_attn pure_dsmil; do compare "$title"; done
+exit $fail
