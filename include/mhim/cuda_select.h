@@ -12,9 +12,10 @@
 int mhim_device_select(const char *device, int *cuda_ordinal);
 
 struct mhim_config;
-/* mhim_device_select for a training configuration, and with a usable GPU the check that the GPU engine covers the
- * run: MHIM-MIL v1 with --baseline=attn|dsmil, no data-parallel group, one bag per step. MHIM_EINPUT naming what
- * is not on the GPU yet and to use --device=cpu otherwise. */
+/* Whether the GPU training engine covers the run: MHIM-MIL v1 with --baseline=attn|dsmil, no data-parallel group,
+ * one bag per step. MHIM_OK, or MHIM_EINPUT naming what is not on the GPU yet and to use --device=cpu. */
+int mhim_device_gpu_coverage(const struct mhim_config *cfg);
+/* mhim_device_select for a training configuration, then (GPU chosen) mhim_device_gpu_coverage. */
 int mhim_device_check_training(const struct mhim_config *cfg, int *cuda_ordinal);
 
 #endif

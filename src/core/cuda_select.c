@@ -29,9 +29,7 @@ int mhim_device_select(const char *device, int *cuda_ordinal) {
 #endif
 }
 
-int mhim_device_check_training(const mhim_config *cfg, int *cuda_ordinal) {
-    int rc = mhim_device_select(cfg->device, cuda_ordinal);
-    if (rc != MHIM_OK || *cuda_ordinal < 0) return rc;
+int mhim_device_gpu_coverage(const mhim_config *cfg) {
     const char *what = NULL;
     if (cfg->version != 1)
         what = "MHIM-v2 (--mhim_version=2)";
@@ -47,4 +45,10 @@ int mhim_device_check_training(const mhim_config *cfg, int *cuda_ordinal) {
     return mhim_fail("--device=cuda: %s is not on the GPU yet (ABMIL and DSMIL MHIM-MIL v1 training, one process "
                      "per GPU, is); use --device=cpu",
                      what);
+}
+
+int mhim_device_check_training(const mhim_config *cfg, int *cuda_ordinal) {
+    int rc = mhim_device_select(cfg->device, cuda_ordinal);
+    if (rc != MHIM_OK || *cuda_ordinal < 0) return rc;
+    return mhim_device_gpu_coverage(cfg);
 }

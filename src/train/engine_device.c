@@ -260,7 +260,8 @@ int engine_device_predict(engine_net *n, int64_t bag, const float *x, int64_t N,
     int rc = mhim_cuda_net_predict(g->net, g->ctx, g->eval_params, x_d, N, NULL, 0, g->out, g->out + C, NULL, NULL);
     if (rc != MHIM_OK) return rc;
     mhim_cuda_download(g->ctx, out->logits, g->out, (size_t)C * sizeof(float));
-    if (out->max_logits) mhim_cuda_download(g->ctx, out->max_logits, g->out + C, (size_t)C * sizeof(float));
+    if (mhim_model_get_config(n->model)->kind == MHIM_MODEL_DSMIL)
+        mhim_cuda_download(g->ctx, out->max_logits, g->out + C, (size_t)C * sizeof(float));
     return MHIM_OK;
 }
 

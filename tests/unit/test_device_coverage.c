@@ -1,0 +1,48 @@
+/* What the GPU training engine covers (mhim_device_gpu_coverage, checked for --device=cuda before a run starts):
+ * v1 ABMIL/DSMIL pure and MHIM are accepted; TransMIL, MHIM-v2, data-parallel groups and --bags_per_step > 1 are
+ * refused with one message naming the option and pointing to --device=cpu. Runs in every build (no GPU needed). */
+#include <stdio.h>
+#include <string.h>
+
+#include "mhim/common.h"
+#include "mhim/config.h"
+#include "mhim/cuda_select.h"
+#include "mhim/options.h"
+
+/* Parse `train ARGS` (NULL-terminated) and check the coverage: want_ok, or a refusal containing `want`. */
+static int expect(const char *label, int want_ok, const char *want, const char *const *args) {
+    char *argv[16];
+    int argc = 0;
+    argv[argc++] = (char *)"train";
+    for (; args[argc - 1] && argc < 15; argc++) argv[argc] = (char *)args[argc - 1];
+    argv[argc] = NULL;
+    mhim_config cfg;
+    mhim_opt_args oa;
+    mhim_error_clear();
+    if (mhim_config_parse(&cfg, argc, argv, &oa) != MHIM_OK) {
+        printf("FAIL %s: parse: %s\n", label, mhim_error());
+        return 1;
+    }
+    mhim_opt_args_free(&oa);
+    int rc = mhim_device_gpu_coverage(&cfg);
+    const char *msg = rc == MHIM_OK ? "" : mhim_error();
+    int ok = want_ok ? rc == MHIM_OK
+                     : rc == MHIM_EINPUT && strstr(msg, want) && strstr(msg, "--device=cpu") &&
+                           strstr(msg, "--device=cuda");
+    printf("%s %s: rc=%d %s\n", ok ? "ok  " : "FAIL", label, rc, msg);
+    mhim_config_free(&cfg);
+    return !ok;
+}
+
+int main(void) {
+    int bad = 0;
+    bad += expect("ABMIL pure", 1, NULL, (const char *const[]){"--model=pure", "--baseline=attn", NULL});
+    bad += expect("ABMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=attn", NULL});
+    bad += expect("DSMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=dsmil", NULL});
+    bad += expect("TransMIL", 0, "--baseline=selfattn", (const char *const[]){"--baseline=selfattn", NULL});
+    bad += expect("MHIM-v2", 0, "--mhim_version=2", (const char *const[]){"--mhim_version=2", NULL});
+    bad += expect("data-parallel group", 0, "--group_size", (const char *const[]){"--baseline=attn", "--group_size=2", NULL});
+    bad += expect("bags per step", 0, "--bags_per_step", (const char *const[]){"--baseline=dsmil", "--bags_per_step=4", NULL});
+    printf("%s: %d failing check(s)\n", bad ? "FAIL" : "PASS", bad);
+    return bad ? 1 : 0;
+}
