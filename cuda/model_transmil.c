@@ -4,6 +4,7 @@
 #include "model_transmil.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mhim/common.h"
