@@ -1,5 +1,5 @@
 // LayerNorm on the device (see mhim/ops/norm.h): one block per row with fixed-order double reductions; the
-// parameter gradients one thread per column, rows in order, in double (as the CPU).
+// parameter gradients in two fixed-order passes over row chunks, in double.
 #include <cmath>
 
 #include "internal.cuh"
@@ -48,15 +48,42 @@ __global__ void layernorm_backward_kernel(float *dinp, int accumulate, const flo
     }
 }
 
-__global__ void layernorm_param_kernel(float *dweight, float *dbias, const float *dout, const float *inp,
-                                       const float *mean, const float *rstd, int64_t N, int64_t C) {
-    MHIM_CUDA_FOR(c, C) {
-        double pw = 0.0, pb = 0.0;
-        for (int64_t i = 0; i < N; i++) {
+// Weight and bias gradients in two fixed-order passes (as mhim_cuda_colsum_acc): pass 1, a block of PARAM_COLS
+// columns x PARAM_LANES row lanes sums one chunk of rows (lane l: rows start + l, + PARAM_LANES, ... in order, in
+// double; lanes added in lane order); pass 2 adds each column's chunk partials in chunk order.
+#define PARAM_COLS 32
+#define PARAM_LANES 8
+#define PARAM_CHUNK 256
+
+__global__ void layernorm_param_partial_kernel(double *partial, const float *dout, const float *inp,
+                                               const float *mean, const float *rstd, int64_t N, int64_t C,
+                                               int64_t chunk) {
+    __shared__ double lane_w[PARAM_LANES][PARAM_COLS], lane_b[PARAM_LANES][PARAM_COLS];
+    const int64_t c = (int64_t)blockIdx.x * PARAM_COLS + threadIdx.x;
+    const int64_t r0 = (int64_t)blockIdx.y * chunk, r1 = r0 + chunk < N ? r0 + chunk : N;
+    double pw = 0.0, pb = 0.0;
+    if (c < C)
+        for (int64_t i = r0 + threadIdx.y; i < r1; i += PARAM_LANES) {
             const float dy = dout[i * C + c];
             pw += (double)dy * ((inp[i * C + c] - mean[i]) * rstd[i]);
             pb += dy;
         }
+    lane_w[threadIdx.y][threadIdx.x] = pw;
+    lane_b[threadIdx.y][threadIdx.x] = pb;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < C) {
+        double tw = 0.0, tb = 0.0;
+        for (int l = 0; l < PARAM_LANES; l++) tw += lane_w[l][threadIdx.x], tb += lane_b[l][threadIdx.x];
+        partial[(2 * blockIdx.y) * C + c] = tw;
+        partial[(2 * blockIdx.y + 1) * C + c] = tb;
+    }
+}
+
+__global__ void layernorm_param_finish_kernel(float *dweight, float *dbias, const double *partial, int64_t chunks,
+                                              int64_t C) {
+    MHIM_CUDA_FOR(c, C) {
+        double pw = 0.0, pb = 0.0;
+        for (int64_t k = 0; k < chunks; k++) pw += partial[(2 * k) * C + c], pb += partial[(2 * k + 1) * C + c];
         dweight[c] += (float)pw;
         dbias[c] += (float)pb;
     }
@@ -80,9 +107,18 @@ static void layernorm_backward(mhim_cuda_ctx *ctx, float *dinp, int accumulate, 
     layernorm_backward_kernel<<<(unsigned)N, MHIM_CUDA_THREADS, 0, ctx->stream>>>(dinp, accumulate, dout, inp,
                                                                                 weight, mean, rstd, C);
     MHIM_CUDA_LAUNCHED();
-    layernorm_param_kernel<<<mhim_cuda_blocks(C), MHIM_CUDA_THREADS, 0, ctx->stream>>>(dweight, dbias, dout, inp,
-                                                                                      mean, rstd, N, C);
+    int64_t chunk = PARAM_CHUNK;
+    while ((N + chunk - 1) / chunk > 65535) chunk *= 2;
+    const int64_t chunks = (N + chunk - 1) / chunk;
+    const size_t mark = mhim_cuda_mark(ctx); // partials live until the finishing pass, before any later op
+    double *partial = (double *)mhim_cuda_alloc(ctx, (size_t)(2 * chunks * C) * sizeof(double));
+    const dim3 grid((unsigned)((C + PARAM_COLS - 1) / PARAM_COLS), (unsigned)chunks), block(PARAM_COLS, PARAM_LANES);
+    layernorm_param_partial_kernel<<<grid, block, 0, ctx->stream>>>(partial, dout, inp, mean, rstd, N, C, chunk);
     MHIM_CUDA_LAUNCHED();
+    layernorm_param_finish_kernel<<<mhim_cuda_blocks(C), MHIM_CUDA_THREADS, 0, ctx->stream>>>(dweight, dbias, partial,
+                                                                                             chunks, C);
+    MHIM_CUDA_LAUNCHED();
+    mhim_cuda_reset(ctx, mark);
 }
 
 extern "C" void mhim_cuda_layernorm_backward(mhim_cuda_ctx *ctx, float *dinp, float *dweight, float *dbias,

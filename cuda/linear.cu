@@ -8,11 +8,34 @@ __global__ void broadcast_rows_kernel(float *out, const float *bias, int64_t N, 
     MHIM_CUDA_FOR(i, N * OC) out[i] = bias[i % OC];
 }
 
-// One thread per column: rows summed in order, in double (the CPU's mhim_colsum_acc order).
-__global__ void colsum_acc_kernel(float *dst, const float *src, int64_t N, int64_t C) {
+// Column sums of bias gradients in two fixed-order passes, so the result depends only on the values (never on
+// timing) while every SM has work. Pass 1: a block of COLSUM_COLS columns x COLSUM_LANES row lanes takes one chunk
+// of rows; lane l sums rows chunk_start + l, + COLSUM_LANES, ... in order (double), then the lanes are added in lane
+// order. Pass 2 adds each column's chunk partials in chunk order.
+#define COLSUM_COLS 32
+#define COLSUM_LANES 8
+#define COLSUM_CHUNK 256 // rows per chunk (grown for bags beyond 65535 chunks)
+
+__global__ void colsum_partial_kernel(double *partial, const float *src, int64_t N, int64_t C, int64_t chunk) {
+    __shared__ double lane_sum[COLSUM_LANES][COLSUM_COLS];
+    const int64_t c = (int64_t)blockIdx.x * COLSUM_COLS + threadIdx.x;
+    const int64_t r0 = (int64_t)blockIdx.y * chunk, r1 = r0 + chunk < N ? r0 + chunk : N;
+    double s = 0.0;
+    if (c < C)
+        for (int64_t i = r0 + threadIdx.y; i < r1; i += COLSUM_LANES) s += src[i * C + c];
+    lane_sum[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < C) {
+        double t = 0.0;
+        for (int l = 0; l < COLSUM_LANES; l++) t += lane_sum[l][threadIdx.x];
+        partial[blockIdx.y * C + c] = t;
+    }
+}
+
+__global__ void colsum_finish_kernel(float *dst, const double *partial, int64_t chunks, int64_t C) {
     MHIM_CUDA_FOR(c, C) {
         double s = 0.0;
-        for (int64_t i = 0; i < N; i++) s += src[i * C + c];
+        for (int64_t k = 0; k < chunks; k++) s += partial[k * C + c];
         dst[c] += (float)s;
     }
 }
@@ -22,9 +45,18 @@ __global__ void half_to_float_kernel(float *out, const __half *in, int64_t n) {
 }
 
 extern "C" void mhim_cuda_colsum_acc(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t N, int64_t C) {
-    if (C <= 0) return;
-    colsum_acc_kernel<<<mhim_cuda_blocks(C), MHIM_CUDA_THREADS, 0, ctx->stream>>>(dst, src, N, C);
+    if (C <= 0 || N <= 0) return;
+    int64_t chunk = COLSUM_CHUNK;
+    while ((N + chunk - 1) / chunk > 65535) chunk *= 2;
+    const int64_t chunks = (N + chunk - 1) / chunk;
+    const size_t mark = mhim_cuda_mark(ctx); // partials live until pass 2, which runs before any later op
+    double *partial = (double *)mhim_cuda_alloc(ctx, (size_t)(chunks * C) * sizeof(double));
+    const dim3 grid((unsigned)((C + COLSUM_COLS - 1) / COLSUM_COLS), (unsigned)chunks), block(COLSUM_COLS, COLSUM_LANES);
+    colsum_partial_kernel<<<grid, block, 0, ctx->stream>>>(partial, src, N, C, chunk);
     MHIM_CUDA_LAUNCHED();
+    colsum_finish_kernel<<<mhim_cuda_blocks(C), MHIM_CUDA_THREADS, 0, ctx->stream>>>(dst, partial, chunks, C);
+    MHIM_CUDA_LAUNCHED();
+    mhim_cuda_reset(ctx, mark);
 }
 
 extern "C" void mhim_cuda_half_to_float(mhim_cuda_ctx *ctx, float *out, const uint16_t *in, int64_t n) {

@@ -67,7 +67,7 @@ void mhim_cuda_gemm_batched(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_
                             float beta, float *c, int64_t stride_c, int64_t batch);
 /* out (n) = fp16 bits in (n) widened to float (bags cached in fp16 storage). */
 void mhim_cuda_half_to_float(mhim_cuda_ctx *ctx, float *out, const uint16_t *in, int64_t n);
-/* dst (C) += Σ_rows src (N, C), each column summed in row order in double (bias gradients). */
+/* dst (C) += Σ_rows src (N, C) in double, in a fixed chunked order (bias gradients; scratch from the arena). */
 void mhim_cuda_colsum_acc(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t N, int64_t C);
 
 /* ---- linear, activations, dropout (mhim/ops/linear.h, act.h, dropout.h) -------------------------------------- */
@@ -97,6 +97,12 @@ void mhim_cuda_dropout_forward(mhim_cuda_ctx *ctx, float *out, const uint8_t *ke
                                int64_t n);
 void mhim_cuda_dropout_backward(mhim_cuda_ctx *ctx, float *dinp, const float *dout, const uint8_t *keep, float p,
                                 int64_t n);
+/* The first layer's epilogue in one pass over lin (N, C) = the GEMM output without bias: v = lin + bias (bias may be
+ * NULL), pre = v when pre is not NULL (GELU's backward reads it), h = act(v), then h = h · keep · 1/(1-p) when keep is
+ * not NULL: the arithmetic of linear_forward's bias + act_forward + dropout_forward. h may alias lin. With keep, act
+ * must be ReLU or GELU: their backward (dropout backward first) needs only pre, or the sign of h, which dropout keeps. */
+void mhim_cuda_bias_act_dropout_forward(mhim_cuda_ctx *ctx, float *h, float *pre, const float *lin, const float *bias,
+                                        mhim_act act, const uint8_t *keep, float p, int64_t N, int64_t C);
 
 /* ---- normalisation, softmax, gather (mhim/ops/norm.h, softmax.h, gather.h) ------------------------------------ */
 

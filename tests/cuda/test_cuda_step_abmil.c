@@ -4,7 +4,9 @@
  * flat gradient buffer, one Adam step and the EMA teacher update. Losses and every gradient are compared; Adam and
  * EMA then run from the same (CPU) gradients on both sides so the updated weights, moments and teacher are compared
  * tightly. Skipped (77) without a GPU. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mhim/common.h"
@@ -117,14 +119,33 @@ static void alloc_acts(step *st) {
     st->dh = buf(c, NI * D), st->scratch = buf(c, NI * L), st->loss = buf(c, 2);
 }
 
+/* 1 when no first-layer pre-activation of weights w on x lies within RELU_MARGIN of 0: there the ReLU's side would
+ * depend on the last bit of the GEMM, and a flipped unit moves its whole weight-gradient row (not a parity error). */
+#define RELU_MARGIN 1e-5f
+static int relu_margin_ok(const float *x, const float *w) {
+    float *pre = parity_zeros(NI * D);
+    mhim_linear_forward(pre, x, w + O_W0, w + O_B0, NI, DIN, D);
+    int ok = 1;
+    for (int64_t i = 0; i < NI * D; i++) ok &= fabsf(pre[i]) >= RELU_MARGIN;
+    free(pre);
+    return ok;
+}
+
 int main(void) {
     mhim_cuda_ctx *ctx = NULL;
     int rc = parity_open(&ctx);
     if (rc) return rc;
     test_rng rng = {99ULL};
-    float *x = parity_random(&rng, NI * DIN, -1, 1), *params = parity_random(&rng, N_PARAMS, -0.08f, 0.08f);
-    float *teacher = parity_copy(params, N_PARAMS);
-    for (int64_t i = 0; i < N_PARAMS; i++) teacher[i] += test_uniform(&rng, -0.01f, 0.01f);
+    float *x = NULL, *params = NULL, *teacher = NULL;
+    for (int draw = 0;; draw++) { /* inputs whose ReLU sides are unambiguous in fp32 */
+        free(x), free(params), free(teacher);
+        x = parity_random(&rng, NI * DIN, -1, 1), params = parity_random(&rng, N_PARAMS, -0.08f, 0.08f);
+        teacher = parity_copy(params, N_PARAMS);
+        for (int64_t i = 0; i < N_PARAMS; i++) teacher[i] += test_uniform(&rng, -0.01f, 0.01f);
+        if (relu_margin_ok(x, params) && relu_margin_ok(x, teacher)) break;
+        MHIM_ASSERT(draw < 100);
+        printf("draw %d: a ReLU pre-activation within %g of 0, drawing again\n", draw, (double)RELU_MARGIN);
+    }
     uint8_t keep_mask[NI], *keep_drop = mhim_malloc(NI * D);
     for (int i = 0; i < NI; i++) keep_mask[i] = test_uniform(&rng, 0, 1) < 0.8f;
     const mhim_rng drop_stream = mhim_rng_stream(7, 1, 12, MHIM_RNG_DROPOUT, 0);

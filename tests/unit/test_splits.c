@@ -36,7 +36,10 @@ static int compare_fixture(const char *name, const mhim_splits *s) {
     char *line = mhim_malloc(cap);
     int fails = 0, sets = 0;
     int64_t *want = mhim_malloc(sizeof(int64_t) * 100000);
-    fgets(line, (int)cap, f); /* header */
+    if (!fgets(line, (int)cap, f)) { /* header */
+        printf("%s is empty\n", path);
+        return 1;
+    }
     while (fgets(line, (int)cap, f)) {
         int fold;
         char set[16];

@@ -1,0 +1,439 @@
+/* TransMIL on the GPU: the CPU model's forward (src/models/transmil_forward.c, src/ops/nystrom.c), backward
+ * (transmil_backward.c, nystrom_backward.c) and attention export composed from the device ops, block for block in
+ * the same order (see cuda/model_transmil.h). */
+#include "model_transmil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mhim/common.h"
+#include "mhim/models/transmil.h"
+#include "mhim/ops/nystrom.h"
+#include "mhim/ops/ppeg.h"
+
+#define DEVICE_ALIGN 256 /* block alignment of mhim_cuda_alloc */
+#define ITERS MHIM_NYSTROM_PINV_ITERS
+
+/* Activations of one forward (arena blocks). The front end's output is written straight into tok0's rows 1.. */
+typedef struct {
+    int64_t n;              /* tokens: kept instances + 1 */
+    const float *x_rows;    /* (n − 1, input_dim) embedded input rows (gathered, or the caller's bag) */
+    float *pre;             /* (n − 1, dim) front-end pre-activation, kept for GELU only (else NULL) */
+    float *act;             /* (n − 1, dim) front-end activation */
+    uint8_t *keep_embed;    /* front-end dropout mask, NULL without dropout */
+    float *tok0;            /* (n, dim) [cls ; h] */
+    float *ln[2], *ln_mean[2], *ln_rstd[2];
+    float *tok1, *tok2;     /* (n, dim) after layer 1, after PPEG */
+    float *cls_out, *feat;  /* (dim) row 0 after layer 2, final LayerNorm of it */
+    float *final_mean, *final_rstd;
+    mhim_nystrom_cache nys[2];
+    uint8_t *keep_attn[2];  /* (n·dim) to_out dropout masks, NULL in eval mode */
+} tm_cache;
+
+struct mhim_cuda_transmil {
+    mhim_transmil m; /* configuration and offsets into the flat layout */
+    tm_cache cache;  /* of the last student forward */
+    int cached;
+};
+
+/* ---- sizes --------------------------------------------------------------------------------------------------- */
+
+static size_t fl(int64_t n) { return ((size_t)n * sizeof(float) + DEVICE_ALIGN - 1) / DEVICE_ALIGN * DEVICE_ALIGN; }
+static size_t by(int64_t n) { return ((size_t)n + DEVICE_ALIGN - 1) / DEVICE_ALIGN * DEVICE_ALIGN; }
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Dimensions of one Nyström layer on n tokens. */
+typedef struct {
+    int64_t n, D, H, dh, I, m, pad, np, l;
+} nys_dims;
+
+static nys_dims dims_of(const mhim_transmil_config *c, int64_t n) {
+    nys_dims d = {.n = n, .D = c->embed.dim, .H = c->heads, .dh = c->dim_head, .m = c->landmarks};
+    d.I = d.H * d.dh;
+    d.pad = mhim_nystrom_pad(n, d.m);
+    d.np = n + d.pad;
+    d.l = d.np / d.m;
+    return d;
+}
+
+static size_t nys_cache_bytes(const nys_dims *d) {
+    return 3 * fl(d->H * d->np * d->dh) + 2 * fl(d->H * d->m * d->dh) + 2 * fl(d->H * d->np * d->m) +
+           fl(d->H * d->m * d->m) + fl(d->H * d->m * d->np) + fl((ITERS + 1) * d->H * d->m * d->m) + fl(2) +
+           fl(d->H * d->m * d->dh) + fl(d->n * d->I);
+}
+
+static size_t nys_forward_bytes(const nys_dims *d) {
+    return fl(d->n * 3 * d->I) + fl(d->H * d->np * d->dh) + fl(mhim_cuda_nystrom_pinv_forward_scratch_floats(d->H, d->m));
+}
+
+static size_t nys_backward_bytes(const nys_dims *d) {
+    return fl(d->n * d->I) + fl(d->n * 3 * d->I) + 4 * fl(d->H * d->np * d->dh) + 2 * fl(d->H * d->np * d->m) +
+           fl(d->H * d->m * d->np) + 3 * fl(d->H * d->m * d->dh) + 2 * fl(d->H * d->m * d->m) +
+           fl(mhim_cuda_nystrom_pinv_backward_scratch_floats(d->H, d->m));
+}
+
+/* Blocks a forward keeps for the backward (the worst case: gathered rows, GELU, dropout). */
+static size_t kept_bytes(const mhim_transmil_config *c, const nys_dims *d) {
+    const int64_t nk = d->n - 1, D = d->D;
+    size_t b = fl(nk * c->embed.input_dim) + 2 * fl(nk * D) + by(nk * D);
+    b += 5 * fl(d->n * D) + 4 * fl(d->n) + 2 * by(d->n * D) + 2 * nys_cache_bytes(d);
+    return b + 2 * fl(D) + 2 * fl(1);
+}
+
+/* Scratch of the forward beyond its caches (also covers predict's attention export). */
+static size_t forward_scratch_bytes(const nys_dims *d) {
+    const size_t ppeg = fl(mhim_ppeg_forward_scratch_floats(d->n - 1, d->D));
+    return fl(d->n * d->D) + max_size(max_size(nys_forward_bytes(d), ppeg), fl(d->H * d->m));
+}
+
+static size_t backward_scratch_bytes(const nys_dims *d) {
+    const size_t ppeg = fl(mhim_ppeg_backward_scratch_floats(d->n - 1, d->D));
+    return 2 * fl(d->D) + 3 * fl(d->n * d->D) + max_size(nys_backward_bytes(d), ppeg);
+}
+
+size_t mhim_cuda_transmil_arena_bytes(const mhim_cuda_transmil *net, int64_t n_max) {
+    const nys_dims d = dims_of(&net->m.cfg, (n_max > 1 ? n_max : 1) + 1);
+    return kept_bytes(&net->m.cfg, &d) + max_size(forward_scratch_bytes(&d), backward_scratch_bytes(&d));
+}
+
+/* ---- create / free ------------------------------------------------------------------------------------------- */
+
+int mhim_cuda_transmil_create(mhim_cuda_transmil **out, const mhim_model *cpu_model) {
+    const mhim_model_config *mc = mhim_model_get_config(cpu_model);
+    if (mc->kind != MHIM_MODEL_TRANSMIL)
+        return mhim_fail("GPU TransMIL: the model is %s, expected transmil (--baseline=selfattn)",
+                         mhim_model_kind_name(mc->kind));
+    if (mc->merge_k > 0)
+        return mhim_fail("GPU TransMIL: the v2 Merge module (merge_k=%lld) has no GPU implementation; train without "
+                         "--merge_enable or on the CPU", (long long)mc->merge_k);
+    mhim_transmil_config cfg =
+        mhim_transmil_config_default(mc->version, mc->input_dim, mc->n_classes, mc->heads, mc->act);
+    cfg.embed.dropout = mc->dropout;
+    mhim_cuda_transmil *net = mhim_calloc(1, sizeof *net);
+    int rc = mhim_transmil_bind(&net->m, &cfg, mhim_model_layout(cpu_model));
+    if (rc != MHIM_OK) {
+        free(net);
+        return rc;
+    }
+    *out = net;
+    return MHIM_OK;
+}
+
+void mhim_cuda_transmil_free(mhim_cuda_transmil *net) { free(net); }
+
+/* ---- Nyström attention --------------------------------------------------------------------------------------- */
+
+/* q scaling of NystromAttention: dim_head ** -0.5. */
+static float q_scale(int64_t dim_head) { return (float)pow((double)dim_head, -0.5); }
+
+static void carve_nys_cache(mhim_cuda_ctx *ctx, mhim_nystrom_cache *c, const nys_dims *d) {
+    const int64_t H = d->H, np = d->np, m = d->m, dh = d->dh;
+    c->q = mhim_cuda_floats(ctx, H * np * dh);
+    c->k = mhim_cuda_floats(ctx, H * np * dh);
+    c->v = mhim_cuda_floats(ctx, H * np * dh);
+    c->q_land = mhim_cuda_floats(ctx, H * m * dh);
+    c->k_land = mhim_cuda_floats(ctx, H * m * dh);
+    c->a1 = mhim_cuda_floats(ctx, H * np * m);
+    c->a2 = mhim_cuda_floats(ctx, H * m * m);
+    c->a3 = mhim_cuda_floats(ctx, H * m * np);
+    c->z = mhim_cuda_floats(ctx, (ITERS + 1) * H * m * m);
+    c->pinv_norm = mhim_cuda_floats(ctx, 2);
+    c->a1z = mhim_cuda_floats(ctx, H * np * m);
+    c->a3v = mhim_cuda_floats(ctx, H * m * dh);
+    c->merged = mhim_cuda_floats(ctx, d->n * d->I);
+}
+
+/* Per-head batch of row-major GEMMs c_h = alpha·op(a_h)·op(b_h) + beta·c_h, every operand contiguous per head. */
+static void head_gemm(mhim_cuda_ctx *ctx, const nys_dims *d, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                      const float *a, const float *b, float beta, float *c) {
+    mhim_cuda_gemm_batched(ctx, ta, tb, M, N, K, 1.0f, a, M * K, b, K * N, beta, c, M * N, d->H);
+}
+
+/* out (n, D) = NystromAttention of layer l on x (n, D) (mhim_nystrom_forward), cache c filled. */
+static void nystrom_forward(mhim_cuda_ctx *ctx, float *out, mhim_nystrom_cache *c, const float *x,
+                            const mhim_transmil *tm, const float *params, int l, const nys_dims *d) {
+    const mhim_transmil_layer *ly = &tm->layer[l];
+    const int64_t H = d->H, n = d->n, np = d->np, m = d->m, dh = d->dh, I = d->I;
+    const size_t mark = mhim_cuda_mark(ctx);
+    float *qkv = mhim_cuda_floats(ctx, n * 3 * I), *o = mhim_cuda_floats(ctx, H * np * dh);
+    float *pinv_scratch = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m));
+    mhim_cuda_linear_forward(ctx, qkv, x, params + ly->w_qkv, NULL, n, d->D, 3 * I);
+    mhim_cuda_transmil_split_heads(ctx, c->q, c->k, c->v, qkv, n, H, dh, d->pad, q_scale(dh));
+    mhim_cuda_nystrom_landmarks_forward(ctx, c->q_land, c->q, H, m, d->l, dh);
+    mhim_cuda_nystrom_landmarks_forward(ctx, c->k_land, c->k, H, m, d->l, dh);
+    head_gemm(ctx, d, 0, 1, np, m, dh, c->q, c->k_land, 0.0f, c->a1);     /* q k_landᵀ      */
+    head_gemm(ctx, d, 0, 1, m, m, dh, c->q_land, c->k_land, 0.0f, c->a2); /* q_land k_landᵀ */
+    head_gemm(ctx, d, 0, 1, m, np, dh, c->q_land, c->k, 0.0f, c->a3);     /* q_land kᵀ      */
+    mhim_cuda_softmax_rows_forward(ctx, c->a1, c->a1, NULL, H * np, m);
+    mhim_cuda_softmax_rows_forward(ctx, c->a2, c->a2, NULL, H * m, m);
+    mhim_cuda_softmax_rows_forward(ctx, c->a3, c->a3, NULL, H * m, np);
+    mhim_cuda_nystrom_pinv_forward(ctx, c->z, c->pinv_norm, pinv_scratch, c->a2, H, m);
+    const float *pinv = c->z + ITERS * H * m * m;
+    head_gemm(ctx, d, 0, 0, np, m, m, c->a1, pinv, 0.0f, c->a1z);
+    head_gemm(ctx, d, 0, 0, m, dh, np, c->a3, c->v, 0.0f, c->a3v);
+    head_gemm(ctx, d, 0, 0, np, dh, m, c->a1z, c->a3v, 0.0f, o);
+    mhim_cuda_nystrom_res_conv_forward_acc(ctx, o, c->v, params + ly->w_res, H, np, dh);
+    mhim_cuda_transmil_merge_heads(ctx, c->merged, o, n, H, dh, d->pad);
+    mhim_cuda_linear_forward(ctx, out, c->merged, params + ly->w_out, params + ly->b_out, n, I, d->D);
+    mhim_cuda_reset(ctx, mark);
+}
+
+/* dx (n, D) written, layer l's parameter gradients += (mhim_nystrom_backward) for dout (n, D). */
+static void nystrom_backward(mhim_cuda_ctx *ctx, float *dx, const float *dout, const mhim_nystrom_cache *c,
+                             const float *x, const mhim_transmil *tm, const float *params, float *grads, int l,
+                             const nys_dims *d) {
+    const mhim_transmil_layer *ly = &tm->layer[l];
+    const int64_t H = d->H, n = d->n, np = d->np, m = d->m, dh = d->dh, I = d->I;
+    const size_t mark = mhim_cuda_mark(ctx);
+    float *dmerged = mhim_cuda_floats(ctx, n * I), *dqkv = mhim_cuda_floats(ctx, n * 3 * I);
+    float *d_o = mhim_cuda_floats(ctx, H * np * dh), *dq = mhim_cuda_floats(ctx, H * np * dh);
+    float *dk = mhim_cuda_floats(ctx, H * np * dh), *dv = mhim_cuda_floats(ctx, H * np * dh);
+    float *da1z = mhim_cuda_floats(ctx, H * np * m), *da1 = mhim_cuda_floats(ctx, H * np * m);
+    float *da3v = mhim_cuda_floats(ctx, H * m * dh), *da3 = mhim_cuda_floats(ctx, H * m * np);
+    float *dz = mhim_cuda_floats(ctx, H * m * m), *da2 = mhim_cuda_floats(ctx, H * m * m);
+    float *dql = mhim_cuda_floats(ctx, H * m * dh), *dkl = mhim_cuda_floats(ctx, H * m * dh);
+    float *pinv_scratch = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_backward_scratch_floats(H, m));
+    const float *pinv = c->z + ITERS * H * m * m;
+
+    /* to_out and the crop: only the real rows carry gradient */
+    mhim_cuda_linear_backward(ctx, dmerged, grads + ly->w_out, grads + ly->b_out, dout, c->merged,
+                              params + ly->w_out, n, I, d->D);
+    mhim_cuda_transmil_unmerge_heads(ctx, d_o, dmerged, n, H, dh, d->pad);
+    mhim_cuda_memset0(ctx, dv, (size_t)(H * np * dh) * sizeof(float));
+    mhim_cuda_nystrom_res_conv_backward_acc(ctx, dv, grads + ly->w_res, d_o, c->v, params + ly->w_res, H, np, dh);
+    /* o = a1z · a3v;  a1z = a1 · Z;  a3v = a3 · v */
+    head_gemm(ctx, d, 0, 1, np, m, dh, d_o, c->a3v, 0.0f, da1z);
+    head_gemm(ctx, d, 1, 0, m, dh, np, c->a1z, d_o, 0.0f, da3v);
+    head_gemm(ctx, d, 0, 1, np, m, m, da1z, pinv, 0.0f, da1);
+    head_gemm(ctx, d, 1, 0, m, m, np, c->a1, da1z, 0.0f, dz);
+    head_gemm(ctx, d, 0, 1, m, np, dh, da3v, c->v, 0.0f, da3);
+    head_gemm(ctx, d, 1, 0, np, dh, m, c->a3, da3v, 1.0f, dv);
+    /* softmaxes of a1 and a3, then s1 = q k_landᵀ and s3 = q_land kᵀ */
+    mhim_cuda_softmax_rows_backward(ctx, da1, da1, c->a1, H * np, m);
+    mhim_cuda_softmax_rows_backward(ctx, da3, da3, c->a3, H * m, np);
+    head_gemm(ctx, d, 0, 0, np, dh, m, da1, c->k_land, 0.0f, dq);
+    head_gemm(ctx, d, 1, 0, m, dh, np, da1, c->q, 0.0f, dkl);
+    head_gemm(ctx, d, 0, 0, m, dh, np, da3, c->k, 0.0f, dql);
+    head_gemm(ctx, d, 1, 0, np, dh, m, da3, c->q_land, 0.0f, dk);
+    /* pinv (global normaliser couples the heads), the softmax of a2 and s2 = q_land k_landᵀ */
+    mhim_cuda_nystrom_pinv_backward(ctx, da2, dz, c->z, c->pinv_norm, pinv_scratch, c->a2, H, m);
+    mhim_cuda_softmax_rows_backward(ctx, da2, da2, c->a2, H * m, m);
+    head_gemm(ctx, d, 0, 0, m, dh, m, da2, c->k_land, 1.0f, dql);
+    head_gemm(ctx, d, 1, 0, m, dh, m, da2, c->q_land, 1.0f, dkl);
+    mhim_cuda_nystrom_landmarks_backward_acc(ctx, dq, dql, H, m, d->l, dh);
+    mhim_cuda_nystrom_landmarks_backward_acc(ctx, dk, dkl, H, m, d->l, dh);
+    /* q scaling, head merge of the real rows, to_qkv */
+    mhim_cuda_transmil_merge_qkv_grad(ctx, dqkv, dq, dk, dv, n, H, dh, d->pad, q_scale(dh));
+    mhim_cuda_linear_backward(ctx, dx, grads + ly->w_qkv, NULL, dqkv, x, params + ly->w_qkv, n, d->D, 3 * I);
+    mhim_cuda_reset(ctx, mark);
+}
+
+/* ---- forward ------------------------------------------------------------------------------------------------- */
+
+/* tok0 rows 1.. = dp(act(x[idx] W_eᵀ + b_e)) (mhim_embed_forward), row 0 = the cls token. */
+static void front_end_forward(mhim_cuda_ctx *ctx, tm_cache *c, const mhim_transmil *tm, const float *params,
+                              const float *x, int64_t N, const int64_t *idx, const mhim_rng *dropout) {
+    const mhim_embed_config *e = &tm->cfg.embed;
+    const int64_t M = c->n - 1, W = e->dim;
+    if (idx) {
+        float *rows = mhim_cuda_floats(ctx, M * e->input_dim);
+        mhim_cuda_gather_rows_forward(ctx, rows, x, idx, M, N, e->input_dim);
+        c->x_rows = rows;
+    } else {
+        c->x_rows = x;
+    }
+    float *pre = mhim_cuda_floats(ctx, M * W);
+    mhim_cuda_linear_forward(ctx, pre, c->x_rows, params + tm->embed.weight, params + tm->embed.bias, M,
+                             e->input_dim, W);
+    c->pre = mhim_act_needs_input(e->act) ? pre : NULL;
+    c->act = c->pre ? mhim_cuda_floats(ctx, M * W) : pre; /* ReLU's backward reads only its output */
+    mhim_cuda_act_forward(ctx, e->act, c->act, pre, M * W);
+    float *h = c->tok0 + W;
+    if (dropout && e->dropout != 0.0f) {
+        c->keep_embed = mhim_cuda_alloc(ctx, (size_t)(M * W));
+        mhim_cuda_transmil_row_dropout_mask(ctx, c->keep_embed, dropout, idx, M, W, e->dropout);
+        mhim_cuda_dropout_forward(ctx, h, c->keep_embed, c->act, e->dropout, M * W);
+    } else {
+        mhim_cuda_transmil_copy(ctx, h, c->act, M * W);
+    }
+    mhim_cuda_transmil_copy(ctx, c->tok0, params + tm->cls_token, W);
+}
+
+/* o (n, D) = to_out dropout of Nys_l(LN_l(t)) with its caches (the attention branch of TransLayer l). */
+static void attention_branch(mhim_cuda_ctx *ctx, float *o, tm_cache *c, const float *t, const mhim_transmil *tm,
+                             const float *params, int l, const nys_dims *d) {
+    const mhim_transmil_layer *ly = &tm->layer[l];
+    mhim_cuda_layernorm_forward(ctx, c->ln[l], c->ln_mean[l], c->ln_rstd[l], t, params + ly->norm_w,
+                                params + ly->norm_b, d->n, d->D);
+    nystrom_forward(ctx, o, &c->nys[l], c->ln[l], tm, params, l, d);
+    if (c->keep_attn[l]) mhim_cuda_dropout_forward(ctx, o, c->keep_attn[l], o, MHIM_TRANSMIL_ATTN_DROPOUT, d->n * d->D);
+}
+
+/* The whole forward into cache c (blocks carved from the arena and kept); logits (C) and feat (when not NULL). */
+static void forward_all(mhim_cuda_ctx *ctx, tm_cache *c, const mhim_transmil *tm, const float *params,
+                        const float *x, int64_t N, const int64_t *idx, int64_t n_keep, const mhim_rng *dropout,
+                        float *logits, float *feat) {
+    const nys_dims d = dims_of(&tm->cfg, n_keep + 1);
+    const int64_t n = d.n, D = d.D;
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    c->tok0 = mhim_cuda_floats(ctx, n * D);
+    front_end_forward(ctx, c, tm, params, x, N, idx, dropout);
+    for (int l = 0; l < 2; l++) {
+        c->ln[l] = mhim_cuda_floats(ctx, n * D);
+        c->ln_mean[l] = mhim_cuda_floats(ctx, n);
+        c->ln_rstd[l] = mhim_cuda_floats(ctx, n);
+        carve_nys_cache(ctx, &c->nys[l], &d);
+        if (dropout) {
+            c->keep_attn[l] = mhim_cuda_alloc(ctx, (size_t)(n * D));
+            mhim_cuda_dropout_mask(ctx, c->keep_attn[l], dropout, (uint64_t)(l + 1) * MHIM_TRANSMIL_DROPOUT_BAND,
+                                   MHIM_TRANSMIL_ATTN_DROPOUT, n * D);
+        }
+    }
+    c->tok1 = mhim_cuda_floats(ctx, n * D);
+    c->tok2 = mhim_cuda_floats(ctx, n * D);
+    c->cls_out = mhim_cuda_floats(ctx, D);
+    c->feat = mhim_cuda_floats(ctx, D);
+    c->final_mean = mhim_cuda_floats(ctx, 1);
+    c->final_rstd = mhim_cuda_floats(ctx, 1);
+
+    const size_t mark = mhim_cuda_mark(ctx);
+    float *o = mhim_cuda_floats(ctx, n * D);
+    attention_branch(ctx, o, c, c->tok0, tm, params, 0, &d);
+    mhim_cuda_transmil_add(ctx, c->tok1, c->tok0, o, n * D);
+    /* PPEG on the instance rows; the cls row bypasses it */
+    const size_t ppeg_mark = mhim_cuda_mark(ctx);
+    float *ppeg_scratch = mhim_cuda_floats(ctx, mhim_ppeg_forward_scratch_floats(n - 1, D));
+    mhim_cuda_transmil_copy(ctx, c->tok2, c->tok1, D);
+    mhim_cuda_ppeg_forward(ctx, c->tok2 + D, ppeg_scratch, c->tok1 + D, params + tm->ppeg_w[0],
+                           params + tm->ppeg_b[0], params + tm->ppeg_w[1], params + tm->ppeg_b[1],
+                           params + tm->ppeg_w[2], params + tm->ppeg_b[2], n - 1, D);
+    mhim_cuda_reset(ctx, ppeg_mark);
+    attention_branch(ctx, o, c, c->tok2, tm, params, 1, &d);
+    mhim_cuda_transmil_add(ctx, c->cls_out, c->tok2, o, D); /* only the cls row is read later */
+    mhim_cuda_layernorm_forward(ctx, c->feat, c->final_mean, c->final_rstd, c->cls_out, params + tm->norm_w,
+                                params + tm->norm_b, 1, D);
+    if (logits)
+        mhim_cuda_linear_forward(ctx, logits, c->feat, params + tm->pred_w, params + tm->pred_b, 1, D,
+                                 tm->cfg.n_classes);
+    if (feat) mhim_cuda_transmil_copy(ctx, feat, c->feat, D);
+    mhim_cuda_reset(ctx, mark);
+}
+
+int mhim_cuda_transmil_forward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, const float *params, const float *x,
+                               int64_t N, const int64_t *idx, int64_t n, const mhim_rng *dropout, float *logits,
+                               float *max_logits, float *feat) {
+    (void)max_logits;
+    if (N < 1 || n < 1)
+        return mhim_fail("GPU TransMIL forward: a bag needs at least one (kept) instance, got %lld of %lld",
+                         (long long)n, (long long)N);
+    if (!idx && n != N)
+        return mhim_fail("GPU TransMIL forward: no index list but %lld of %lld rows requested (pass idx, or n == N)",
+                         (long long)n, (long long)N);
+    net->cached = 0;
+    forward_all(ctx, &net->cache, &net->m, params, x, N, idx, n, dropout, logits, feat);
+    net->cached = 1;
+    return MHIM_OK;
+}
+
+/* ---- backward ------------------------------------------------------------------------------------------------ */
+
+/* d_ln (n, D) written for the branch output gradient d_branch (to_out dropout applied in place). */
+static void attention_branch_backward(mhim_cuda_ctx *ctx, float *d_ln, float *d_branch, const tm_cache *c,
+                                      const mhim_transmil *tm, const float *params, float *grads, int l,
+                                      const nys_dims *d) {
+    if (c->keep_attn[l])
+        mhim_cuda_dropout_backward(ctx, d_branch, d_branch, c->keep_attn[l], MHIM_TRANSMIL_ATTN_DROPOUT, d->n * d->D);
+    nystrom_backward(ctx, d_ln, d_branch, &c->nys[l], c->ln[l], tm, params, grads, l, d);
+}
+
+/* Front end for dh (n − 1, D) (overwritten): W_e, b_e gradients += (mhim_embed_backward). */
+static void front_end_backward(mhim_cuda_ctx *ctx, float *dh, const tm_cache *c, const mhim_transmil *tm,
+                               float *grads) {
+    const mhim_embed_config *e = &tm->cfg.embed;
+    const int64_t M = c->n - 1, W = e->dim;
+    if (c->keep_embed) mhim_cuda_dropout_backward(ctx, dh, dh, c->keep_embed, e->dropout, M * W);
+    mhim_cuda_act_backward(ctx, e->act, dh, dh, c->pre, c->act, M * W);
+    mhim_cuda_linear_backward(ctx, NULL, grads + tm->embed.weight, grads + tm->embed.bias, dh, c->x_rows, NULL, M,
+                              e->input_dim, W);
+}
+
+void mhim_cuda_transmil_backward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, const float *params, float *grads,
+                                 const float *d_logits, const float *d_max_logits, const float *d_feat) {
+    (void)d_max_logits;
+    MHIM_ASSERT(net->cached);
+    const mhim_transmil *tm = &net->m;
+    const tm_cache *c = &net->cache;
+    const nys_dims d = dims_of(&tm->cfg, c->n);
+    const int64_t n = d.n, D = d.D;
+    const size_t mark = mhim_cuda_mark(ctx);
+    float *d_feat_all = mhim_cuda_floats(ctx, D), *d_cls = mhim_cuda_floats(ctx, D);
+    float *ga = mhim_cuda_floats(ctx, n * D), *gb = mhim_cuda_floats(ctx, n * D), *gc = mhim_cuda_floats(ctx, n * D);
+
+    /* predictor and final LayerNorm (only the cls row feeds them) */
+    if (d_feat)
+        mhim_cuda_transmil_copy(ctx, d_feat_all, d_feat, D);
+    else
+        mhim_cuda_memset0(ctx, d_feat_all, (size_t)D * sizeof(float));
+    if (d_logits)
+        mhim_cuda_linear_backward_acc(ctx, d_feat_all, grads + tm->pred_w, grads + tm->pred_b, d_logits, c->feat,
+                                      params + tm->pred_w, 1, D, tm->cfg.n_classes);
+    mhim_cuda_layernorm_backward(ctx, d_cls, grads + tm->norm_w, grads + tm->norm_b, d_feat_all, c->cls_out,
+                                 params + tm->norm_w, c->final_mean, c->final_rstd, 1, D);
+
+    /* layer 2: tok3 = tok2 + branch(tok2), of which only row 0 is used */
+    mhim_cuda_memset0(ctx, ga, (size_t)(n * D) * sizeof(float));
+    mhim_cuda_transmil_copy(ctx, ga, d_cls, D);
+    attention_branch_backward(ctx, gb, ga, c, tm, params, grads, 1, &d);
+    mhim_cuda_memset0(ctx, gc, (size_t)(n * D) * sizeof(float));
+    mhim_cuda_transmil_copy(ctx, gc, d_cls, D);
+    mhim_cuda_layernorm_backward_acc(ctx, gc, grads + tm->layer[1].norm_w, grads + tm->layer[1].norm_b, gb, c->tok2,
+                                     params + tm->layer[1].norm_w, c->ln_mean[1], c->ln_rstd[1], n, D);
+
+    /* PPEG on the instance rows (tok2[1:] = PPEG(tok1[1:])), identity on the cls row */
+    const size_t ppeg_mark = mhim_cuda_mark(ctx);
+    float *ppeg_scratch = mhim_cuda_floats(ctx, mhim_ppeg_backward_scratch_floats(n - 1, D));
+    mhim_cuda_transmil_copy(ctx, ga, gc, D);
+    mhim_cuda_ppeg_backward(ctx, ga + D, grads + tm->ppeg_w[0], grads + tm->ppeg_b[0], grads + tm->ppeg_w[1],
+                            grads + tm->ppeg_b[1], grads + tm->ppeg_w[2], grads + tm->ppeg_b[2], gc + D, ppeg_scratch,
+                            c->tok1 + D, params + tm->ppeg_w[0], params + tm->ppeg_w[1], params + tm->ppeg_w[2], n - 1,
+                            D);
+    mhim_cuda_reset(ctx, ppeg_mark);
+
+    /* layer 1: tok1 = tok0 + branch(tok0) */
+    mhim_cuda_transmil_copy(ctx, gc, ga, n * D);
+    attention_branch_backward(ctx, gb, gc, c, tm, params, grads, 0, &d);
+    mhim_cuda_layernorm_backward_acc(ctx, ga, grads + tm->layer[0].norm_w, grads + tm->layer[0].norm_b, gb, c->tok0,
+                                     params + tm->layer[0].norm_w, c->ln_mean[0], c->ln_rstd[0], n, D);
+
+    /* tok0 = [cls ; h] */
+    mhim_cuda_transmil_add(ctx, grads + tm->cls_token, grads + tm->cls_token, ga, D);
+    front_end_backward(ctx, ga + D, c, tm, grads);
+    mhim_cuda_reset(ctx, mark);
+    net->cached = 0;
+}
+
+/* ---- predict ------------------------------------------------------------------------------------------------- */
+
+int mhim_cuda_transmil_predict(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, const float *params, const float *x,
+                               int64_t N, const mhim_rng *dropout, int attn_layer, float *logits, float *max_logits,
+                               float *feat, float *map) {
+    (void)max_logits;
+    if (N < 1) return mhim_fail("GPU TransMIL predict: empty bag (N = %lld), expected >= 1 instance", (long long)N);
+    if (attn_layer != 0 && attn_layer != 1 && attn_layer != -1)
+        return mhim_fail("GPU TransMIL predict: attn_layer %d, expected 0 (first layer) or -1 (last layer)",
+                         attn_layer);
+    const size_t mark = mhim_cuda_mark(ctx);
+    tm_cache c;
+    forward_all(ctx, &c, &net->m, params, x, N, NULL, N, dropout, logits, feat);
+    if (map) {
+        const nys_dims d = dims_of(&net->m.cfg, N + 1);
+        const mhim_nystrom_cache *nc = &c.nys[attn_layer == 0 ? 0 : 1];
+        float *r = mhim_cuda_floats(ctx, d.H * d.m);
+        mhim_cuda_transmil_cls_attention(ctx, map, r, nc->a1, nc->z + ITERS * d.H * d.m * d.m, nc->a3, d.n, d.H,
+                                         d.m, d.pad);
+    }
+    mhim_cuda_reset(ctx, mark);
+    return MHIM_OK;
+}

@@ -1,0 +1,142 @@
+// TransMIL-specific device kernels (see cuda/model_transmil.h): copies and sums of token rows, the front end's
+// per-row dropout masks, the Nyström head split / merge and their gradients, and the cls-row attention export.
+#include "internal.cuh"
+#include "philox.cuh"
+
+extern "C" {
+#include "model_transmil.h"
+}
+
+__global__ void add_kernel(float *out, const float *a, const float *b, int64_t n) {
+    MHIM_CUDA_FOR(i, n) out[i] = a[i] + b[i];
+}
+
+__global__ void row_dropout_mask_kernel(uint8_t *keep, mhim_rng stream, const int64_t *idx, int64_t M, int64_t W,
+                                        float keep_prob) {
+    MHIM_CUDA_FOR(e, M * W) {
+        const int64_t j = e / W, c = e % W;
+        const uint64_t row = (uint64_t)(idx ? idx[j] : j);
+        keep[e] = mhim_cuda_rng_uniform_at(stream, row * (uint64_t)W + (uint64_t)c) < keep_prob;
+    }
+}
+
+// One element per (head, padded row, d).
+__global__ void split_heads_kernel(float *q, float *k, float *v, const float *qkv, int64_t np, int64_t heads,
+                                   int64_t dh, int64_t pad, float scale) {
+    const int64_t inner = heads * dh;
+    MHIM_CUDA_FOR(e, heads * np * dh) {
+        const int64_t h = e / (np * dh), tp = (e / dh) % np, d = e % dh;
+        if (tp < pad) {
+            q[e] = k[e] = v[e] = 0.0f;
+            continue;
+        }
+        const float *src = qkv + (tp - pad) * 3 * inner + h * dh + d;
+        q[e] = src[0] * scale;
+        k[e] = src[inner];
+        v[e] = src[2 * inner];
+    }
+}
+
+__global__ void merge_heads_kernel(float *merged, const float *o, int64_t n, int64_t heads, int64_t dh, int64_t pad) {
+    const int64_t inner = heads * dh, np = pad + n;
+    MHIM_CUDA_FOR(e, n * inner) {
+        const int64_t t = e / inner, h = (e % inner) / dh, d = e % dh;
+        merged[e] = o[(h * np + pad + t) * dh + d];
+    }
+}
+
+__global__ void unmerge_heads_kernel(float *d_o, const float *dmerged, int64_t n, int64_t heads, int64_t dh,
+                                     int64_t pad) {
+    const int64_t inner = heads * dh, np = pad + n;
+    MHIM_CUDA_FOR(e, heads * np * dh) {
+        const int64_t h = e / (np * dh), tp = (e / dh) % np, d = e % dh;
+        d_o[e] = tp < pad ? 0.0f : dmerged[(tp - pad) * inner + h * dh + d];
+    }
+}
+
+__global__ void merge_qkv_grad_kernel(float *dqkv, const float *dq, const float *dk, const float *dv, int64_t n,
+                                      int64_t heads, int64_t dh, int64_t pad, float scale) {
+    const int64_t inner = heads * dh, np = pad + n;
+    MHIM_CUDA_FOR(e, n * inner) {
+        const int64_t t = e / inner, h = (e % inner) / dh, d = e % dh;
+        const int64_t src = (h * np + pad + t) * dh + d;
+        float *row = dqkv + t * 3 * inner + h * dh + d;
+        row[0] = dq[src] * scale;
+        row[inner] = dk[src];
+        row[2 * inner] = dv[src];
+    }
+}
+
+// r[h, j] = Σ_k a1[h, pad, k] · pinv[h, k, j] (k in order).
+__global__ void cls_row_kernel(float *r, const float *a1, const float *pinv, int64_t np, int64_t heads, int64_t m,
+                               int64_t pad) {
+    MHIM_CUDA_FOR(e, heads * m) {
+        const int64_t h = e / m, j = e % m;
+        const float *row = a1 + (h * np + pad) * m, *zh = pinv + h * m * m;
+        float s = 0.0f;
+        for (int64_t k = 0; k < m; k++) s += row[k] * zh[k * m + j];
+        r[e] = s;
+    }
+}
+
+// attn[h, i] = Σ_j r[h, j] · a3[h, j, pad + 1 + i] (j in order).
+__global__ void cls_attention_kernel(float *attn, const float *r, const float *a3, int64_t n, int64_t np,
+                                     int64_t heads, int64_t m, int64_t pad) {
+    MHIM_CUDA_FOR(e, heads * (n - 1)) {
+        const int64_t h = e / (n - 1), i = e % (n - 1);
+        const float *rh = r + h * m, *col = a3 + h * m * np + pad + 1 + i;
+        float s = 0.0f;
+        for (int64_t j = 0; j < m; j++) s += rh[j] * col[j * np];
+        attn[e] = s;
+    }
+}
+
+#define LAUNCH(kernel, count, ...)                                                                     \
+    do {                                                                                               \
+        kernel<<<mhim_cuda_blocks(count), MHIM_CUDA_THREADS, 0, ctx->stream>>>(__VA_ARGS__);           \
+        MHIM_CUDA_LAUNCHED();                                                                          \
+    } while (0)
+
+extern "C" void mhim_cuda_transmil_copy(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t n) {
+    if (n > 0)
+        MHIM_CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)n * sizeof(float), cudaMemcpyDeviceToDevice, ctx->stream));
+}
+
+extern "C" void mhim_cuda_transmil_add(mhim_cuda_ctx *ctx, float *out, const float *a, const float *b, int64_t n) {
+    if (n > 0) LAUNCH(add_kernel, n, out, a, b, n);
+}
+
+extern "C" void mhim_cuda_transmil_row_dropout_mask(mhim_cuda_ctx *ctx, uint8_t *keep, const mhim_rng *stream,
+                                                    const int64_t *idx, int64_t M, int64_t W, float p) {
+    MHIM_ASSERT(p >= 0.0f && p <= 1.0f);
+    if (M > 0 && W > 0) LAUNCH(row_dropout_mask_kernel, M * W, keep, *stream, idx, M, W, 1.0f - p);
+}
+
+extern "C" void mhim_cuda_transmil_split_heads(mhim_cuda_ctx *ctx, float *q, float *k, float *v, const float *qkv,
+                                               int64_t n, int64_t heads, int64_t dh, int64_t pad, float scale) {
+    LAUNCH(split_heads_kernel, heads * (pad + n) * dh, q, k, v, qkv, pad + n, heads, dh, pad, scale);
+}
+
+extern "C" void mhim_cuda_transmil_merge_heads(mhim_cuda_ctx *ctx, float *merged, const float *o, int64_t n,
+                                               int64_t heads, int64_t dh, int64_t pad) {
+    LAUNCH(merge_heads_kernel, n * heads * dh, merged, o, n, heads, dh, pad);
+}
+
+extern "C" void mhim_cuda_transmil_unmerge_heads(mhim_cuda_ctx *ctx, float *d_o, const float *dmerged, int64_t n,
+                                                 int64_t heads, int64_t dh, int64_t pad) {
+    LAUNCH(unmerge_heads_kernel, heads * (pad + n) * dh, d_o, dmerged, n, heads, dh, pad);
+}
+
+extern "C" void mhim_cuda_transmil_merge_qkv_grad(mhim_cuda_ctx *ctx, float *dqkv, const float *dq, const float *dk,
+                                                  const float *dv, int64_t n, int64_t heads, int64_t dh, int64_t pad,
+                                                  float scale) {
+    LAUNCH(merge_qkv_grad_kernel, n * heads * dh, dqkv, dq, dk, dv, n, heads, dh, pad, scale);
+}
+
+extern "C" void mhim_cuda_transmil_cls_attention(mhim_cuda_ctx *ctx, float *attn, float *scratch, const float *a1,
+                                                 const float *pinv, const float *a3, int64_t n, int64_t heads,
+                                                 int64_t m, int64_t pad) {
+    if (n < 2) return;
+    LAUNCH(cls_row_kernel, heads * m, scratch, a1, pinv, pad + n, heads, m, pad);
+    LAUNCH(cls_attention_kernel, heads * (n - 1), attn, scratch, a3, n, pad + n, heads, m, pad);
+}
