@@ -39,16 +39,15 @@ int mhim_cuda_abmil_create(mhim_cuda_abmil **out, const mhim_model *cpu_model) {
 
 void mhim_cuda_abmil_free(mhim_cuda_abmil *net) { free(net); }
 
-/* Bytes of one arena block of n floats (256-byte blocks). */
-static size_t block_bytes(int64_t n) { return ((size_t)n * sizeof(float) + 255) / 256 * 256; }
-
 size_t mhim_cuda_abmil_arena_bytes(const mhim_cuda_abmil *net, int64_t n_max) {
     const int64_t C = net->m.cfg.n_classes;
     size_t bytes = mhim_cuda_embed_arena_bytes(&net->m.embed, n_max);
-    bytes += 4 * block_bytes(n_max * L_HID);                 /* score caches (gated: 4, plain: 2) */
-    bytes += 2 * block_bytes(n_max) + block_bytes(DIM) + block_bytes(C); /* scores, attn, z, predict logits */
+    bytes += 4 * mhim_cuda_block_bytes(n_max * L_HID); /* score caches (gated: 4, plain: 2) */
+    /* scores, attn, z, predict logits */
+    bytes += 2 * mhim_cuda_block_bytes(n_max) + mhim_cuda_block_bytes(DIM) + mhim_cuda_block_bytes(C);
     /* backward: dh, dz, dA, score-network scratch */
-    bytes += block_bytes(n_max * DIM) + block_bytes(DIM) + block_bytes(n_max) + block_bytes(2 * n_max * L_HID);
+    bytes += mhim_cuda_block_bytes(n_max * DIM) + mhim_cuda_block_bytes(DIM) + mhim_cuda_block_bytes(n_max);
+    bytes += mhim_cuda_block_bytes(2 * n_max * L_HID);
     return bytes;
 }
 

@@ -40,18 +40,17 @@ int mhim_cuda_dsmil_create(mhim_cuda_dsmil **out, const mhim_model *cpu_model) {
 
 void mhim_cuda_dsmil_free(mhim_cuda_dsmil *net) { free(net); }
 
-/* Bytes of one arena block of n floats or int64s (256-byte blocks). */
-static size_t block_bytes(int64_t n) { return ((size_t)n * sizeof(float) + 255) / 256 * 256; }
-
 size_t mhim_cuda_dsmil_arena_bytes(const mhim_cuda_dsmil *net, int64_t n_max) {
     const int64_t C = net->m.cfg.n_classes;
     size_t bytes = mhim_cuda_embed_arena_bytes(&net->m.embed, n_max);
     /* forward: inst, v, q hidden, q, attn, bag, crit, predict logits / max logits */
-    bytes += 2 * block_bytes(n_max * C) + block_bytes(n_max * DIM) + 2 * block_bytes(n_max * DQ);
-    bytes += block_bytes(C * DIM) + block_bytes(2 * C) + 2 * block_bytes(C);
+    bytes += 2 * mhim_cuda_block_bytes(n_max * C) + mhim_cuda_block_bytes(n_max * DIM);
+    bytes += 2 * mhim_cuda_block_bytes(n_max * DQ);
+    bytes += mhim_cuda_block_bytes(C * DIM) + mhim_cuda_block_bytes(2 * C) + 2 * mhim_cuda_block_bytes(C);
     /* backward: d bag, dq, dv, attention scratch, dq hidden, d inst, dh */
-    bytes += block_bytes(C * DIM) + 2 * block_bytes(n_max * DQ) + 2 * block_bytes(n_max * DIM);
-    bytes += block_bytes(n_max * C + 2 * C * DQ) + block_bytes(n_max * C);
+    bytes += mhim_cuda_block_bytes(C * DIM) + 2 * mhim_cuda_block_bytes(n_max * DQ);
+    bytes += 2 * mhim_cuda_block_bytes(n_max * DIM);
+    bytes += mhim_cuda_block_bytes(n_max * C + 2 * C * DQ) + mhim_cuda_block_bytes(n_max * C);
     return bytes;
 }
 

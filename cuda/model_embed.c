@@ -5,12 +5,11 @@
 
 #include "mhim/common.h"
 
-/* Bytes of one arena block of n floats (the arena rounds blocks up to 256 bytes). */
-static size_t block_bytes(int64_t n) { return ((size_t)n * sizeof(float) + 255) / 256 * 256; }
-
 size_t mhim_cuda_embed_arena_bytes(const mhim_embed *e, int64_t n_max) {
     const int64_t rows = n_max * e->cfg.dim;
-    return block_bytes(n_max * e->cfg.input_dim) + 4 * block_bytes(rows) + ((size_t)rows + 255) / 256 * 256;
+    /* gathered rows, pre, act, h, dh, and the keep mask (bytes) */
+    return mhim_cuda_block_bytes(n_max * e->cfg.input_dim) + 4 * mhim_cuda_block_bytes(rows) +
+           mhim_cuda_block_bytes((rows + 3) / 4);
 }
 
 void mhim_cuda_embed_forward(mhim_cuda_embed_cache *c, mhim_cuda_ctx *ctx, const mhim_embed *e, const float *params,

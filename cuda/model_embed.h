@@ -9,6 +9,9 @@
 #include "mhim/cuda_ops.h"
 #include "mhim/models/embed.h"
 
+/* Bytes of one arena block of n floats (or n/2 int64s): the device arena rounds blocks up to 256 bytes. */
+static inline size_t mhim_cuda_block_bytes(int64_t n) { return ((size_t)n * sizeof(float) + 255) / 256 * 256; }
+
 typedef struct {
     int64_t n;         /* rows embedded */
     const float *x;    /* (n, input_dim) the gathered rows, or the bag itself */

@@ -63,12 +63,13 @@ int mhim_cuda_dsmil_predict(mhim_cuda_dsmil *net, mhim_cuda_ctx *ctx, const floa
                             const mhim_rng *dropout, int attn_layer, float *logits, float *max_logits, float *feat,
                             float *map);
 
-/* ---- TransMIL: mhim_cuda_transmil_* with the same signatures (cuda/model_transmil.c) plugs in here ------------- */
+/* ---- TransMIL: mhim_cuda_transmil_* with the same signatures, declared in cuda/model_transmil.h ------------------ */
 
 /* ---- dispatcher over the kinds, cuda/model.c -------------------------------------------------------------------- */
 
 typedef struct mhim_cuda_net mhim_cuda_net;
-/* The GPU net of cpu_model's kind; MHIM_EINPUT naming the kind when it has no GPU network yet. */
+/* The GPU net of cpu_model's kind (ABMIL, DSMIL or TransMIL); MHIM_EINPUT with the network's message when its
+ * create refuses the model (e.g. TransMIL with the v2 Merge module). */
 int mhim_cuda_net_create(mhim_cuda_net **out, const mhim_model *cpu_model);
 void mhim_cuda_net_free(mhim_cuda_net *net);
 size_t mhim_cuda_net_arena_bytes(const mhim_cuda_net *net, int64_t n_max);

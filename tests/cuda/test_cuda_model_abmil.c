@@ -9,8 +9,8 @@
 #include "mhim/common.h"
 #include "mhim/models/abmil.h"
 #include "mhim/ops/linear.h"
-#include "model_parity.h"
-#include "parity.h"
+#include "support/model_parity.h" /* relative: the host variant of this test has no cuda/support path */
+#include "support/parity.h"
 
 static mhim_abmil bound(const mhim_model *m) {
     const mhim_model_config *c = mhim_model_get_config(m);

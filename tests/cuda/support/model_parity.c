@@ -67,12 +67,16 @@ static int compare_step(mhim_cuda_ctx *ctx, mhim_model *m, mhim_cuda_net *net, m
     float *grads_d = parity_up(ctx, in->grads0, P), *dl_d = parity_up(ctx, in->d_logits, C);
     float *dm_d = parity_up(ctx, in->d_max, C), *df_d = parity_up(ctx, in->d_feat, F);
     const size_t step_mark = mhim_cuda_mark(ctx);
-    int bad = 0;
     if (mhim_cuda_net_forward(net, ctx, params_d, x_d, N, idx_d, n, dropout, logits_d, max_d, feat_d) != MHIM_OK) {
         printf("FAIL %s: GPU forward: %s\n", mode, mhim_error());
         return 1;
     }
     mhim_cuda_net_backward(net, ctx, params_d, grads_d, dl_d, dsmil ? dm_d : NULL, df_d);
+    /* the blocks of the forward and backward are all still held here: they must fit the arena the engine reserves */
+    const size_t used = mhim_cuda_mark(ctx) - step_mark, budget = mhim_cuda_net_arena_bytes(net, N);
+    const int fits = used <= budget;
+    printf("%s %s arena: %zu bytes used, arena_bytes(N) = %zu\n", fits ? "ok  " : "FAIL", mode, used, budget);
+    int bad = !fits;
     mhim_cuda_reset(ctx, step_mark);
     char name[256];
     snprintf(name, sizeof name, "%s logits", mode);
