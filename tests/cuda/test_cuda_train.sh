@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # `mhim train --device=cuda` against `--device=cpu` on a small synthetic cohort: ABMIL pure, ABMIL mhim (teacher
 # from the pure run) and DSMIL pure, 3 epochs x 3 folds each; the mean test AUC of results.csv must agree within
-# 0.02 (float rounding only: same seeds, dropout masks and mask code). Prints both AUCs per model. Exits 77 when this
-# mhim has no CUDA backend or no GPU is usable (the first --device=cuda run says so).
+# 0.02 and the first epoch's mean training loss within 1e-3 relative (float rounding only: same seeds, dropout masks
+# and mask code). Prints both per model. Exits 77 when this mhim has no CUDA backend or no GPU is usable (the first
+# --device=cuda run says so). MHIM_GPU_BIN (default MHIM_BIN) runs the --device=cuda half; with MHIM_EXPECT_IDENTICAL=1
+# (the host stand-in, whose device ops are the CPU ops) results.csv and metrics.jsonl (timings aside) must be equal.
 set -u
 bin=${MHIM_BIN:?MHIM_BIN not set}
-tmp=${MHIM_TEST_TMP:-/tmp}/cuda_train
+gpu_bin=${MHIM_GPU_BIN:-$bin}
+tmp=${MHIM_TEST_TMP:-/tmp}/${MHIM_TEST_NAME:-cuda_train}
 rm -rf "$tmp" && mkdir -p "$tmp/models"
 fail=0
 export OMP_WAIT_POLICY=passive
@@ -21,7 +24,9 @@ common=(--dataset_root "$tmp/coh" --model_path "$tmp/models" --project p --num_e
 run() {
     local device=$1 title=$2
     shift 2
-    "$bin" train "${common[@]}" --device "$device" --title "${title}_$device" "$@" >"$tmp/out" 2>"$tmp/err"
+    local exe=$bin
+    [ "$device" = cuda ] && exe=$gpu_bin
+    "$exe" train "${common[@]}" --device "$device" --title "${title}_$device" "$@" >"$tmp/out" 2>"$tmp/err"
     local rc=$?
     if [ $rc -ne 0 ] && [ "$device" = cuda ] &&
         grep -q -e "no usable CUDA device" -e "built without the CUDA backend" "$tmp/err"; then
@@ -42,12 +47,26 @@ mean_auc() {
              $1 == "mean" && col { print $col; exit }' "$tmp/models/p/$1/results.csv" 2>/dev/null
 }
 
-# compare TITLE: both devices' mean test AUC within 0.02
+# first_loss RUN: the mean training loss of fold 0, epoch 0 (metrics.jsonl)
+first_loss() { grep -o '"loss":[0-9.e+-]*' "$tmp/models/p/$1/metrics.jsonl" 2>/dev/null | head -1 | cut -d: -f2; }
+
+# compare TITLE: both devices' mean test AUC within 0.02, first-epoch training loss within 1e-3 relative
 compare() {
+    local lc lg
+    lc=$(first_loss "$1_cpu")
+    lg=$(first_loss "$1_cuda")
+    if [ -n "$lc" ] && [ -n "$lg" ] &&
+        awk -v a="$lc" -v b="$lg" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-3 * a) }'; then
+        echo "ok   $1: first-epoch training loss cpu $lc cuda $lg"
+    else
+        echo "FAIL $1: first-epoch training loss cpu '${lc}' cuda '${lg}' (want within 1e-3 relative)"
+        fail=1
+    fi
     local cpu gpu
     cpu=$(mean_auc "$1_cpu")
     gpu=$(mean_auc "$1_cuda")
-    if [ -n "$cpu" ] && [ -n "$gpu" ] && awk -v a="$cpu" -v b="$gpu" 'BEGIN { d = a - b; exit !(d <= 0.02 && d >= -0.02) }'; then
+    if [ -n "$cpu" ] && [ -n "$gpu" ] &&
+        awk -v a="$cpu" -v b="$gpu" 'BEGIN { d = a - b; exit !(d <= 0.02 && d >= -0.02) }'; then
         echo "ok   $1: mean test AUC cpu $cpu cuda $gpu (|diff| <= 0.02)"
     else
         echo "FAIL $1: mean test AUC cpu '${cpu}' cuda '${gpu}' (want |diff| <= 0.02)"
@@ -61,5 +80,19 @@ for device in cuda cpu; do
         --mask_ratio=0.5 --mask_ratio_h=0.01 --mask_ratio_hr=0.5 --mrh_sche --init_stu_type=fc
     run "$device" pure_dsmil --model pure --baseline dsmil
 done
-for title in pure_attn mhim_attn pure_dsmil; do compare "$title"; done
+# metrics.jsonl of a run without its timing fields
+metrics() { sed -e 's/,"epoch_seconds":[0-9.e+-]*//' -e 's/,"peak_rss_mib":[0-9.e+-]*//' "$tmp/models/p/$1/metrics.jsonl"; }
+
+for title in pure_attn mhim_attn pure_dsmil; do
+    compare "$title"
+    [ "${MHIM_EXPECT_IDENTICAL:-0}" = 1 ] || continue
+    if cmp -s "$tmp/models/p/${title}_cpu/results.csv" "$tmp/models/p/${title}_cuda/results.csv" &&
+        cmp -s <(metrics "${title}_cpu") <(metrics "${title}_cuda"); then
+        echo "ok   $title: results.csv and metrics.jsonl identical"
+    else
+        echo "FAIL $title: results.csv or metrics.jsonl differ between the devices"
+        diff <(metrics "${title}_cpu") <(metrics "${title}_cuda") | head -4
+        fail=1
+    fi
+done
 exit $fail
