@@ -41,6 +41,7 @@ extern "C" int mhim_cuda_local_device(int *device) {
 static void ctx_release(mhim_cuda_ctx *c) {
     if (c->blas) cublasDestroy(c->blas);
     if (c->blas_workspace) cudaFree(c->blas_workspace);
+    if (c->reduce_scratch) cudaFree(c->reduce_scratch);
     if (c->arena) cudaFree(c->arena);
     if (c->copy_stream) cudaStreamDestroy(c->copy_stream);
     if (c->stream) cudaStreamDestroy(c->stream);
@@ -71,6 +72,10 @@ extern "C" int mhim_cuda_ctx_create(mhim_cuda_ctx **out, int device, size_t aren
     if (err == cudaSuccess) {
         step = "cuBLAS workspace";
         err = cudaMalloc(&c->blas_workspace, BLAS_WORKSPACE_BYTES);
+    }
+    if (err == cudaSuccess) {
+        step = "reduction scratch";
+        err = cudaMalloc((void **)&c->reduce_scratch, MHIM_CUDA_REDUCE_SCRATCH_BYTES);
     }
     if (err != cudaSuccess) {
         ctx_release(c);

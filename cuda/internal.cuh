@@ -28,6 +28,7 @@ struct mhim_cuda_ctx {
     cudaStream_t copy_stream;   // host<->device copies that overlap compute (bag streaming)
     cublasHandle_t blas;        // bound to `stream`, pedantic fp32 math (no TF32)
     void *blas_workspace;       // fixed cuBLAS workspace (deterministic GEMM algorithm choice)
+    double *reduce_scratch;     // MHIM_CUDA_REDUCE_SCRATCH_BYTES: chunk partials of the two-pass column sums
     unsigned char *arena;       // one cudaMalloc, bump-allocated
     size_t arena_capacity, arena_used, arena_peak;
 };
@@ -49,6 +50,22 @@ struct mhim_cuda_ctx {
     } while (0)
 // After every kernel launch: launch-configuration errors surface here, execution errors at the next sync.
 #define MHIM_CUDA_LAUNCHED() MHIM_CUDA_CHECK(cudaGetLastError())
+
+// Context-owned scratch of the two-pass column reductions (outside the arena, so no op needs arena room for it).
+#define MHIM_CUDA_REDUCE_SCRATCH_BYTES ((size_t)1 << 20)
+#define MHIM_CUDA_REDUCE_MIN_ROWS 256
+
+// Rows per chunk of a two-pass column reduction over N rows whose chunks each keep `per_chunk` double partials:
+// at least MHIM_CUDA_REDUCE_MIN_ROWS, and few enough chunks for the context's scratch. Depends on N and per_chunk
+// only, so the summation order is fixed.
+static inline int64_t mhim_cuda_reduce_chunk_rows(int64_t N, int64_t per_chunk) {
+    int64_t max_chunks = (int64_t)(MHIM_CUDA_REDUCE_SCRATCH_BYTES / sizeof(double)) / per_chunk;
+    if (max_chunks > 65535) max_chunks = 65535; // the grid's y extent
+    if (max_chunks < 1) mhim_die(__FILE__, __LINE__, "column reduction over %lld columns exceeds its scratch",
+                                 (long long)per_chunk);
+    int64_t rows = (N + max_chunks - 1) / max_chunks;
+    return rows < MHIM_CUDA_REDUCE_MIN_ROWS ? MHIM_CUDA_REDUCE_MIN_ROWS : rows;
+}
 
 // Blocks for n independent elements at MHIM_CUDA_THREADS per block (at least 1; grid-stride loops cover the rest).
 static inline unsigned mhim_cuda_blocks(int64_t n) {

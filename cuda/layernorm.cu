@@ -53,7 +53,6 @@ __global__ void layernorm_backward_kernel(float *dinp, int accumulate, const flo
 // double; lanes added in lane order); pass 2 adds each column's chunk partials in chunk order.
 #define PARAM_COLS 32
 #define PARAM_LANES 8
-#define PARAM_CHUNK 256
 
 __global__ void layernorm_param_partial_kernel(double *partial, const float *dout, const float *inp,
                                                const float *mean, const float *rstd, int64_t N, int64_t C,
@@ -107,18 +106,14 @@ static void layernorm_backward(mhim_cuda_ctx *ctx, float *dinp, int accumulate, 
     layernorm_backward_kernel<<<(unsigned)N, MHIM_CUDA_THREADS, 0, ctx->stream>>>(dinp, accumulate, dout, inp,
                                                                                 weight, mean, rstd, C);
     MHIM_CUDA_LAUNCHED();
-    int64_t chunk = PARAM_CHUNK;
-    while ((N + chunk - 1) / chunk > 65535) chunk *= 2;
-    const int64_t chunks = (N + chunk - 1) / chunk;
-    const size_t mark = mhim_cuda_mark(ctx); // partials live until the finishing pass, before any later op
-    double *partial = (double *)mhim_cuda_alloc(ctx, (size_t)(2 * chunks * C) * sizeof(double));
+    const int64_t chunk = mhim_cuda_reduce_chunk_rows(N, 2 * C), chunks = (N + chunk - 1) / chunk;
+    double *partial = ctx->reduce_scratch; // stream order: the finishing pass reads it before any later op
     const dim3 grid((unsigned)((C + PARAM_COLS - 1) / PARAM_COLS), (unsigned)chunks), block(PARAM_COLS, PARAM_LANES);
     layernorm_param_partial_kernel<<<grid, block, 0, ctx->stream>>>(partial, dout, inp, mean, rstd, N, C, chunk);
     MHIM_CUDA_LAUNCHED();
     layernorm_param_finish_kernel<<<mhim_cuda_blocks(C), MHIM_CUDA_THREADS, 0, ctx->stream>>>(dweight, dbias, partial,
                                                                                              chunks, C);
     MHIM_CUDA_LAUNCHED();
-    mhim_cuda_reset(ctx, mark);
 }
 
 extern "C" void mhim_cuda_layernorm_backward(mhim_cuda_ctx *ctx, float *dinp, float *dweight, float *dbias,

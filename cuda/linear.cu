@@ -14,7 +14,6 @@ __global__ void broadcast_rows_kernel(float *out, const float *bias, int64_t N, 
 // order. Pass 2 adds each column's chunk partials in chunk order.
 #define COLSUM_COLS 32
 #define COLSUM_LANES 8
-#define COLSUM_CHUNK 256 // rows per chunk (grown for bags beyond 65535 chunks)
 
 __global__ void colsum_partial_kernel(double *partial, const float *src, int64_t N, int64_t C, int64_t chunk) {
     __shared__ double lane_sum[COLSUM_LANES][COLSUM_COLS];
@@ -46,17 +45,13 @@ __global__ void half_to_float_kernel(float *out, const __half *in, int64_t n) {
 
 extern "C" void mhim_cuda_colsum_acc(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t N, int64_t C) {
     if (C <= 0 || N <= 0) return;
-    int64_t chunk = COLSUM_CHUNK;
-    while ((N + chunk - 1) / chunk > 65535) chunk *= 2;
-    const int64_t chunks = (N + chunk - 1) / chunk;
-    const size_t mark = mhim_cuda_mark(ctx); // partials live until pass 2, which runs before any later op
-    double *partial = (double *)mhim_cuda_alloc(ctx, (size_t)(chunks * C) * sizeof(double));
+    const int64_t chunk = mhim_cuda_reduce_chunk_rows(N, C), chunks = (N + chunk - 1) / chunk;
+    double *partial = ctx->reduce_scratch; // stream order: pass 2 reads it before any later op writes it
     const dim3 grid((unsigned)((C + COLSUM_COLS - 1) / COLSUM_COLS), (unsigned)chunks), block(COLSUM_COLS, COLSUM_LANES);
     colsum_partial_kernel<<<grid, block, 0, ctx->stream>>>(partial, src, N, C, chunk);
     MHIM_CUDA_LAUNCHED();
     colsum_finish_kernel<<<mhim_cuda_blocks(C), MHIM_CUDA_THREADS, 0, ctx->stream>>>(dst, partial, chunks, C);
     MHIM_CUDA_LAUNCHED();
-    mhim_cuda_reset(ctx, mark);
 }
 
 extern "C" void mhim_cuda_half_to_float(mhim_cuda_ctx *ctx, float *out, const uint16_t *in, int64_t n) {

@@ -7,8 +7,8 @@
 
 size_t mhim_cuda_embed_arena_bytes(const mhim_embed *e, int64_t n_max) {
     const int64_t rows = n_max * e->cfg.dim;
-    /* gathered rows, pre, act, h, dh, and the keep mask (bytes) */
-    return mhim_cuda_block_bytes(n_max * e->cfg.input_dim) + 4 * mhim_cuda_block_bytes(rows) +
+    /* gathered rows, pre, h, dh, and the keep mask (bytes) */
+    return mhim_cuda_block_bytes(n_max * e->cfg.input_dim) + 3 * mhim_cuda_block_bytes(rows) +
            mhim_cuda_block_bytes((rows + 3) / 4);
 }
 
@@ -25,31 +25,24 @@ void mhim_cuda_embed_forward(mhim_cuda_embed_cache *c, mhim_cuda_ctx *ctx, const
     } else {
         c->x = x;
     }
-    float *pre = mhim_cuda_floats(ctx, M * W);
-    mhim_cuda_linear_forward(ctx, pre, c->x, params + e->weight, params + e->bias, M, D, W);
-    if (mhim_act_needs_input(e->cfg.act)) {
-        c->pre = pre;
-        c->act = mhim_cuda_floats(ctx, M * W);
-    } else {
-        c->act = pre; /* ReLU's backward reads only its output */
-    }
-    mhim_cuda_act_forward(ctx, e->cfg.act, c->act, pre, M * W);
-    c->h = c->act;
+    c->h = mhim_cuda_floats(ctx, M * W);
+    mhim_cuda_linear_forward(ctx, c->h, c->x, params + e->weight, NULL, M, D, W);
+    if (mhim_act_needs_input(e->cfg.act)) c->pre = mhim_cuda_floats(ctx, M * W);
     if (dropout && e->cfg.dropout != 0.0f) {
         c->keep = mhim_cuda_alloc(ctx, (size_t)(M * W));
         if (idx)
             mhim_cuda_dropout_mask_rows(ctx, c->keep, dropout, idx, e->cfg.dropout, M, W);
         else
             mhim_cuda_dropout_mask(ctx, c->keep, dropout, 0, e->cfg.dropout, M * W);
-        c->h = mhim_cuda_floats(ctx, M * W);
-        mhim_cuda_dropout_forward(ctx, c->h, c->keep, c->act, e->cfg.dropout, M * W);
     }
+    mhim_cuda_bias_act_dropout_forward(ctx, c->h, c->pre, c->h, params + e->bias, e->cfg.act, c->keep,
+                                       e->cfg.dropout, M, W);
 }
 
 void mhim_cuda_embed_backward(mhim_cuda_ctx *ctx, const mhim_embed *e, float *grads, float *dh,
                               const mhim_cuda_embed_cache *c) {
     const int64_t M = c->n, D = e->cfg.input_dim, W = e->cfg.dim;
     if (c->keep) mhim_cuda_dropout_backward(ctx, dh, dh, c->keep, e->cfg.dropout, M * W);
-    mhim_cuda_act_backward(ctx, e->cfg.act, dh, dh, c->pre, c->act, M * W);
+    mhim_cuda_act_backward(ctx, e->cfg.act, dh, dh, c->pre, c->h, M * W); /* dropped entries of dh are 0 already */
     mhim_cuda_linear_backward(ctx, NULL, grads + e->weight, grads + e->bias, dh, c->x, NULL, M, D, W);
 }

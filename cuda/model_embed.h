@@ -16,15 +16,16 @@ typedef struct {
     int64_t n;         /* rows embedded */
     const float *x;    /* (n, input_dim) the gathered rows, or the bag itself */
     float *pre;        /* (n, dim) pre-activation (GELU only, else NULL) */
-    float *act;        /* (n, dim) activation */
     uint8_t *keep;     /* (n, dim) dropout mask, NULL in eval mode */
-    float *h;          /* (n, dim) output */
+    float *h;          /* (n, dim) output dp(act(pre)); ReLU's backward reads its sign (dropout keeps it) */
 } mhim_cuda_embed_cache;
 
-/* Device bytes of one forward + backward on up to n_max rows (gathered rows, pre, act, keep, h, dh). */
+/* Device bytes of one forward + backward on up to n_max rows (gathered rows, pre, keep, h, dh). */
 size_t mhim_cuda_embed_arena_bytes(const mhim_embed *e, int64_t n_max);
 /* Forward over rows idx[0..M) of x (N, input_dim) (device int64; NULL = all rows, M == N); dropout NULL or p == 0 =
- * no dropout, else row j uses the mask of instance idx[j] (as mhim_embed_forward). Caches come from the arena. */
+ * no dropout, else row j uses the mask of instance idx[j] (as mhim_embed_forward). The GEMM runs without bias and
+ * one fused pass adds the bias, applies the activation and the dropout (mhim_cuda_bias_act_dropout_forward).
+ * Caches come from the arena; c->h must stay unchanged until the backward. */
 void mhim_cuda_embed_forward(mhim_cuda_embed_cache *c, mhim_cuda_ctx *ctx, const mhim_embed *e, const float *params,
                              const float *x, int64_t N, const int64_t *idx, int64_t M, const mhim_rng *dropout);
 /* Backward for dh (n, dim), which is overwritten; weight and bias gradients ACCUMULATE into grads. */

@@ -2,6 +2,7 @@
  * (transmil_backward.c, nystrom_backward.c) and attention export composed from the device ops, block for block in
  * the same order (see cuda/model_transmil.h). */
 #include "model_transmil.h"
+#include "model_embed.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,13 +16,10 @@
 #define DEVICE_ALIGN 256 /* block alignment of mhim_cuda_alloc */
 #define ITERS MHIM_NYSTROM_PINV_ITERS
 
-/* Activations of one forward (arena blocks). The front end's output is written straight into tok0's rows 1.. */
+/* Activations of one forward (arena blocks). The front end's output is copied into tok0's rows 1.. */
 typedef struct {
     int64_t n;              /* tokens: kept instances + 1 */
-    const float *x_rows;    /* (n − 1, input_dim) embedded input rows (gathered, or the caller's bag) */
-    float *pre;             /* (n − 1, dim) front-end pre-activation, kept for GELU only (else NULL) */
-    float *act;             /* (n − 1, dim) front-end activation */
-    uint8_t *keep_embed;    /* front-end dropout mask, NULL without dropout */
+    mhim_cuda_embed_cache emb; /* the shared front end (cuda/model_embed.h) on the n − 1 kept rows */
     float *tok0;            /* (n, dim) [cls ; h] */
     float *ln[2], *ln_mean[2], *ln_rstd[2];
     float *tok1, *tok2;     /* (n, dim) after layer 1, after PPEG */
@@ -231,33 +229,13 @@ static void nystrom_backward(mhim_cuda_ctx *ctx, float *dx, const float *dout, c
 
 /* ---- forward ------------------------------------------------------------------------------------------------- */
 
-/* tok0 rows 1.. = dp(act(x[idx] W_eᵀ + b_e)) (mhim_embed_forward), row 0 = the cls token. */
+/* tok0 rows 1.. = dp(act(x[idx] W_eᵀ + b_e)) (the shared front end), row 0 = the cls token. */
 static void front_end_forward(mhim_cuda_ctx *ctx, tm_cache *c, const mhim_transmil *tm, const float *params,
                               const float *x, int64_t N, const int64_t *idx, const mhim_rng *dropout) {
-    const mhim_embed_config *e = &tm->cfg.embed;
-    const int64_t M = c->n - 1, W = e->dim;
-    if (idx) {
-        float *rows = mhim_cuda_floats(ctx, M * e->input_dim);
-        mhim_cuda_gather_rows_forward(ctx, rows, x, idx, M, N, e->input_dim);
-        c->x_rows = rows;
-    } else {
-        c->x_rows = x;
-    }
-    float *pre = mhim_cuda_floats(ctx, M * W);
-    mhim_cuda_linear_forward(ctx, pre, c->x_rows, params + tm->embed.weight, params + tm->embed.bias, M,
-                             e->input_dim, W);
-    c->pre = mhim_act_needs_input(e->act) ? pre : NULL;
-    c->act = c->pre ? mhim_cuda_floats(ctx, M * W) : pre; /* ReLU's backward reads only its output */
-    mhim_cuda_act_forward(ctx, e->act, c->act, pre, M * W);
-    float *h = c->tok0 + W;
-    if (dropout && e->dropout != 0.0f) {
-        c->keep_embed = mhim_cuda_alloc(ctx, (size_t)(M * W));
-        mhim_cuda_transmil_row_dropout_mask(ctx, c->keep_embed, dropout, idx, M, W, e->dropout);
-        mhim_cuda_dropout_forward(ctx, h, c->keep_embed, c->act, e->dropout, M * W);
-    } else {
-        mhim_cuda_transmil_copy(ctx, h, c->act, M * W);
-    }
-    mhim_cuda_transmil_copy(ctx, c->tok0, params + tm->cls_token, W);
+    const int64_t M = c->n - 1, W = tm->cfg.embed.dim;
+    mhim_cuda_embed_forward(&c->emb, ctx, &tm->embed, params, x, N, idx, M, dropout);
+    mhim_cuda_copy(ctx, c->tok0 + W, c->emb.h, (size_t)(M * W) * sizeof(float));
+    mhim_cuda_copy(ctx, c->tok0, params + tm->cls_token, (size_t)W * sizeof(float));
 }
 
 /* o (n, D) = to_out dropout of Nys_l(LN_l(t)) with its caches (the attention branch of TransLayer l). */
@@ -305,7 +283,7 @@ static void forward_all(mhim_cuda_ctx *ctx, tm_cache *c, const mhim_transmil *tm
     /* PPEG on the instance rows; the cls row bypasses it */
     const size_t ppeg_mark = mhim_cuda_mark(ctx);
     float *ppeg_scratch = mhim_cuda_floats(ctx, mhim_ppeg_forward_scratch_floats(n - 1, D));
-    mhim_cuda_transmil_copy(ctx, c->tok2, c->tok1, D);
+    mhim_cuda_copy(ctx, c->tok2, c->tok1, (size_t)(D) * sizeof(float));
     mhim_cuda_ppeg_forward(ctx, c->tok2 + D, ppeg_scratch, c->tok1 + D, params + tm->ppeg_w[0],
                            params + tm->ppeg_b[0], params + tm->ppeg_w[1], params + tm->ppeg_b[1],
                            params + tm->ppeg_w[2], params + tm->ppeg_b[2], n - 1, D);
@@ -317,7 +295,7 @@ static void forward_all(mhim_cuda_ctx *ctx, tm_cache *c, const mhim_transmil *tm
     if (logits)
         mhim_cuda_linear_forward(ctx, logits, c->feat, params + tm->pred_w, params + tm->pred_b, 1, D,
                                  tm->cfg.n_classes);
-    if (feat) mhim_cuda_transmil_copy(ctx, feat, c->feat, D);
+    if (feat) mhim_cuda_copy(ctx, feat, c->feat, (size_t)(D) * sizeof(float));
     mhim_cuda_reset(ctx, mark);
 }
 
@@ -348,17 +326,6 @@ static void attention_branch_backward(mhim_cuda_ctx *ctx, float *d_ln, float *d_
     nystrom_backward(ctx, d_ln, d_branch, &c->nys[l], c->ln[l], tm, params, grads, l, d);
 }
 
-/* Front end for dh (n − 1, D) (overwritten): W_e, b_e gradients += (mhim_embed_backward). */
-static void front_end_backward(mhim_cuda_ctx *ctx, float *dh, const tm_cache *c, const mhim_transmil *tm,
-                               float *grads) {
-    const mhim_embed_config *e = &tm->cfg.embed;
-    const int64_t M = c->n - 1, W = e->dim;
-    if (c->keep_embed) mhim_cuda_dropout_backward(ctx, dh, dh, c->keep_embed, e->dropout, M * W);
-    mhim_cuda_act_backward(ctx, e->act, dh, dh, c->pre, c->act, M * W);
-    mhim_cuda_linear_backward(ctx, NULL, grads + tm->embed.weight, grads + tm->embed.bias, dh, c->x_rows, NULL, M,
-                              e->input_dim, W);
-}
-
 void mhim_cuda_transmil_backward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, const float *params, float *grads,
                                  const float *d_logits, const float *d_max_logits, const float *d_feat) {
     (void)d_max_logits;
@@ -373,7 +340,7 @@ void mhim_cuda_transmil_backward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, co
 
     /* predictor and final LayerNorm (only the cls row feeds them) */
     if (d_feat)
-        mhim_cuda_transmil_copy(ctx, d_feat_all, d_feat, D);
+        mhim_cuda_copy(ctx, d_feat_all, d_feat, (size_t)(D) * sizeof(float));
     else
         mhim_cuda_memset0(ctx, d_feat_all, (size_t)D * sizeof(float));
     if (d_logits)
@@ -384,17 +351,17 @@ void mhim_cuda_transmil_backward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, co
 
     /* layer 2: tok3 = tok2 + branch(tok2), of which only row 0 is used */
     mhim_cuda_memset0(ctx, ga, (size_t)(n * D) * sizeof(float));
-    mhim_cuda_transmil_copy(ctx, ga, d_cls, D);
+    mhim_cuda_copy(ctx, ga, d_cls, (size_t)(D) * sizeof(float));
     attention_branch_backward(ctx, gb, ga, c, tm, params, grads, 1, &d);
     mhim_cuda_memset0(ctx, gc, (size_t)(n * D) * sizeof(float));
-    mhim_cuda_transmil_copy(ctx, gc, d_cls, D);
+    mhim_cuda_copy(ctx, gc, d_cls, (size_t)(D) * sizeof(float));
     mhim_cuda_layernorm_backward_acc(ctx, gc, grads + tm->layer[1].norm_w, grads + tm->layer[1].norm_b, gb, c->tok2,
                                      params + tm->layer[1].norm_w, c->ln_mean[1], c->ln_rstd[1], n, D);
 
     /* PPEG on the instance rows (tok2[1:] = PPEG(tok1[1:])), identity on the cls row */
     const size_t ppeg_mark = mhim_cuda_mark(ctx);
     float *ppeg_scratch = mhim_cuda_floats(ctx, mhim_ppeg_backward_scratch_floats(n - 1, D));
-    mhim_cuda_transmil_copy(ctx, ga, gc, D);
+    mhim_cuda_copy(ctx, ga, gc, (size_t)(D) * sizeof(float));
     mhim_cuda_ppeg_backward(ctx, ga + D, grads + tm->ppeg_w[0], grads + tm->ppeg_b[0], grads + tm->ppeg_w[1],
                             grads + tm->ppeg_b[1], grads + tm->ppeg_w[2], grads + tm->ppeg_b[2], gc + D, ppeg_scratch,
                             c->tok1 + D, params + tm->ppeg_w[0], params + tm->ppeg_w[1], params + tm->ppeg_w[2], n - 1,
@@ -402,14 +369,14 @@ void mhim_cuda_transmil_backward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, co
     mhim_cuda_reset(ctx, ppeg_mark);
 
     /* layer 1: tok1 = tok0 + branch(tok0) */
-    mhim_cuda_transmil_copy(ctx, gc, ga, n * D);
+    mhim_cuda_copy(ctx, gc, ga, (size_t)(n * D) * sizeof(float));
     attention_branch_backward(ctx, gb, gc, c, tm, params, grads, 0, &d);
     mhim_cuda_layernorm_backward_acc(ctx, ga, grads + tm->layer[0].norm_w, grads + tm->layer[0].norm_b, gb, c->tok0,
                                      params + tm->layer[0].norm_w, c->ln_mean[0], c->ln_rstd[0], n, D);
 
     /* tok0 = [cls ; h] */
     mhim_cuda_transmil_add(ctx, grads + tm->cls_token, grads + tm->cls_token, ga, D);
-    front_end_backward(ctx, ga + D, c, tm, grads);
+    mhim_cuda_embed_backward(ctx, &tm->embed, grads, ga + D, &c->emb); /* dh of rows 1.. (overwritten) */
     mhim_cuda_reset(ctx, mark);
     net->cached = 0;
 }

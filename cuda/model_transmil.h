@@ -54,14 +54,8 @@ int mhim_cuda_transmil_predict(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, cons
 
 /* ---- TransMIL kernels (cuda/transmil_kernels.cu); device pointers, asynchronous on the context's stream ---------- */
 
-/* dst (n) = src (n) (device to device). */
-void mhim_cuda_transmil_copy(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t n);
 /* out (n) = a + b element-wise (out may alias a or b). */
 void mhim_cuda_transmil_add(mhim_cuda_ctx *ctx, float *out, const float *a, const float *b, int64_t n);
-/* keep (M·W) = the front end's dropout masks: row j is mhim_dropout_mask(keep + j·W, stream, r·W, p, W) with
- * r = idx[j] (device int64) or j when idx is NULL, i.e. masks drawn by original instance index. */
-void mhim_cuda_transmil_row_dropout_mask(mhim_cuda_ctx *ctx, uint8_t *keep, const mhim_rng *stream,
-                                         const int64_t *idx, int64_t M, int64_t W, float p);
 /* Nyström head split of qkv (n, 3I) into the padded head-major q, k, v (H, pad + n, dh): rows below pad are zero,
  * q is multiplied by scale (I = H·dh; q columns [0, I), k [I, 2I), v [2I, 3I), column h·dh + d of a block). */
 void mhim_cuda_transmil_split_heads(mhim_cuda_ctx *ctx, float *q, float *k, float *v, const float *qkv, int64_t n,

@@ -1,7 +1,6 @@
-// TransMIL-specific device kernels (see cuda/model_transmil.h): copies and sums of token rows, the front end's
-// per-row dropout masks, the Nyström head split / merge and their gradients, and the cls-row attention export.
+// TransMIL-specific device kernels (see cuda/model_transmil.h): sums of token rows, the Nyström head split / merge
+// and their gradients, and the cls-row attention export.
 #include "internal.cuh"
-#include "philox.cuh"
 
 extern "C" {
 #include "model_transmil.h"
@@ -9,15 +8,6 @@ extern "C" {
 
 __global__ void add_kernel(float *out, const float *a, const float *b, int64_t n) {
     MHIM_CUDA_FOR(i, n) out[i] = a[i] + b[i];
-}
-
-__global__ void row_dropout_mask_kernel(uint8_t *keep, mhim_rng stream, const int64_t *idx, int64_t M, int64_t W,
-                                        float keep_prob) {
-    MHIM_CUDA_FOR(e, M * W) {
-        const int64_t j = e / W, c = e % W;
-        const uint64_t row = (uint64_t)(idx ? idx[j] : j);
-        keep[e] = mhim_cuda_rng_uniform_at(stream, row * (uint64_t)W + (uint64_t)c) < keep_prob;
-    }
 }
 
 // One element per (head, padded row, d).
@@ -97,19 +87,8 @@ __global__ void cls_attention_kernel(float *attn, const float *r, const float *a
         MHIM_CUDA_LAUNCHED();                                                                          \
     } while (0)
 
-extern "C" void mhim_cuda_transmil_copy(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t n) {
-    if (n > 0)
-        MHIM_CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)n * sizeof(float), cudaMemcpyDeviceToDevice, ctx->stream));
-}
-
 extern "C" void mhim_cuda_transmil_add(mhim_cuda_ctx *ctx, float *out, const float *a, const float *b, int64_t n) {
     if (n > 0) LAUNCH(add_kernel, n, out, a, b, n);
-}
-
-extern "C" void mhim_cuda_transmil_row_dropout_mask(mhim_cuda_ctx *ctx, uint8_t *keep, const mhim_rng *stream,
-                                                    const int64_t *idx, int64_t M, int64_t W, float p) {
-    MHIM_ASSERT(p >= 0.0f && p <= 1.0f);
-    if (M > 0 && W > 0) LAUNCH(row_dropout_mask_kernel, M * W, keep, *stream, idx, M, W, 1.0f - p);
 }
 
 extern "C" void mhim_cuda_transmil_split_heads(mhim_cuda_ctx *ctx, float *q, float *k, float *v, const float *qkv,

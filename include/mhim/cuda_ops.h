@@ -67,7 +67,7 @@ void mhim_cuda_gemm_batched(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_
                             float beta, float *c, int64_t stride_c, int64_t batch);
 /* out (n) = fp16 bits in (n) widened to float (bags cached in fp16 storage). */
 void mhim_cuda_half_to_float(mhim_cuda_ctx *ctx, float *out, const uint16_t *in, int64_t n);
-/* dst (C) += Σ_rows src (N, C) in double, in a fixed chunked order (bias gradients; scratch from the arena). */
+/* dst (C) += Σ_rows src (N, C) in double, in a fixed chunked order (bias gradients; partials in the context's own 1 MiB scratch). */
 void mhim_cuda_colsum_acc(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t N, int64_t C);
 
 /* ---- linear, activations, dropout (mhim/ops/linear.h, act.h, dropout.h) -------------------------------------- */

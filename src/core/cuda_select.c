@@ -33,17 +33,16 @@ int mhim_device_gpu_coverage(const mhim_config *cfg) {
     const char *what = NULL;
     if (cfg->version != 1)
         what = "MHIM-v2 (--mhim_version=2)";
-    else if (!strcmp(cfg->baseline, "selfattn"))
-        what = "TransMIL (--baseline=selfattn)";
-    else if (strcmp(cfg->baseline, "attn") != 0 && strcmp(cfg->baseline, "dsmil") != 0)
+    else if (strcmp(cfg->baseline, "attn") != 0 && strcmp(cfg->baseline, "dsmil") != 0 &&
+             strcmp(cfg->baseline, "selfattn") != 0)
         what = cfg->baseline;
     else if (cfg->group_size > 1)
         what = "a data-parallel group (--group_size > 1)";
     else if (cfg->bags_per_step > 1)
         what = "--bags_per_step > 1";
     if (!what) return MHIM_OK;
-    return mhim_fail("--device=cuda: %s is not on the GPU yet (ABMIL and DSMIL MHIM-MIL v1 training, one process "
-                     "per GPU, is); use --device=cpu",
+    return mhim_fail("--device=cuda: %s is not on the GPU yet (MHIM-MIL v1 training of ABMIL, TransMIL and DSMIL, one "
+                     "process per GPU, is); use --device=cpu",
                      what);
 }
 

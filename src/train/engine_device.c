@@ -28,7 +28,7 @@ typedef struct engine_device {
     float *feat_t, *feat_s, *d_feat, *p_s, *p_t;                       /* device, feat_size each */
     float *out;                  /* device [logits C | max logits C | d logits C | d max logits C | probs C] */
     float *loss;                 /* device [class CE (DSMIL: bag CE) | DSMIL max CE | consistency] */
-    float *map;                  /* device (max_instances) teacher map */
+    float *map;                  /* device (map_rows, max_instances) teacher map */
     int64_t *keep, *label;       /* device kept ids (max_instances), label (1) */
     float host_loss[3];
     int64_t host_label;
@@ -81,7 +81,7 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     const int64_t C = n->C, F = n->feat_size, M = MHIM_MAX(d->max_instances, 1);
     if ((rc = mhim_cuda_net_create(&g->net, n->model)) != MHIM_OK) return rc;
     size_t bytes = 6 * block(g->total, sizeof(float)) + 5 * block(F, sizeof(float)) + block(5 * C, sizeof(float));
-    bytes += block(3, sizeof(float)) + block(M, sizeof(float)) + block(M, sizeof(int64_t)) + block(1, sizeof(int64_t));
+    bytes += block(3, sizeof(float)) + block(n->map_rows * M, sizeof(float)) + block(M, sizeof(int64_t)) + block(1, sizeof(int64_t));
     bytes += mhim_cuda_net_arena_bytes(g->net, M) + ARENA_SLACK;
     if ((rc = mhim_cuda_ctx_create(&g->ctx, ordinal, bytes)) != MHIM_OK) return rc;
     float **params[] = {&g->student, &g->teacher, &g->grads, &g->adam_m, &g->adam_v, &g->eval_params};
@@ -90,7 +90,7 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     for (size_t i = 0; i < MHIM_ARRAY_LEN(feats); i++) *feats[i] = mhim_cuda_floats(g->ctx, F);
     g->out = mhim_cuda_floats(g->ctx, 5 * C);
     g->loss = mhim_cuda_floats(g->ctx, 3);
-    g->map = mhim_cuda_floats(g->ctx, M);
+    g->map = mhim_cuda_floats(g->ctx, n->map_rows * M);
     g->keep = mhim_cuda_i64(g->ctx, M);
     g->label = mhim_cuda_i64(g->ctx, 1);
     g->step_mark = mhim_cuda_mark(g->ctx);

@@ -29,8 +29,8 @@ expect() {
 expect 0 "" config --device=cpu
 grep -q '^device: cpu' "$TMP/out" || { echo "FAIL mhim config does not echo 'device: cpu'"; fails=$((fails + 1)); }
 expect 2 "expected one of cpu|cuda" config --device=gpu
-# selfattn: refused on GPU machines too (TransMIL is not on the GPU yet), before a run folder exists
-expect 2 "--device=cuda" train --device=cuda --baseline=selfattn --model_path="$TMP/run"
+# v2: refused on GPU machines too (MHIM-v2 is not on the GPU yet), before a run folder exists
+expect 2 "--device=cuda" train --device=cuda --mhim_version=2 --model=mhim --model_path="$TMP/run"
 grep -q -- "--device=cpu" "$TMP/err" || { echo "FAIL the cuda message does not suggest --device=cpu"; fails=$((fails + 1)); }
 [[ ! -e "$TMP/run" ]] || { echo "FAIL a run folder was created for a refused --device=cuda"; fails=$((fails + 1)); }
 

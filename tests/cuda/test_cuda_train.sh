@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `mhim train --device=cuda` against `--device=cpu` on a small synthetic cohort: ABMIL pure, ABMIL mhim (teacher
-# from the pure run) and DSMIL pure, 3 epochs x 3 folds each; the mean test AUC of results.csv must agree within
+# from the pure run), DSMIL pure and TransMIL mhim (random teacher), 3 epochs x 3 folds each; the mean test AUC of results.csv must agree within
 # 0.02 and the first epoch's mean training loss within 1e-3 relative (float rounding only: same seeds, dropout masks
 # and mask code). Prints both per model. Exits 77 when this mhim has no CUDA backend or no GPU is usable (the first
 # --device=cuda run says so). MHIM_GPU_BIN (default MHIM_BIN) runs the --device=cuda half; with MHIM_EXPECT_IDENTICAL=1
@@ -18,7 +18,7 @@ export OMP_WAIT_POLICY=passive
 "$bin" synth --out "$tmp/coh" --n_slides 36 --mean_instances 60 --min_instances 20 --max_instances 120 \
     --feature_dim 64 --seed 5 --signal_strength 2 --min_signal_fraction 0.1 --max_signal_fraction 0.3 \
     --positive_fraction 0.5 >/dev/null 2>&1 || { echo "FAIL synth"; exit 1; }
-common=(--dataset_root "$tmp/coh" --model_path "$tmp/models" --project p --num_epoch 3 --cv_fold 3 --threads 2 --quiet)
+common=(--dataset_root "$tmp/coh" --model_path "$tmp/models" --project p --num_epoch 3 --cv_fold 3 --threads "${MHIM_TEST_THREADS:-2}" --quiet)
 
 # run DEVICE TITLE ARGS...: train on DEVICE; the CUDA refusal for a missing backend/GPU skips the whole test.
 run() {
@@ -74,16 +74,21 @@ compare() {
     fi
 }
 
+# MHIM_TRAIN_TRANSMIL=0 leaves the TransMIL run out (the host stand-in run: test_cuda_transmil_on_host covers it)
 for device in cuda cpu; do
     run "$device" pure_attn --model pure --baseline attn
     run "$device" mhim_attn --baseline attn --teacher_init "$tmp/models/p/pure_attn_$device" --cl_alpha=0.1 \
         --mask_ratio=0.5 --mask_ratio_h=0.01 --mask_ratio_hr=0.5 --mrh_sche --init_stu_type=fc
     run "$device" pure_dsmil --model pure --baseline dsmil
+    [ "${MHIM_TRAIN_TRANSMIL:-1}" = 1 ] && run "$device" mhim_tmil --baseline selfattn --model mhim --cl_alpha=0.1 --mask_ratio=0.5 --mask_ratio_h=0.01 \
+        --mask_ratio_hr=0.5 --mrh_sche
 done
 # metrics.jsonl of a run without its timing fields
 metrics() { sed -e 's/,"epoch_seconds":[0-9.e+-]*//' -e 's/,"peak_rss_mib":[0-9.e+-]*//' "$tmp/models/p/$1/metrics.jsonl"; }
 
-for title in pure_attn mhim_attn pure_dsmil; do
+titles=(pure_attn mhim_attn pure_dsmil)
+[ "${MHIM_TRAIN_TRANSMIL:-1}" = 1 ] && titles+=(mhim_tmil)
+for title in "${titles[@]}"; do
     compare "$title"
     [ "${MHIM_EXPECT_IDENTICAL:-0}" = 1 ] || continue
     if cmp -s "$tmp/models/p/${title}_cpu/results.csv" "$tmp/models/p/${title}_cuda/results.csv" &&

@@ -12,7 +12,9 @@ int main(void) {
 }
 #else
 #include "host_cuda/host_ops.c"
+#include "host_cuda/host_ops_mil.c"
 
+#include "../../cuda/model_embed.c"
 #include "../../cuda/model_transmil.c"
 #include "../cuda/support/parity.c"
 #include "../cuda/test_cuda_model_transmil.c"

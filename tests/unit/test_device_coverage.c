@@ -39,7 +39,7 @@ int main(void) {
     bad += expect("ABMIL pure", 1, NULL, (const char *const[]){"--model=pure", "--baseline=attn", NULL});
     bad += expect("ABMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=attn", NULL});
     bad += expect("DSMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=dsmil", NULL});
-    bad += expect("TransMIL", 0, "--baseline=selfattn", (const char *const[]){"--baseline=selfattn", NULL});
+    bad += expect("TransMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=selfattn", NULL});
     bad += expect("MHIM-v2", 0, "--mhim_version=2", (const char *const[]){"--mhim_version=2", NULL});
     bad += expect("data-parallel group", 0, "--group_size", (const char *const[]){"--baseline=attn", "--group_size=2", NULL});
     bad += expect("bags per step", 0, "--bags_per_step", (const char *const[]){"--baseline=dsmil", "--bags_per_step=4", NULL});

@@ -245,26 +245,20 @@ void mhim_cuda_ppeg_backward(mhim_cuda_ctx *ctx, float *dx, float *dw0, float *d
     mhim_ppeg_backward(dx, dw0, db0, dw1, db1, dw2, db2, dout, scratch, x, w0, w1, w2, M, dim);
 }
 
-/* ---- the kernels of cuda/transmil_kernels.cu, element by element as the device code ---------------------------- */
-
-void mhim_cuda_transmil_copy(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t n) {
+void mhim_cuda_bias_act_dropout_forward(mhim_cuda_ctx *ctx, float *h, float *pre, const float *lin, const float *bias,
+                                        mhim_act act, const uint8_t *keep, float p, int64_t N, int64_t C) {
     (void)ctx;
-    if (n > 0) memmove(dst, src, (size_t)n * sizeof(float));
+    for (int64_t i = 0; i < N * C; i++) h[i] = bias ? lin[i] + bias[i % C] : lin[i];
+    if (pre) memcpy(pre, h, (size_t)(N * C) * sizeof(float));
+    mhim_act_forward(act, h, h, N * C);
+    if (keep) mhim_dropout_forward(h, keep, h, p, N * C);
 }
+
+/* ---- the kernels of cuda/transmil_kernels.cu, element by element as the device code ---------------------------- */
 
 void mhim_cuda_transmil_add(mhim_cuda_ctx *ctx, float *out, const float *a, const float *b, int64_t n) {
     (void)ctx;
     for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
-}
-
-void mhim_cuda_transmil_row_dropout_mask(mhim_cuda_ctx *ctx, uint8_t *keep, const mhim_rng *stream,
-                                         const int64_t *idx, int64_t M, int64_t W, float p) {
-    (void)ctx;
-    for (int64_t e = 0; e < M * W; e++) {
-        const int64_t j = e / W, c = e % W;
-        const uint64_t row = (uint64_t)(idx ? idx[j] : j);
-        keep[e] = mhim_rng_uniform_at(stream, row * (uint64_t)W + (uint64_t)c) < 1.0f - p;
-    }
 }
 
 void mhim_cuda_transmil_split_heads(mhim_cuda_ctx *ctx, float *q, float *k, float *v, const float *qkv, int64_t n,
