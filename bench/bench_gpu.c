@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
     double *ms = mhim_malloc((size_t)(reps + 3) * sizeof(double));
     for (int r = -3; r < reps; r++) { /* 3 warm-up steps */
         const double t0 = now_ms();
-        float *h = mhim_cuda_floats(ctx, N * D); /* first layer, ReLU and dropout in place (ReLU backward reads h) */
+        float *h = mhim_cuda_floats(ctx, N * D); /* GEMM, then bias + ReLU + dropout fused in place (as the networks) */
         float *hid = mhim_cuda_floats(ctx, N * L), *s = mhim_cuda_floats(ctx, N), *A = mhim_cuda_floats(ctx, N);
         float *z = mhim_cuda_floats(ctx, D), *zt = mhim_cuda_floats(ctx, D), *logit = mhim_cuda_floats(ctx, C);
         float *probs = mhim_cuda_floats(ctx, C), *ps = mhim_cuda_floats(ctx, D), *pt = mhim_cuda_floats(ctx, D);
@@ -83,16 +83,15 @@ int main(int argc, char **argv) {
         uint8_t *drop = mhim_cuda_alloc(ctx, (size_t)(N * D));
         const mhim_rng ds = mhim_rng_stream(1, (uint32_t)(r + 3), 0, MHIM_RNG_DROPOUT, 0);
         /* teacher */
-        mhim_cuda_linear_forward(ctx, h, x, t + o_w0, t + o_b0, N, DIN, D);
-        mhim_cuda_act_forward(ctx, MHIM_ACT_RELU, h, h, N * D);
+        mhim_cuda_linear_forward(ctx, h, x, t + o_w0, NULL, N, DIN, D);
+        mhim_cuda_bias_act_dropout_forward(ctx, h, NULL, h, t + o_b0, MHIM_ACT_RELU, NULL, 0.0f, N, D);
         mhim_cuda_abmil_scores_forward(ctx, s, NULL, hid, h, t + o_w1, NULL, t + o_w2, NULL, MHIM_ACT_RELU, N, D, L, 1);
         mhim_cuda_softmax_instances_forward(ctx, A, s, NULL, N, 1);
         mhim_cuda_attnpool_forward(ctx, zt, A, h, N, 1, D);
         /* student */
         mhim_cuda_dropout_mask(ctx, drop, &ds, 0, 0.25f, N * D);
-        mhim_cuda_linear_forward(ctx, h, x, p + o_w0, p + o_b0, N, DIN, D);
-        mhim_cuda_act_forward(ctx, MHIM_ACT_RELU, h, h, N * D);
-        mhim_cuda_dropout_forward(ctx, h, drop, h, 0.25f, N * D);
+        mhim_cuda_linear_forward(ctx, h, x, p + o_w0, NULL, N, DIN, D);
+        mhim_cuda_bias_act_dropout_forward(ctx, h, NULL, h, p + o_b0, MHIM_ACT_RELU, drop, 0.25f, N, D);
         mhim_cuda_abmil_scores_forward(ctx, s, NULL, hid, h, p + o_w1, NULL, p + o_w2, NULL, MHIM_ACT_RELU, N, D, L, 1);
         mhim_cuda_softmax_instances_forward(ctx, A, s, keep, N, 1);
         mhim_cuda_attnpool_forward(ctx, z, A, h, N, 1, D);
