@@ -3,6 +3,7 @@
 set -u
 bin=${MHIM_BIN:?MHIM_BIN not set}
 command -v mpirun >/dev/null || { echo "SKIP: mpirun not found"; exit 77; }
+[ "${MHIM_WITH_MPI:-1}" = 1 ] || { echo "SKIP: this mhim was built with -DMHIM_USE_MPI=OFF"; exit 77; }
 tmp=${MHIM_TEST_TMP:-/tmp}/mpi_$name
 rm -rf "$tmp" && mkdir -p "$tmp/models"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1

@@ -17,6 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/slurm_cluster.sh"
 cluster_require
 command -v h5diff >/dev/null || { echo "SKIP: h5diff not found"; exit 77; }
+[ "${MHIM_WITH_MPI:-1}" = 1 ] || { echo "SKIP: this mhim was built with -DMHIM_USE_MPI=OFF"; exit 77; }
 tmp=${MHIM_TEST_TMP:-/tmp}/slurm_scripts
 rm -rf "$tmp" && mkdir -p "$tmp/work" "$tmp/runs" "$tmp/ref"
 fail=0
