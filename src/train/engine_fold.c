@@ -106,12 +106,13 @@ static void report_epoch(engine_run *r, int epoch, int64_t iters, double lr, dou
     if (tval) engine_say(r, "[fold %d]   teacher val auc %.4f  acc %.3f", c->fold, tval->auc, tval->acc);
 }
 
-/* Evaluate params on bags[0..nb) with the metrics of the run's version: v1 at threshold thr (NaN = Youden), v2
- * with n_boot bootstrap resamples (0 = point estimates; boot_std may be NULL). */
-static int evaluate(engine_run *r, const fold_sets *s, const float *params, const int64_t *bags, int64_t nb,
-                    double thr, int64_t n_boot, mhim_eval_scores *out, mhim_eval_scores *boot_std) {
+/* Evaluate params (a student, or a teacher when `teacher`) on bags[0..nb) with the metrics of the run's version:
+ * v1 at threshold thr (NaN = Youden), v2 with n_boot bootstrap resamples (0 = point estimates; boot_std may be
+ * NULL) and, for the student with --merge_test, the recycled tokens appended. */
+static int evaluate(engine_run *r, const fold_sets *s, const float *params, int teacher, const int64_t *bags,
+                    int64_t nb, double thr, int64_t n_boot, mhim_eval_scores *out, mhim_eval_scores *boot_std) {
     if (r->cfg->version != 2) return engine_evaluate(&r->net, &r->data, &s->z, r->opt->dp, params, bags, nb, thr, out);
-    engine_v2_eval_opts o = {r->cfg->bin_metric, r->cur.fold, n_boot};
+    engine_v2_eval_opts o = {r->cfg->bin_metric, r->cur.fold, n_boot, r->cfg->merge_test && !teacher};
     return engine_v2_evaluate(&r->net, &r->data, &s->z, params, bags, nb, &o, out, boot_std);
 }
 
@@ -307,11 +308,11 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         if (rc != MHIM_OK) break;
         double lr_used = n->adam.lr;
         mhim_eval_scores val, tval, test, ttest;
-        rc = evaluate(r, s, n->student, s->val, s->n_val, NAN, 0, &val, NULL);
-        if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, s->val, s->n_val, NAN, 0, &tval, NULL);
+        rc = evaluate(r, s, n->student, 0, s->val, s->n_val, NAN, 0, &val, NULL);
+        if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, 1, s->val, s->n_val, NAN, 0, &tval, NULL);
         if (rc == MHIM_OK && cfg->always_test) {
-            rc = evaluate(r, s, n->student, s->test, s->n_test, NAN, 0, &test, NULL);
-            if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, s->test, s->n_test, NAN, 0, &ttest, NULL);
+            rc = evaluate(r, s, n->student, 0, s->test, s->n_test, NAN, 0, &test, NULL);
+            if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, 1, s->test, s->n_test, NAN, 0, &ttest, NULL);
         }
         if (rc != MHIM_OK) break;
         const double score = select_score(r, &val);
@@ -410,9 +411,9 @@ int engine_run_fold(engine_run *r) {
     double thr = cfg->best_thr_val ? c->best_val.thr : NAN;
     const int64_t n_boot = cfg->version == 2 && strstr(cfg->bootstrap_mode, "test") ? cfg->num_bootstrap : 0;
     mhim_eval_scores sstd, tstd;
-    rc = evaluate(r, &s, n->best_student, s.test, s.n_test, thr, n_boot, &r->sum->student[k], &sstd);
+    rc = evaluate(r, &s, n->best_student, 0, s.test, s.n_test, thr, n_boot, &r->sum->student[k], &sstd);
     if (rc == MHIM_OK && n->mhim)
-        rc = evaluate(r, &s, n->best_teacher, s.test, s.n_test, thr, n_boot, &r->sum->teacher[k], &tstd);
+        rc = evaluate(r, &s, n->best_teacher, 1, s.test, s.n_test, thr, n_boot, &r->sum->teacher[k], &tstd);
     sets_free(&s);
     if (rc != MHIM_OK) return rc;
     if (n_boot > 0) {
