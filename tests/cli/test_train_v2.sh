@@ -43,6 +43,19 @@ train pure_attn "fold,acc,auc,precision,recall,f1,ck,acc_micro" --model mhim_pur
 train mhim_attn "fold,acc,auc,precision,recall,f1,ck,acc_micro,teacher_acc,teacher_auc,teacher_f1,teacher_ck" \
     --model mhim --baseline attn --teacher_init "$tmp/out/p/pure_attn" "${v2[@]}"
 
+# --merge_test changes the student's evaluation only (the original's teacher has merge_test off): the training
+# losses and every teacher validation figure equal the run without it, the student's validation loss differs
+train mhim_merge_test "fold,acc,auc,precision,recall,f1,ck,acc_micro,teacher_acc,teacher_auc,teacher_f1,teacher_ck" \
+    --model mhim --baseline attn --teacher_init "$tmp/out/p/pure_attn" "${v2[@]}" --merge_test
+fields() { grep -o "\"$1\":[0-9.e+-]*" "$tmp/out/p/$2/metrics.jsonl" | md5sum; }
+same=1
+for k in loss cl_loss teacher_val_loss teacher_val_auc; do
+    [ "$(fields $k mhim_attn)" = "$(fields $k mhim_merge_test)" ] || { same=0; echo "  $k differs"; }
+done
+[ $same = 1 ] && ok "--merge_test: training and teacher validation unchanged" || bad "--merge_test changed training"
+[ "$(fields val_loss mhim_attn)" != "$(fields val_loss mhim_merge_test)" ] &&
+    ok "--merge_test: the student is evaluated with the recycled tokens" || bad "--merge_test: student eval unchanged"
+
 # v2 LR: epoch 1 of 3 trains with 1e-7 + 0.5 (2e-4 - 1e-7)(1 + cos(pi/3)) = 1.50025e-4
 lr=$(grep '"epoch":1,' "$tmp/out/p/pure_attn/metrics.jsonl" | head -1 | grep -o '"lr":[0-9.e+-]*' | cut -d: -f2)
 echo "v2 lr at epoch 1: $lr (want 0.000150025)"
