@@ -392,14 +392,14 @@ int engine_run_fold(engine_run *r) {
         MHIM_WARN("fold %d: no epoch improved the validation AUC above 0 (from epoch %d on); testing the last model",
                   c->fold, (int)ceil(cfg->save_best_model_stage * cfg->num_epoch));
         mhim_params_copy(n->L, n->best_student, n->student);
-        if (n->mhim && !(cfg->version == 2 && c->best_teacher > 0)) mhim_params_copy(n->L, n->best_teacher, n->teacher);
+        if (n->mhim && cfg->version != 2) mhim_params_copy(n->L, n->best_teacher, n->teacher);
         rc = engine_save_best(r, c->fold); /* a later --teacher_init run needs every fold's file */
     }
     if (rc == MHIM_OK && cfg->version == 2 && n->mhim && !(c->best_teacher > 0)) {
         MHIM_WARN("fold %d: no epoch improved the teacher's validation score above 0; testing the last teacher",
                   c->fold);
         mhim_params_copy(n->L, n->best_teacher, n->teacher);
-        rc = engine_save_best_teacher(r, c->fold, c->epoch, NULL);
+        rc = engine_save_best_teacher(r, c->fold, -1, NULL); /* epoch -1: not a selected epoch */
     }
     /* v2 tests the best student and the best teacher each from its own file, as the original reloads them */
     if (rc == MHIM_OK && cfg->version == 2 && r->writer) rc = engine_load_best(r, c->fold, 1, n->mhim);
