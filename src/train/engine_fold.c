@@ -301,6 +301,7 @@ static int train_epochs(engine_run *r, fold_sets *s) {
                 warned_guard = 1;
             }
             for (int k = 0; k < 6; k++) c->acc[k] += add[k];
+            r_h = ctx.r_h, mm = ctx.mm; /* accumulation schedules them per bag: report the step's last */
             if (cfg->lr_supi) mhim_lr_schedule_step(&sched);
             train_progress_update(&bar, c->iter + 1, c->acc[0]);
         }
