@@ -8,8 +8,9 @@
  * early stopping, best-model selection on validation AUC, test of the best student (and teacher) on the test fold;
  * finally mean and population std over folds.
  *
- * Outputs under cfg->run_dir: config.yaml, train.log, metrics.jsonl, results.csv, fold_{k}_model_best_auc.h5 and
- * ckp.h5 (the resume checkpoint, written after every epoch and on SIGTERM/SIGUSR1). */
+ * Outputs under cfg->run_dir: config.yaml, train.log, metrics.jsonl, results.csv, fold_{k}_model_best_auc.h5 (v2:
+ * fold_{k}_model_best.h5 and, for --model=mhim, fold_{k}_ema_model_best.h5) and ckp.h5 (the resume checkpoint,
+ * written after every epoch and on SIGTERM/SIGUSR1). */
 #ifndef MHIM_ENGINE_H
 #define MHIM_ENGINE_H
 

@@ -50,8 +50,8 @@ typedef struct {
                            (the original crashes at 1.0, spec B6) */
 } mhim_v2_options;
 
-/* --merge_ratio and --merge_mm of the training options, checked (MHIM_EINPUT naming the option). --merge_test
- * (off in every v2 recipe) is not supported: MHIM_EINPUT saying so. */
+/* --merge_ratio and --merge_mm of the training options, checked (MHIM_EINPUT naming the option). (--merge_test is
+ * the engine's choice of mhim_v2_eval_forward_merged for the student.) */
 int mhim_v2_options_from_config(mhim_v2_options *o, const struct mhim_config *cfg);
 /* MHIM_OK, or MHIM_EINPUT naming the bad field and its allowed range. */
 int mhim_v2_options_check(const mhim_v2_options *o);
@@ -131,5 +131,11 @@ size_t mhim_v2_eval_arena_bytes(const mhim_v2 *v, int64_t n_max);
  * training) is mhim_model_forward / mhim_model_backward over all rows. */
 int mhim_v2_eval_forward(mhim_v2 *v, mhim_arena *arena, const float *params, const float *x, int64_t N, float *logits,
                          float *feat);
+/* forward_test with --merge_test (the original's Merge.eval): the whole bag h (no dropout, no masking) followed by
+ * the merge_k recycled tokens MCA(LN_m(h), LN_m(G)) over all N rows; the encoder on concat(h, Z) (N + merge_k
+ * tokens). G is not updated. Outputs, errors and arena as mhim_v2_eval_forward (mhim_v2_eval_arena_bytes covers
+ * both). The original applies it to the student only (its teacher has merge_test off). */
+int mhim_v2_eval_forward_merged(mhim_v2 *v, mhim_arena *arena, const float *params, const float *x, int64_t N,
+                                float *logits, float *feat);
 
 #endif

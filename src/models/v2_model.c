@@ -19,9 +19,6 @@ int mhim_v2_options_check(const mhim_v2_options *o) {
 }
 
 int mhim_v2_options_from_config(mhim_v2_options *o, const mhim_config *cfg) {
-    if (cfg->merge_test)
-        return mhim_fail("--merge_test: appending recycled tokens at evaluation is not supported (every v2 recipe "
-                         "leaves it off); remove the option");
     o->merge_ratio = cfg->merge_ratio;
     o->merge_mm = cfg->merge_mm;
     return mhim_v2_options_check(o);
@@ -168,7 +165,9 @@ int mhim_v2_teacher_forward(mhim_v2 *v, mhim_arena *arena, const float *params, 
 }
 
 size_t mhim_v2_eval_arena_bytes(const mhim_v2 *v, int64_t n_max) {
-    return mhim_v2_head_arena_bytes(v, n_max > 1 ? n_max : 1) + mhim_embed_arena_bytes(&v->embed->cfg, n_max);
+    const int64_t N = n_max > 1 ? n_max : 1, k = v->merge.s.k;
+    return mhim_v2_head_arena_bytes(v, N + k) + mhim_embed_arena_bytes(&v->embed->cfg, N) +
+           mhim_arena_floats_size((N + k) * MHIM_EMBED_DIM) + mhim_merge_arena_bytes(&v->merge.s, N);
 }
 
 int mhim_v2_eval_forward(mhim_v2 *v, mhim_arena *arena, const float *params, const float *x, int64_t N, float *logits,
@@ -178,6 +177,24 @@ int mhim_v2_eval_forward(mhim_v2 *v, mhim_arena *arena, const float *params, con
     mhim_embed_cache ec;
     mhim_embed_forward(&ec, arena, v->embed, params, x, N, NULL, N, NULL);
     mhim_v2_head_forward(v, arena, params, ec.h, N, NULL, logits, feat);
+    v->cached = 0;
+    mhim_arena_reset(arena, mark);
+    return MHIM_OK;
+}
+
+int mhim_v2_eval_forward_merged(mhim_v2 *v, mhim_arena *arena, const float *params, const float *x, int64_t N,
+                                float *logits, float *feat) {
+    if (N < 1) return mhim_fail("mhim v2 evaluation (--merge_test): empty bag (no instance)");
+    const int64_t D = MHIM_EMBED_DIM, k = v->merge.s.k;
+    const size_t mark = mhim_arena_mark(arena);
+    mhim_embed_cache ec;
+    mhim_embed_forward(&ec, arena, v->embed, params, x, N, NULL, N, NULL);
+    /* Merge.eval: concat(h, MCA(LN_m(h), LN_m(G))), no dropout, G untouched */
+    float *tok = mhim_arena_floats(arena, (N + k) * D);
+    memcpy(tok, ec.h, (size_t)(N * D) * sizeof(float));
+    mhim_merge_cache mc;
+    mhim_merge_forward(&mc, arena, &v->merge, params, ec.h, N, NULL, NULL, MHIM_V2_MERGE_DROPOUT, tok + N * D);
+    mhim_v2_head_forward(v, arena, params, tok, N + k, NULL, logits, feat);
     v->cached = 0;
     mhim_arena_reset(arena, mark);
     return MHIM_OK;

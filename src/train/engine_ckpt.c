@@ -1,6 +1,9 @@
 /* Checkpoints of a training run (mhim/checkpoint.h files): the resume checkpoint ckp.h5, the per-fold selected
- * model fold_{k}_model_best_auc.h5 (laid out like the original's .pt: student under model, teacher under
- * teacher), and the per-fold initialisation from --teacher_init. */
+ * models, and the per-fold initialisation from --teacher_init. The selected models are named as the original:
+ *   v1: fold_{k}_model_best_auc.h5   best student under model, the teacher of that epoch under teacher;
+ *   v2: fold_{k}_model_best.h5       best student under model, the teacher of that epoch under teacher;
+ *       fold_{k}_ema_model_best.h5   (--model=mhim) the best teacher, selected on its own validation score, under
+ *                                    teacher and, for tools that read model, also under model. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +129,19 @@ int engine_load_resume(engine_run *r) {
 }
 
 static char *best_path(const engine_run *r, int fold) {
-    return mhim_asprintf("%s/fold_%d_model_best_auc.h5", r->cfg->run_dir, fold);
+    return mhim_asprintf(r->cfg->version == 2 ? "%s/fold_%d_model_best.h5" : "%s/fold_%d_model_best_auc.h5",
+                         r->cfg->run_dir, fold);
+}
+
+static char *best_teacher_path(const engine_run *r, int fold) {
+    return mhim_asprintf("%s/fold_%d_ema_model_best.h5", r->cfg->run_dir, fold);
+}
+
+static int write_locked(const char *path, const mhim_ckpt_contents *cc) {
+    mhim_bagstore_io_lock();
+    int rc = mhim_ckpt_write(path, cc);
+    mhim_bagstore_io_unlock();
+    return rc;
 }
 
 int engine_save_best(engine_run *r, int fold) {
@@ -134,26 +149,44 @@ int engine_save_best(engine_run *r, int fold) {
     const mhim_eval_scores *v = &r->cur.best_val;
     const char *names[] = {"val_accuracy", "val_auc", "val_precision", "val_recall", "val_fscore", "val_threshold"};
     const double values[] = {v->acc, v->auc, v->prec, v->rec, v->f1, v->thr};
-    mhim_ckpt_contents cc =
-        contents(r, r->net.best_student, r->net.mhim ? r->net.best_teacher : NULL, fold, r->cur.best_epoch);
+    const float *teacher = !r->net.mhim ? NULL : r->cfg->version == 2 ? r->net.teacher : r->net.best_teacher;
+    mhim_ckpt_contents cc = contents(r, r->net.best_student, teacher, fold, r->cur.best_epoch);
     cc.n_metrics = (int)MHIM_ARRAY_LEN(names);
     cc.metric_names = names;
     cc.metric_values = values;
     char *path = best_path(r, fold);
-    mhim_bagstore_io_lock();
-    int rc = mhim_ckpt_write(path, &cc);
-    mhim_bagstore_io_unlock();
+    int rc = write_locked(path, &cc);
     free(path);
     return rc;
 }
 
-int engine_load_best(engine_run *r, int fold) {
-    char *path = best_path(r, fold);
+int engine_save_best_teacher(engine_run *r, int fold, int epoch, const mhim_eval_scores *tval) {
+    if (!r->writer) return MHIM_OK;
+    const char *names[] = {"val_accuracy", "val_auc", "val_precision", "val_recall", "val_fscore"};
+    const double values[] = {tval ? tval->acc : 0, tval ? tval->auc : 0, tval ? tval->prec : 0, tval ? tval->rec : 0,
+                             tval ? tval->f1 : 0};
+    mhim_ckpt_contents cc = contents(r, r->net.best_teacher, r->net.best_teacher, fold, epoch);
+    cc.n_metrics = tval ? (int)MHIM_ARRAY_LEN(names) : 0;
+    cc.metric_names = names;
+    cc.metric_values = values;
+    char *path = best_teacher_path(r, fold);
+    int rc = write_locked(path, &cc);
+    free(path);
+    return rc;
+}
+
+int engine_load_best(engine_run *r, int fold, int student, int teacher) {
+    const int v2 = r->cfg->version == 2;
+    char *path = best_path(r, fold), *tpath = best_teacher_path(r, fold);
+    int rc = MHIM_OK;
     mhim_bagstore_io_lock();
-    int rc = load_section(path, r->net.L, r->net.best_student, "model");
-    if (rc == MHIM_OK && r->net.mhim) rc = load_section(path, r->net.L, r->net.best_teacher, "teacher");
+    if (student) rc = load_section(path, r->net.L, r->net.best_student, "model");
+    if (rc == MHIM_OK && r->net.mhim && !v2 && student) rc = load_section(path, r->net.L, r->net.best_teacher, "teacher");
+    if (rc == MHIM_OK && r->net.mhim && v2 && teacher)
+        rc = load_section(tpath, r->net.L, r->net.best_teacher, "teacher");
     mhim_bagstore_io_unlock();
     free(path);
+    free(tpath);
     return rc;
 }
 
@@ -162,9 +195,10 @@ static int exists(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The original: teacher_init itself when it names a file, else teacher_init/fold_{k}_model_best_auc.pt; ours
- * also accepts the .h5 that `--model=pure` runs of mhim write (preferred when both exist). */
-static int init_file(const char *init, int fold, char **out) {
+/* The original: teacher_init itself when it names a file, else teacher_init/fold_{k}_model_best_auc.pt (v1) or
+ * fold_{k}_model_best.pt (v2); ours also accepts the .h5 that the baseline runs of mhim write (preferred when both
+ * exist), and the other version's name after the run's own. */
+static int init_file(const char *init, int fold, int version, char **out) {
     size_t len = strlen(init);
     static const char *const exts[] = {".pt", ".pth", ".h5", ".hdf5"};
     for (size_t e = 0; e < MHIM_ARRAY_LEN(exts); e++) {
@@ -176,15 +210,17 @@ static int init_file(const char *init, int fold, char **out) {
         }
     }
     static const char *const search[] = {".h5", ".pt"};
-    for (size_t e = 0; e < MHIM_ARRAY_LEN(search); e++) {
-        *out = mhim_asprintf("%s/fold_%d_model_best_auc%s", init, fold, search[e]);
-        if (exists(*out)) return MHIM_OK;
-        free(*out);
-    }
+    static const char *const names[2][2] = {{"model_best_auc", "model_best"}, {"model_best", "model_best_auc"}};
+    for (size_t b = 0; b < 2; b++)
+        for (size_t e = 0; e < MHIM_ARRAY_LEN(search); e++) {
+            *out = mhim_asprintf("%s/fold_%d_%s%s", init, fold, names[version == 2][b], search[e]);
+            if (exists(*out)) return MHIM_OK;
+            free(*out);
+        }
     *out = NULL;
-    return mhim_fail("--teacher_init=%s: no fold_%d_model_best_auc.h5 or .pt in that folder (give the run folder "
-                     "of the --model=pure run with the same folds)",
-                     init, fold);
+    return mhim_fail("--teacher_init=%s: no fold_%d_%s.h5 or .pt (nor fold_%d_%s.h5/.pt) in that folder (give the "
+                     "run folder of the baseline run with the same folds)",
+                     init, fold, names[version == 2][0], fold, names[version == 2][1]);
 }
 
 int engine_init_fold_params(engine_run *r, int fold) {
@@ -198,7 +234,7 @@ int engine_init_fold_params(engine_run *r, int fold) {
         return MHIM_OK;
     }
     char *path = NULL;
-    int rc = init_file(cfg->teacher_init, fold, &path);
+    int rc = init_file(cfg->teacher_init, fold, cfg->version, &path);
     if (rc != MHIM_OK) return rc;
     int h5 = mhim_ckpt_is_h5(path);
     const char *stu = cfg->init_stu_type ? cfg->init_stu_type : "none";

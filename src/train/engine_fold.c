@@ -22,13 +22,17 @@ static double now_s(void) {
 
 /* Steps of W bags (W = the data-parallel group size, or --bags_per_step alone): training position j belongs to
  * shard j % W; every epoch permutes each shard with its own stream (W = 1: the one permutation of the original);
- * step s takes bag s of every shard that still has one, so the last steps of an epoch may hold fewer bags. */
+ * step s takes bag s of every shard that still has one, so the last steps of an epoch may hold fewer bags.
+ * v2 gradient accumulation (--accumulation_steps K > 1, W = 1): step s takes the K consecutive bags s·K.. of the
+ * one permutation, as the original's loop; the last step takes the remainder. One step = one optimiser update. */
 typedef struct {
-    int64_t *train, *val, *test, *perm, *order; /* order[s * W + w]: bag of shard w at step s, or -1 */
+    int64_t *train, *val, *test, *perm, *order; /* order[s * S + j]: bag j of step s (shard j at K = 1), or -1 */
     int64_t *local;                             /* this process's bags of the epoch, in visiting order */
     int64_t n_train, n_val, n_test;
-    int W;                                      /* bags per step */
-    int64_t steps;                              /* steps per epoch: ceil(n_train / W) */
+    int W;                                      /* shards: bags averaged per step */
+    int K;                                      /* v2 accumulation: bags summed per step (K > 1 needs W = 1) */
+    int S;                                      /* bag slots per step: W · K */
+    int64_t steps;                              /* steps per epoch: ceil(n_train / S) */
     engine_standardizer z;
 } fold_sets;
 
@@ -103,12 +107,13 @@ static void report_epoch(engine_run *r, int epoch, int64_t iters, double lr, dou
     if (tval) engine_say(r, "[fold %d]   teacher val auc %.4f  acc %.3f", c->fold, tval->auc, tval->acc);
 }
 
-/* Evaluate params on bags[0..nb) with the metrics of the run's version: v1 at threshold thr (NaN = Youden), v2
- * with n_boot bootstrap resamples (0 = point estimates; boot_std may be NULL). */
-static int evaluate(engine_run *r, const fold_sets *s, const float *params, const int64_t *bags, int64_t nb,
-                    double thr, int64_t n_boot, mhim_eval_scores *out, mhim_eval_scores *boot_std) {
+/* Evaluate params (a student, or a teacher when `teacher`) on bags[0..nb) with the metrics of the run's version:
+ * v1 at threshold thr (NaN = Youden), v2 with n_boot bootstrap resamples (0 = point estimates; boot_std may be
+ * NULL) and, for the student with --merge_test, the recycled tokens appended. */
+static int evaluate(engine_run *r, const fold_sets *s, const float *params, int teacher, const int64_t *bags,
+                    int64_t nb, double thr, int64_t n_boot, mhim_eval_scores *out, mhim_eval_scores *boot_std) {
     if (r->cfg->version != 2) return engine_evaluate(&r->net, &r->data, &s->z, r->opt->dp, params, bags, nb, thr, out);
-    engine_v2_eval_opts o = {r->cfg->bin_metric, r->cur.fold, n_boot};
+    engine_v2_eval_opts o = {r->cfg->bin_metric, r->cur.fold, n_boot, r->cfg->merge_test && !teacher};
     return engine_v2_evaluate(&r->net, &r->data, &s->z, params, bags, nb, &o, out, boot_std);
 }
 
@@ -128,10 +133,16 @@ static int build_sets(engine_run *r, fold_sets *s) {
         s->n_val = engine_data_bags_of(&r->data, f->val, f->n_val, &s->val);
     const mhim_dp_ops *dp = r->opt->dp;
     s->W = dp && dp->size > 1 ? dp->size : MHIM_MAX(r->cfg->bags_per_step, 1);
-    s->steps = (s->n_train + s->W - 1) / s->W;
+    s->K = r->cfg->version == 2 ? MHIM_MAX(r->cfg->accumulation_steps, 1) : 1;
+    s->S = s->W * s->K;
+    s->steps = (s->n_train + s->S - 1) / s->S;
     s->perm = mhim_malloc((size_t)MHIM_MAX(s->n_train, 1) * sizeof *s->perm);
-    s->order = mhim_malloc((size_t)MHIM_MAX(s->steps * s->W, 1) * sizeof *s->order);
-    s->local = mhim_malloc((size_t)MHIM_MAX(s->steps * s->W, 1) * sizeof *s->local);
+    s->order = mhim_malloc((size_t)MHIM_MAX(s->steps * s->S, 1) * sizeof *s->order);
+    s->local = mhim_malloc((size_t)MHIM_MAX(s->steps * s->S, 1) * sizeof *s->local);
+    if (s->K > 1 && s->W > 1)
+        return mhim_fail("--accumulation_steps=%d with %d bags per step (--bags_per_step or a data-parallel group): "
+                         "use one of the two (gradient accumulation sums K consecutive bags of one process)",
+                         s->K, s->W);
     if (dp && dp->size > 1 && r->cfg->bags_per_step > 1 && r->cfg->bags_per_step != dp->size)
         return mhim_fail("--bags_per_step=%d with --group_size=%d: a data-parallel group takes one bag per rank and "
                          "step (set --bags_per_step=1 or to the group size)",
@@ -152,42 +163,54 @@ static int build_sets(engine_run *r, fold_sets *s) {
 static int64_t epoch_order(const engine_run *r, fold_sets *s, int e, int64_t from) {
     const int W = s->W;
     const mhim_dp_ops *dp = r->opt->dp;
-    for (int w = 0; w < W; w++) {
+    for (int w = 0; w < W; w++) { /* W > 1 means K = 1: shard w fills slot w of every step */
         const int64_t nw = (s->n_train - w + W - 1) / W;
         mhim_rng sh = mhim_rng_stream((uint64_t)r->cfg->seed, (uint32_t)e, (uint32_t)r->cur.fold, MHIM_RNG_SHUFFLE,
                                       (uint32_t)w);
         mhim_rng_permutation(&sh, s->perm, nw);
-        for (int64_t t = 0; t < s->steps; t++) s->order[t * W + w] = t < nw ? s->train[s->perm[t] * W + w] : -1;
+        for (int64_t t = 0; t < s->steps * s->K; t++)
+            s->order[t * W + w] = t < nw ? s->train[s->perm[t] * W + w] : -1;
     }
     int64_t n = 0;
-    for (int64_t t = from; t < s->steps; t++)
-        for (int w = 0; w < W; w++)
-            if (s->order[t * W + w] >= 0 && (!dp || dp->size <= 1 || w == dp->rank)) s->local[n++] = s->order[t * W + w];
+    for (int64_t p = from * s->S; p < s->steps * s->S; p++)
+        if (s->order[p] >= 0 && (!dp || dp->size <= 1 || p % W == dp->rank)) s->local[n++] = s->order[p];
     return n;
+}
+
+/* Accumulation (K > 1): the schedules at bag j of step t, indexed per bag as the original's
+ * epoch·len(loader) + batch_idx: the high-score mask ratio for the bag, the teacher momentum of its update. */
+static int accum_schedules(const mhim_config *cfg, const fold_sets *s, engine_step_ctx *ctx, int64_t t, int j) {
+    const int64_t at = (int64_t)ctx->epoch * s->n_train + t * s->K + j;
+    if (cfg->mm_sche) ctx->mm = mhim_cosine_schedule_at(cfg->mm, cfg->mm_final, cfg->num_epoch, s->n_train, 0, 0.0, at);
+    return mhim_mask_ratio_h_at(cfg->mask_ratio_h, cfg->mrh_sche, cfg->num_epoch, s->n_train, at, &ctx->r_h);
 }
 
 /* One optimiser step over the bags of step t (this process's shards; a data-parallel group all-reduces the summed
  * gradients, the stop flag and the stats in one call), then Adam + EMA with the gradients averaged over the step's
- * bags. Returns 1 (nothing applied) when any rank was asked to stop. */
+ * bags (W > 1), or summed with each loss divided by the step's bag count (v2 accumulation, K > 1). Returns 1
+ * (nothing applied) when any rank was asked to stop. */
 static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t t, mhim_bag_view *view,
                       double add[6], int *guarded_bag) {
     engine_net *n = &r->net;
     const mhim_dp_ops *dp = r->opt->dp;
-    const int W = s->W, group = dp && dp->size > 1;
+    const int W = s->W, S = s->S, group = dp && dp->size > 1;
     const int64_t total = n->L->total;
     float *acc = n->step_grads;
     int count = 0, rc = MHIM_OK;
     memset(add, 0, 6 * sizeof *add);
     *guarded_bag = -1;
-    if (W > 1) memset(acc, 0, (size_t)(total + ENGINE_STEP_EXTRA) * sizeof *acc);
-    for (int w = 0; w < W; w++) {
-        const int64_t bag = s->order[t * W + w];
+    if (S > 1) memset(acc, 0, (size_t)(total + ENGINE_STEP_EXTRA) * sizeof *acc);
+    ctx->accum_bags = 0;
+    for (int j = 0; s->K > 1 && j < S; j++) ctx->accum_bags += s->order[t * S + j] >= 0;
+    for (int j = 0; j < S; j++) {
+        const int64_t bag = s->order[t * S + j];
         if (bag < 0) continue;
         count++;
-        if (group && w != dp->rank) continue;
+        if (group && j % W != dp->rank) continue;
         const float *x;
         int64_t N;
         engine_step_stats st;
+        if (s->K > 1 && (rc = accum_schedules(r->cfg, s, ctx, t, j)) != MHIM_OK) return rc;
         ctx->bag = bag;
         ctx->censorship = (float)r->data.labels.cases[r->data.bags[bag].case_index].censorship;
         rc = engine_bag_get(&r->data, &s->z, bag, view, n->xbuf, &x, &N);
@@ -196,7 +219,7 @@ static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t
         if (st.guarded) *guarded_bag = (int)bag;
         const double v[6] = {st.loss, st.cls, st.cl, (double)st.patches, (double)st.kept, st.guarded};
         for (int k = 0; k < 6; k++) add[k] += v[k];
-        if (W > 1)
+        if (S > 1)
             for (int64_t i = 0; i < total; i++) acc[i] += n->grads[i];
     }
     if (group) {
@@ -207,11 +230,11 @@ static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t
         if (acc[total] > 0.0f) return 1;
         for (int k = 0; k < 6; k++) add[k] = acc[total + 1 + k];
     }
-    if (W == 1) {
+    if (S == 1) {
         engine_step_apply(n, n->grads, ctx->mm);
         return MHIM_OK;
     }
-    if (count > 1)
+    if (count > 1 && s->K == 1)
         for (int64_t i = 0; i < total; i++) acc[i] /= (float)count;
     engine_step_apply(n, acc, ctx->mm);
     return MHIM_OK;
@@ -280,6 +303,7 @@ static int train_epochs(engine_run *r, fold_sets *s) {
                 warned_guard = 1;
             }
             for (int k = 0; k < 6; k++) c->acc[k] += add[k];
+            r_h = ctx.r_h, mm = ctx.mm; /* accumulation schedules them per bag: report the step's last */
             if (cfg->lr_supi) mhim_lr_schedule_step(&sched);
             train_progress_update(&bar, c->iter + 1, c->acc[0]);
         }
@@ -288,11 +312,11 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         if (n->dev) engine_device_download(n); /* evaluation, best copies and ckp.h5 read the host buffers */
         double lr_used = n->adam.lr;
         mhim_eval_scores val, tval, test, ttest;
-        rc = evaluate(r, s, n->student, s->val, s->n_val, NAN, 0, &val, NULL);
-        if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, s->val, s->n_val, NAN, 0, &tval, NULL);
+        rc = evaluate(r, s, n->student, 0, s->val, s->n_val, NAN, 0, &val, NULL);
+        if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, 1, s->val, s->n_val, NAN, 0, &tval, NULL);
         if (rc == MHIM_OK && cfg->always_test) {
-            rc = evaluate(r, s, n->student, s->test, s->n_test, NAN, 0, &test, NULL);
-            if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, s->test, s->n_test, NAN, 0, &ttest, NULL);
+            rc = evaluate(r, s, n->student, 0, s->test, s->n_test, NAN, 0, &test, NULL);
+            if (rc == MHIM_OK && n->mhim) rc = evaluate(r, s, n->teacher, 1, s->test, s->n_test, NAN, 0, &ttest, NULL);
         }
         if (rc != MHIM_OK) break;
         const double score = select_score(r, &val);
@@ -309,7 +333,8 @@ static int train_epochs(engine_run *r, fold_sets *s) {
             mhim_params_copy(n->L, n->best_student, n->student);
             if (n->mhim && cfg->version != 2) mhim_params_copy(n->L, n->best_teacher, n->teacher);
         }
-        if ((c->best_epoch == e || v2_teacher) && (rc = engine_save_best(r, c->fold)) != MHIM_OK) break;
+        if (c->best_epoch == e && (rc = engine_save_best(r, c->fold)) != MHIM_OK) break;
+        if (v2_teacher && (rc = engine_save_best_teacher(r, c->fold, e, &tval)) != MHIM_OK) break;
         int stop = cfg->early_stopping && mhim_early_stop_update(&c->es, e, score);
         double secs = now_s() - t0;
         epoch_time_sum += secs;
@@ -359,8 +384,8 @@ int engine_run_fold(engine_run *r) {
         mhim_params_zero(n->L, n->adam_v);
         n->adam.step = 0;
         rc = engine_init_fold_params(r, c->fold);
-    } else if (rc == MHIM_OK && c->best_epoch >= 0) {
-        rc = engine_load_best(r, c->fold);
+    } else if (rc == MHIM_OK) {
+        rc = engine_load_best(r, c->fold, c->best_epoch >= 0, c->best_teacher > 0);
     }
     if (rc == MHIM_OK) rc = train_epochs(r, &s);
     if (rc != MHIM_OK) {
@@ -371,20 +396,28 @@ int engine_run_fold(engine_run *r) {
         MHIM_WARN("fold %d: no epoch improved the validation AUC above 0 (from epoch %d on); testing the last model",
                   c->fold, (int)ceil(cfg->save_best_model_stage * cfg->num_epoch));
         mhim_params_copy(n->L, n->best_student, n->student);
-        if (n->mhim && !(cfg->version == 2 && c->best_teacher > 0)) mhim_params_copy(n->L, n->best_teacher, n->teacher);
+        if (n->mhim && cfg->version != 2) mhim_params_copy(n->L, n->best_teacher, n->teacher);
         rc = engine_save_best(r, c->fold); /* a later --teacher_init run needs every fold's file */
-        if (rc != MHIM_OK) {
-            sets_free(&s);
-            return rc;
-        }
+    }
+    if (rc == MHIM_OK && cfg->version == 2 && n->mhim && !(c->best_teacher > 0)) {
+        MHIM_WARN("fold %d: no epoch improved the teacher's validation score above 0; testing the last teacher",
+                  c->fold);
+        mhim_params_copy(n->L, n->best_teacher, n->teacher);
+        rc = engine_save_best_teacher(r, c->fold, -1, NULL); /* epoch -1: not a selected epoch */
+    }
+    /* v2 tests the best student and the best teacher each from its own file, as the original reloads them */
+    if (rc == MHIM_OK && cfg->version == 2 && r->writer) rc = engine_load_best(r, c->fold, 1, n->mhim);
+    if (rc != MHIM_OK) {
+        sets_free(&s);
+        return rc;
     }
     const int k = c->fold - r->sum->first_fold;
     double thr = cfg->best_thr_val ? c->best_val.thr : NAN;
     const int64_t n_boot = cfg->version == 2 && strstr(cfg->bootstrap_mode, "test") ? cfg->num_bootstrap : 0;
     mhim_eval_scores sstd, tstd;
-    rc = evaluate(r, &s, n->best_student, s.test, s.n_test, thr, n_boot, &r->sum->student[k], &sstd);
+    rc = evaluate(r, &s, n->best_student, 0, s.test, s.n_test, thr, n_boot, &r->sum->student[k], &sstd);
     if (rc == MHIM_OK && n->mhim)
-        rc = evaluate(r, &s, n->best_teacher, s.test, s.n_test, thr, n_boot, &r->sum->teacher[k], &tstd);
+        rc = evaluate(r, &s, n->best_teacher, 1, s.test, s.n_test, thr, n_boot, &r->sum->teacher[k], &tstd);
     sets_free(&s);
     if (rc != MHIM_OK) return rc;
     if (n_boot > 0) {

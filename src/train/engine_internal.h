@@ -126,14 +126,18 @@ typedef struct {
     const int64_t *given_keep; /* NULL: masking picks the kept ids; else these given_len ids (parity tests) */
     int64_t given_len;
     float censorship; /* survival: 1 = censored case, 0 = event (y is then the time bin) */
+    int64_t accum_bags; /* v2 gradient accumulation: bags whose gradients this optimiser step sums (the loss is
+                           divided by it); 0 = divide by --accumulation_steps (v1: the loss scale only) */
 } engine_step_ctx;
 
 /* Extra floats after the gradients in step_grads: the stop flag, then the step's loss, cls, cl, patches, kept and
  * guarded sums (all-reduced with the gradients in one call). */
 #define ENGINE_STEP_EXTRA 7
 
+/* The factor of one bag's loss: 1 / ctx->accum_bags when set, else 1 / --accumulation_steps. */
+double engine_step_loss_scale(const engine_step_ctx *ctx);
 /* Gradients of one bag x (N, dim) with label y into n->grads: pure or MHIM (§4.2) forward and backward, loss
- * scaled by 1/accumulation_steps. MHIM_EINPUT when the loss is not finite. */
+ * scaled by engine_step_loss_scale. MHIM_EINPUT when the loss is not finite. */
 int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
                      engine_step_stats *st);
 /* Adam at n->adam.lr with grads (the layout's total floats), then the teacher EMA with momentum mm. */
@@ -205,10 +209,15 @@ int engine_stop_requested(void);
 int engine_save_resume(engine_run *r);
 /* Restore the above from ckp.h5 into r (net buffers, cursor, results). */
 int engine_load_resume(engine_run *r);
-/* fold_{k}_model_best_auc.h5 with the selected student/teacher and validation metrics. */
+/* The selected student of fold k with its validation metrics: v1 fold_{k}_model_best_auc.h5 (with best_teacher),
+ * v2 fold_{k}_model_best.h5 (with the current teacher: call it at the student's best epoch). */
 int engine_save_best(engine_run *r, int fold);
-/* Load the selected student/teacher of fold k back into best_student/best_teacher (used after a resume). */
-int engine_load_best(engine_run *r, int fold);
+/* v2 --model=mhim: fold_{k}_ema_model_best.h5 with best_teacher, its epoch and validation metrics (tval may be
+ * NULL: no metrics). */
+int engine_save_best_teacher(engine_run *r, int fold, int epoch, const mhim_eval_scores *tval);
+/* Load the selected models of fold k back from their files: best_student when `student` (v1: best_teacher with it,
+ * from the same file), v2 best_teacher from fold_{k}_ema_model_best.h5 when `teacher`. */
+int engine_load_best(engine_run *r, int fold, int student, int teacher);
 /* Initialise student/teacher of a fresh fold: seeded init, teacher_init / init_stu_type / no_tea_init. */
 int engine_init_fold_params(engine_run *r, int fold);
 

@@ -120,6 +120,10 @@ static void adam_step(engine_net *n, const float *grads) {
     }
 }
 
+double engine_step_loss_scale(const engine_step_ctx *ctx) {
+    return 1.0 / (double)(ctx->accum_bags > 0 ? ctx->accum_bags : MHIM_MAX(ctx->cfg->accumulation_steps, 1));
+}
+
 int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
                      engine_step_stats *st) {
     const mhim_config *cfg = ctx->cfg;
@@ -158,7 +162,7 @@ int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, 
     mhim_model_out out = {logits, max_logits, use_cl ? n->feat_s : NULL};
     rc = mhim_model_forward(n->model, &n->arena, n->student, x, N, idx, kept, &sdrop, &out);
     if (rc != MHIM_OK) return rc;
-    const double scale = 1.0 / (double)MHIM_MAX(cfg->accumulation_steps, 1);
+    const double scale = engine_step_loss_scale(ctx);
     float cls = mhim_model_class_loss(n->model, &out, y, (float)(cfg->cls_alpha * scale), d_logits, d_max);
     st->cls = cls;
     st->loss = cfg->cls_alpha * cls;

@@ -15,6 +15,7 @@ typedef struct {
     int bin_metric; /* --bin_metric: binary metrics of logits[:, 1] */
     int64_t fold;   /* keys the bootstrap resamples */
     int64_t n_boot; /* 0 = point estimates (validation), else resamples (--num_bootstrap at test) */
+    int merged;     /* --merge_test on the student: forward_test appends the merge_k recycled tokens */
 } engine_v2_eval_opts;
 
 /* v2 --model=mhim: bind the Merge companion to n's model, size n's arena for the v2 passes on up to max_inst

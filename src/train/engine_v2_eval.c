@@ -91,7 +91,10 @@ int engine_v2_evaluate(engine_net *n, engine_data *d, const engine_standardizer 
         const float *x;
         int64_t N;
         rc = engine_bag_get(d, z, bags[i], &view, n->xbuf, &x, &N);
-        if (rc == MHIM_OK && n->v2) rc = mhim_v2_eval_forward(n->v2, &n->arena, params, x, N, logits, NULL);
+        if (rc == MHIM_OK && n->v2 && o->merged)
+            rc = mhim_v2_eval_forward_merged(n->v2, &n->arena, params, x, N, logits, NULL);
+        else if (rc == MHIM_OK && n->v2)
+            rc = mhim_v2_eval_forward(n->v2, &n->arena, params, x, N, logits, NULL);
         else if (rc == MHIM_OK) rc = mhim_model_predict(n->model, &n->arena, params, x, N, &out, NULL);
         if (rc != MHIM_OK) break;
         double *row = all + i * C, mx = -INFINITY, sum = 0;

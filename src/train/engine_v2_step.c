@@ -104,7 +104,7 @@ int engine_v2_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *
     }
     if (rc != MHIM_OK) return rc;
 
-    const double scale = 1.0 / (double)MHIM_MAX(cfg->accumulation_steps, 1);
+    const double scale = engine_step_loss_scale(ctx);
     float main = main_loss(n, ctx, logits, y, (float)(cfg->main_alpha * scale), d_logits, n->probs + C);
     st->cls = main;
     st->loss = cfg->main_alpha * main;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `mhim train` with the MHIM-v2 protocol on tiny synthetic cohorts: the two v2 stages (mhim_pure baseline, then
 # --model=mhim with the README's v2 switches from it), their outputs under output_path/project/title, the v2
-# metric columns, the timm cosine LR with lr_min 1e-7, the separate best teacher, and a synthetic survival cohort
+# metric columns, the timm cosine LR with lr_min 1e-7, the separate best teacher (its own file
+# fold_{k}_ema_model_best.h5 beside fold_{k}_model_best.h5, as the original names them), and a synthetic survival cohort
 # (`mhim synth --survival 2`) that trains to a C-index clearly above 0.5. Bad v2 option sets exit 2.
 set -u
 bin=${MHIM_BIN:?MHIM_BIN not set}
@@ -23,7 +24,9 @@ train() {
     local title=$1 header=$2; shift 2
     "$bin" train "${common[@]}" --title "$title" "$@" >"$tmp/stdout" 2>"$tmp/err"
     local rc=$? dir=$tmp/out/p/$title missing=""
-    for f in config.yaml train.log metrics.jsonl results.csv fold_0_model_best_auc.h5 fold_2_model_best_auc.h5; do
+    local files=(config.yaml train.log metrics.jsonl results.csv fold_0_model_best.h5 fold_2_model_best.h5)
+    [[ " $* " == *" --model mhim "* ]] && files+=(fold_0_ema_model_best.h5 fold_2_ema_model_best.h5)
+    for f in "${files[@]}"; do
         [ -s "$dir/$f" ] || missing="$missing $f"
     done
     local got; got=$(head -1 "$dir/results.csv" 2>/dev/null)
@@ -40,6 +43,19 @@ train pure_attn "fold,acc,auc,precision,recall,f1,ck,acc_micro" --model mhim_pur
 train mhim_attn "fold,acc,auc,precision,recall,f1,ck,acc_micro,teacher_acc,teacher_auc,teacher_f1,teacher_ck" \
     --model mhim --baseline attn --teacher_init "$tmp/out/p/pure_attn" "${v2[@]}"
 
+# --merge_test changes the student's evaluation only (the original's teacher has merge_test off): the training
+# losses and every teacher validation figure equal the run without it, the student's validation loss differs
+train mhim_merge_test "fold,acc,auc,precision,recall,f1,ck,acc_micro,teacher_acc,teacher_auc,teacher_f1,teacher_ck" \
+    --model mhim --baseline attn --teacher_init "$tmp/out/p/pure_attn" "${v2[@]}" --merge_test
+fields() { grep -o "\"$1\":[0-9.e+-]*" "$tmp/out/p/$2/metrics.jsonl" | md5sum; }
+same=1
+for k in loss cl_loss teacher_val_loss teacher_val_auc; do
+    [ "$(fields $k mhim_attn)" = "$(fields $k mhim_merge_test)" ] || { same=0; echo "  $k differs"; }
+done
+[ $same = 1 ] && ok "--merge_test: training and teacher validation unchanged" || bad "--merge_test changed training"
+[ "$(fields val_loss mhim_attn)" != "$(fields val_loss mhim_merge_test)" ] &&
+    ok "--merge_test: the student is evaluated with the recycled tokens" || bad "--merge_test: student eval unchanged"
+
 # v2 LR: epoch 1 of 3 trains with 1e-7 + 0.5 (2e-4 - 1e-7)(1 + cos(pi/3)) = 1.50025e-4
 lr=$(grep '"epoch":1,' "$tmp/out/p/pure_attn/metrics.jsonl" | head -1 | grep -o '"lr":[0-9.e+-]*' | cut -d: -f2)
 echo "v2 lr at epoch 1: $lr (want 0.000150025)"
@@ -55,6 +71,27 @@ awk -v p="$patches" -v t="$tokens" -v a="$aux" 'BEGIN { exit !(t < p && t > 5 &&
     ok "masking, merge and aux loss active" || bad "masking/merge/aux loss not active"
 grep -q '"teacher_val_auc"' "$tmp/out/p/mhim_attn/metrics.jsonl" && ok "teacher validated every epoch" ||
     bad "teacher validation missing"
+[ ! -e "$tmp/out/p/pure_attn/fold_0_model_best_auc.h5" ] && [ ! -e "$tmp/out/p/pure_attn/fold_0_ema_model_best.h5" ] &&
+    ok "v2 baseline writes fold_{k}_model_best.h5 only" || bad "v2 baseline wrote a v1 or teacher file"
+
+# best teacher and best student: each file holds the epoch of its own best validation AUC in metrics.jsonl (the
+# first best wins)
+if command -v h5dump >/dev/null; then
+    d=$tmp/out/p/mhim_attn
+    attr() { h5dump -a "/$2" "$1" 2>/dev/null | grep -A1 'DATA {' | tail -1 | grep -o -- '-\?[0-9][0-9.e+-]*$'; }
+    best_epoch() { # best_epoch KEY FOLD: first epoch with the highest KEY of fold FOLD in metrics.jsonl
+        awk -v k="\"$1\":" -v f="\"fold\":$2," 'index($0, f) == 2 { i = index($0, k); v = substr($0, i + length(k)) + 0;
+            if (n == 0 || v > best) { best = v; e = n + 0 } n++ } END { print e }' "$d/metrics.jsonl"
+    }
+    for k in 0 1 2; do
+        se=$(attr "$d/fold_${k}_model_best.h5" epoch) te=$(attr "$d/fold_${k}_ema_model_best.h5" epoch)
+        we=$(best_epoch val_auc $k) wt=$(best_epoch teacher_val_auc $k)
+        echo "fold $k: student file epoch $se (want $we), teacher file epoch $te (want $wt)"
+        [ "$se" = "$we" ] && [ "$te" = "$wt" ] && ok "fold $k: separate best epochs" || bad "fold $k: best epochs"
+    done
+else
+    echo "skip best-epoch checks: h5dump not found"
+fi
 
 # survival: 2 slides per case, the bag of a case concatenates them; C-index clearly above 0.5
 "$bin" synth --out "$tmp/surv" --survival 2 --n_slides 160 --mean_instances 30 --min_instances 10 \

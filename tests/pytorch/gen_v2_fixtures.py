@@ -16,6 +16,8 @@ modules/mhim_modules/{merge,baseline,scoring,losses}.py) computes, with its rand
                 n_keep = int(L·merge_ratio); Z = MCA(LN_m(Xm), LN_m(G)); G EMA; encoder on concat(Xk, Z);
                 loss = CE(logits, y) + aux_alpha·SoftTargetCE(feat, target; temp_t 0.1) (DSMIL: logits =
                 0.5·bag + 0.5·max-instance, feat = B); every parameter gradient.
+                Also forward_test with --merge_test (Merge.eval, before the step): the encoder on
+                concat(h, MCA(LN_m(h), LN_m(G))) over the whole bag, h = GELU(x W_fᵀ + b_f).
 
 Parameters and bags are not stored: both sides generate them with the integer hash of gen_transmil_fixtures.py
 (value i of stream = state_dict index: offset + ((hash >> 48) − 32768)·2^exp, exact in float32); the fixture stores,
@@ -236,6 +238,9 @@ def case_model(name, kind, seed, input_dim, C, heads, k, N, L, ratio, mm, y, aux
     P, gen = make_params(keys, seed, heads)
     x_exp = -15
     x = torch.tensor(T.hash_values(seed, T.X_STREAM, N * input_dim, 0.0, x_exp)).reshape(N, input_dim)
+    with torch.no_grad():  # forward_test with --merge_test, on the parameters before the step
+        h_all = front(x, P)
+        merged_logits, _, _ = encoder(kind, torch.cat([h_all, mca(h_all, P["merge.global_q_mm"][0], P)]), P, heads)
     target, scores = teacher(kind, x, P, heads)
     rng = np.random.RandomState(seed)
     keep = np.sort(rng.permutation(N)[:L])  # the hard-masked survivors, ascending (spec Q6)
@@ -268,6 +273,7 @@ def case_model(name, kind, seed, input_dim, C, heads, k, N, L, ratio, mm, y, aux
         T.write_digest(T.group(go, "feat"), 2003, feat.detach().numpy())
         T.write_digest(T.group(go, "loss"), 2004, np.array([main.item(), aux.item(), loss.item()]))
         T.write_digest(T.group(go, "g_after"), 2005, P["merge.global_q_mm"].detach().numpy())
+        T.write_digest(T.group(go, "merge_test_logits"), 2006, merged_logits.numpy())
         write_grads(f, keys, P)
     print(f"{name}: N={N} L={L} n_keep={n_keep} k={k} loss={loss.item():.6f} (main {main.item():.6f}, "
           f"aux {aux.item():.6f})")

@@ -4,7 +4,9 @@
  *   teacher (eval, full bag): consistency target and attn2score class-aware scores;
  *   student: logits and feature after Merge (n_keep = int(L·merge_ratio), k recycled tokens), G after its EMA,
  *   the loss CE + 0.5·SoftTargetCE(feat, target; temp 0.1), and the gradient of every parameter (the G tensors
- *   must get none).
+ *   must get none);
+ *   evaluation with --merge_test (before the step): logits of the encoder on concat(h, MCA(LN_m(h), LN_m(G))),
+ *   G left unchanged.
  * Parameters and bags are generated from the fixture's hash settings (test_v2_fixture_util.h).
  * Tolerances (float32 vs float64): forward 5e-6 + 1e-4 rel; gradients 1e-5 + 1e-3 rel; projections 2e-5·||t||. */
 #include <stdio.h>
@@ -59,8 +61,20 @@ static int run_case(const char *label, mhim_model_kind kind) {
         return 1;
     }
     mhim_arena arena;
-    mhim_arena_init(&arena, "v2 parity", mhim_v2_train_arena_bytes(v, N) + mhim_v2_teacher_arena_bytes(v, N));
+    mhim_arena_init(&arena, "v2 parity", mhim_v2_train_arena_bytes(v, N) + mhim_v2_teacher_arena_bytes(v, N) +
+                                             mhim_v2_eval_arena_bytes(v, N));
     mhim_arena_set_poison(&arena, 1);
+
+    /* evaluation with --merge_test */
+    float merged[8];
+    float *g_before = mhim_malloc((size_t)(mc.merge_k * 512) * sizeof(float));
+    const int64_t g_off = Lay->entries[0].offset;
+    memcpy(g_before, params + g_off, (size_t)(mc.merge_k * 512) * sizeof(float));
+    if (mhim_v2_eval_forward_merged(v, &arena, params, x, N, merged, NULL) != MHIM_OK) return 1;
+    fails += digest_check(f, label, "outputs/merge_test_logits", merged, C, FWD_ATOL, FWD_RTOL, PROJ_TOL);
+    fails += check_true("--merge_test evaluation leaves G unchanged",
+                        memcmp(g_before, params + g_off, (size_t)(mc.merge_k * 512) * sizeof(float)) == 0);
+    free(g_before);
 
     /* teacher */
     float *target = mhim_malloc((size_t)feat_size * sizeof(float)), *scores = mhim_malloc((size_t)N * sizeof(float));
