@@ -5,17 +5,7 @@
 #define INV_SQRT_2PI 0.39894228040143267794f
 
 __global__ void act_forward_kernel(mhim_act act, float *out, const float *inp, int64_t n) {
-    MHIM_CUDA_FOR(i, n) {
-        const float x = inp[i];
-        float y;
-        switch (act) {
-        case MHIM_ACT_RELU: y = x > 0.0f ? x : 0.0f; break;
-        case MHIM_ACT_GELU: y = x * 0.5f * (1.0f + erff(x * INV_SQRT2)); break;
-        case MHIM_ACT_TANH: y = tanhf(x); break;
-        default: y = 1.0f / (1.0f + expf(-x)); break;
-        }
-        out[i] = y;
-    }
+    MHIM_CUDA_FOR(i, n) out[i] = mhim_cuda_act_value(act, inp[i]);
 }
 
 // inp is read for GELU only, out for the others (either may be NULL when not read).

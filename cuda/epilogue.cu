@@ -2,20 +2,12 @@
 // dropout with the arithmetic of linear_forward's bias + act_forward + dropout_forward, element for element.
 #include "internal.cuh"
 
-#define INV_SQRT2 0.70710678118654752440f
-
 __global__ void bias_act_dropout_kernel(float *h, float *pre, const float *lin, const float *bias, mhim_act act,
                                         const uint8_t *keep, float scale, int64_t N, int64_t C) {
     MHIM_CUDA_FOR(i, N * C) {
         const float v = bias ? lin[i] + bias[i % C] : lin[i];
         if (pre) pre[i] = v;
-        float y;
-        switch (act) {
-        case MHIM_ACT_RELU: y = v > 0.0f ? v : 0.0f; break;
-        case MHIM_ACT_GELU: y = v * 0.5f * (1.0f + erff(v * INV_SQRT2)); break;
-        case MHIM_ACT_TANH: y = tanhf(v); break;
-        default: y = 1.0f / (1.0f + expf(-v)); break;
-        }
+        const float y = mhim_cuda_act_value(act, v);
         h[i] = keep ? y * (float)keep[i] * scale : y; // torch: input * mask * scale
     }
 }

@@ -80,6 +80,16 @@ static inline unsigned mhim_cuda_blocks(int64_t n) {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
          i += (int64_t)blockDim.x * gridDim.x)
 
+// act(x) with the CPU formulas (mhim/ops/act.h): ReLU, GELU with the exact erf, tanh, sigmoid.
+__device__ inline float mhim_cuda_act_value(mhim_act act, float x) {
+    switch (act) {
+    case MHIM_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case MHIM_ACT_GELU: return x * 0.5f * (1.0f + erff(x * 0.70710678118654752440f));
+    case MHIM_ACT_TANH: return tanhf(x);
+    default: return 1.0f / (1.0f + expf(-x));
+    }
+}
+
 // Sum of one double per thread over a block of MHIM_CUDA_THREADS threads, in a fixed tree order (so the result
 // depends only on the values, never on timing). `shared` holds MHIM_CUDA_THREADS doubles. Every thread of the
 // block must call it; all get the total.
