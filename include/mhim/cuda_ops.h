@@ -54,9 +54,11 @@ void mhim_cuda_upload(mhim_cuda_ctx *ctx, void *dev, const void *host, size_t by
 void mhim_cuda_download(mhim_cuda_ctx *ctx, void *host, const void *dev, size_t bytes);
 void mhim_cuda_memset0(mhim_cuda_ctx *ctx, void *dev, size_t bytes);
 void mhim_cuda_sync(mhim_cuda_ctx *ctx);
-/* Device-to-device copy and y (n) += x (n) on the compute stream (cuda/model_ops.cu). */
+/* Device-to-device copy, y (n) += x (n) and y (n) /= divisor (IEEE division, as the host's) on the compute stream
+ * (cuda/model_ops.cu). */
 void mhim_cuda_copy(mhim_cuda_ctx *ctx, void *dst, const void *src, size_t bytes);
 void mhim_cuda_add(mhim_cuda_ctx *ctx, float *y, const float *x, int64_t n);
+void mhim_cuda_div(mhim_cuda_ctx *ctx, float *y, float divisor, int64_t n);
 
 /* Row-major c (M,N) = alpha·op(a)·op(b) + beta·c on cuBLAS (as the CPU's mhim_gemm). */
 void mhim_cuda_gemm(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,

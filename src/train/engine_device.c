@@ -14,6 +14,9 @@
 #include "mhim/cuda.h"
 #include "mhim/cuda_bags.h"
 #include "mhim/cuda_model.h"
+#ifdef MHIM_HAVE_NCCL
+#include "mhim/cuda_nccl.h"
+#endif
 #include "mhim/ops/loss.h"
 
 #define ARENA_SLACK ((size_t)1 << 20)
@@ -30,6 +33,11 @@ typedef struct engine_device {
     float *loss;                 /* device [class CE (DSMIL: bag CE) | DSMIL max CE | consistency] */
     float *map;                  /* device (map_rows, max_instances) teacher map */
     int64_t *keep, *label;       /* device kept ids (max_instances), label (1) */
+    float *step_sum;             /* device [total + ENGINE_STEP_EXTRA]: a step's summed gradients, then the extras
+                                  * (NCCL); NULL with one bag per step */
+#ifdef MHIM_HAVE_NCCL
+    mhim_cuda_nccl *nccl;        /* the group's NCCL communicator (MHIM_GPU_ALLREDUCE=nccl), else NULL */
+#endif
     float host_loss[3];
     int64_t host_label;
     size_t step_mark;            /* arena level above the persistent buffers */
@@ -67,13 +75,45 @@ static int plan_bags(engine_device *g) {
 /* Bytes of one arena block of n floats or int64s (the arena's 256-byte blocks). */
 static size_t block(int64_t n, size_t elem) { return ((size_t)n * elem + 255) / 256 * 256; }
 
+/* The group's all-reduce on the GPU: MHIM_GPU_ALLREDUCE = mpi (default, host buffers) or nccl (device buffers,
+ * NCCL builds). Sets *nccl; MHIM_EINPUT for another value or nccl without NCCL. */
+static int allreduce_choice(int *nccl) {
+    const char *v = getenv("MHIM_GPU_ALLREDUCE");
+    *nccl = 0;
+    if (!v || !*v || !strcmp(v, "mpi")) return MHIM_OK;
+    if (strcmp(v, "nccl") != 0) return mhim_fail("MHIM_GPU_ALLREDUCE=%s: expected mpi or nccl", v);
+#ifdef MHIM_HAVE_NCCL
+    *nccl = 1;
+    return MHIM_OK;
+#else
+    return mhim_fail("MHIM_GPU_ALLREDUCE=nccl: this mhim was built without NCCL; rebuild with -DMHIM_USE_NCCL=ON "
+                     "or unset it (the MPI all-reduce is the default)");
+#endif
+}
+
+#ifdef MHIM_HAVE_NCCL
+/* Join the group's NCCL communicator: group rank 0 draws the id, dp->bcast_f32 carries its bytes (a float
+ * broadcast copies the bits unchanged) to the other ranks. */
+static int nccl_join(engine_device *g, const mhim_dp_ops *dp) {
+    float words[MHIM_NCCL_ID_BYTES / sizeof(float)] = {0};
+    unsigned char id[MHIM_NCCL_ID_BYTES] = {0};
+    int rc = dp->rank == 0 ? mhim_cuda_nccl_unique_id(id) : MHIM_OK;
+    memcpy(words, id, sizeof id);
+    /* every rank joins the broadcast, also after a local failure, so that none waits forever */
+    int brc = dp->bcast_f32(dp->ctx, words, (int64_t)MHIM_ARRAY_LEN(words));
+    if (rc != MHIM_OK || brc != MHIM_OK) return rc != MHIM_OK ? rc : brc;
+    memcpy(id, words, sizeof id);
+    return mhim_cuda_nccl_create(&g->nccl, g->ctx, dp->size, dp->rank, id);
+}
+#endif
+
 int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engine_options *opt, engine_data *d) {
     int ordinal = -1;
     int rc = mhim_device_check_training(cfg, &ordinal);
     if (rc != MHIM_OK || ordinal < 0) return rc;
-    if (opt->dp && opt->dp->size > 1)
-        return mhim_fail("--device=cuda: a data-parallel group of %d ranks is not on the GPU yet; use --device=cpu",
-                         opt->dp->size);
+    const int group = opt->dp && opt->dp->size > 1, several = group || cfg->bags_per_step > 1;
+    int use_nccl = 0;
+    if (group && (rc = allreduce_choice(&use_nccl)) != MHIM_OK) return rc;
     engine_device *g = mhim_calloc(1, sizeof *g);
     n->dev = g;
     g->data = d;
@@ -82,6 +122,7 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     if ((rc = mhim_cuda_net_create(&g->net, n->model)) != MHIM_OK) return rc;
     size_t bytes = 6 * block(g->total, sizeof(float)) + 5 * block(F, sizeof(float)) + block(5 * C, sizeof(float));
     bytes += block(3, sizeof(float)) + block(n->map_rows * M, sizeof(float)) + block(M, sizeof(int64_t)) + block(1, sizeof(int64_t));
+    if (several) bytes += block(g->total + ENGINE_STEP_EXTRA, sizeof(float));
     bytes += mhim_cuda_net_arena_bytes(g->net, M) + ARENA_SLACK;
     if ((rc = mhim_cuda_ctx_create(&g->ctx, ordinal, bytes)) != MHIM_OK) return rc;
     float **params[] = {&g->student, &g->teacher, &g->grads, &g->adam_m, &g->adam_v, &g->eval_params};
@@ -93,8 +134,15 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     g->map = mhim_cuda_floats(g->ctx, n->map_rows * M);
     g->keep = mhim_cuda_i64(g->ctx, M);
     g->label = mhim_cuda_i64(g->ctx, 1);
+    if (several) g->step_sum = mhim_cuda_floats(g->ctx, g->total + ENGINE_STEP_EXTRA);
     g->step_mark = mhim_cuda_mark(g->ctx);
     if ((rc = plan_bags(g)) != MHIM_OK) return rc;
+#ifdef MHIM_HAVE_NCCL
+    if (use_nccl && (rc = nccl_join(g, opt->dp)) != MHIM_OK) return rc;
+#endif
+    if (group)
+        MHIM_INFO("data-parallel group rank %d of %d: gradients summed %s", opt->dp->rank, opt->dp->size,
+                  use_nccl ? "on the GPUs (NCCL)" : "through the host (MPI)");
     char desc[256];
     mhim_cuda_device_describe(ordinal, desc, sizeof desc);
     MHIM_INFO("training on GPU %d (%s): arena %.1f MiB, bags %s (%.1f MiB)", ordinal, desc, (double)bytes / 1048576.0,
@@ -108,6 +156,9 @@ void engine_device_detach(engine_net *n) {
     if (g->ctx)
         MHIM_INFO("GPU memory peak: arena %.1f MiB + bags %.1f MiB", (double)mhim_cuda_arena_peak(g->ctx) / 1048576.0,
                   (double)g->bag_bytes / 1048576.0);
+#ifdef MHIM_HAVE_NCCL
+    mhim_cuda_nccl_destroy(g->nccl);
+#endif
     mhim_cuda_bags_destroy(g->bags);
     mhim_cuda_net_free(g->net);
     mhim_cuda_ctx_destroy(g->ctx);
@@ -233,17 +284,62 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
     return MHIM_OK;
 }
 
-void engine_device_step_apply(engine_net *n, double mm) {
+void engine_device_step_apply(engine_net *n, int summed, double mm) {
     engine_device *g = n->dev;
+    MHIM_ASSERT(!summed || g->step_sum);
+    const float *grads = summed ? g->step_sum : g->grads;
     const int dsmil = mhim_model_get_config(n->model)->kind == MHIM_MODEL_DSMIL;
     mhim_adam_begin_step(&n->adam);
     for (int64_t t = 0; t < n->L->count; t++) {
         const mhim_param_entry *e = &n->L->entries[t];
         if (dsmil && !strncmp(e->name, "predictor.", 10)) continue; /* no gradient reaches it (torch: grad None) */
-        mhim_cuda_adam_update(g->ctx, &n->adam, g->student + e->offset, g->grads + e->offset, g->adam_m + e->offset,
+        mhim_cuda_adam_update(g->ctx, &n->adam, g->student + e->offset, grads + e->offset, g->adam_m + e->offset,
                               g->adam_v + e->offset, e->numel);
     }
     if (n->mhim && !n->tea_same) mhim_cuda_ema_update(g->ctx, g->teacher, g->student, g->total, mm);
+}
+
+void engine_device_step_begin(engine_net *n) {
+    engine_device *g = n->dev;
+    MHIM_ASSERT(g->step_sum);
+    mhim_cuda_memset0(g->ctx, g->step_sum, (size_t)g->total * sizeof(float));
+}
+
+void engine_device_step_add(engine_net *n) {
+    engine_device *g = n->dev;
+    mhim_cuda_add(g->ctx, g->step_sum, g->grads, g->total);
+}
+
+int engine_device_step_allreduce(engine_net *n, const mhim_dp_ops *dp) {
+    engine_device *g = n->dev;
+    const int64_t total = g->total;
+#ifdef MHIM_HAVE_NCCL
+    if (g->nccl) {
+        float *extra = n->step_grads + total;
+        mhim_cuda_upload(g->ctx, g->step_sum + total, extra, ENGINE_STEP_EXTRA * sizeof(float));
+        mhim_cuda_nccl_allreduce_sum(g->nccl, g->step_sum, total + ENGINE_STEP_EXTRA);
+        mhim_cuda_download(g->ctx, extra, g->step_sum + total, ENGINE_STEP_EXTRA * sizeof(float));
+        return MHIM_OK;
+    }
+#endif
+    mhim_cuda_download(g->ctx, n->step_grads, g->step_sum, (size_t)total * sizeof(float));
+    int rc = dp->sum_f32(dp->ctx, n->step_grads, total + ENGINE_STEP_EXTRA);
+    if (rc != MHIM_OK) return rc;
+    mhim_cuda_upload(g->ctx, g->step_sum, n->step_grads, (size_t)total * sizeof(float));
+    mhim_cuda_sync(g->ctx); /* n->step_grads is the next step's host buffer */
+    return MHIM_OK;
+}
+
+void engine_device_step_average(engine_net *n, int count) {
+    engine_device *g = n->dev;
+    mhim_cuda_div(g->ctx, g->step_sum, (float)count, g->total);
+}
+
+void engine_device_upload_teacher(engine_net *n) {
+    engine_device *g = n->dev;
+    if (!n->mhim || n->tea_same) return;
+    mhim_cuda_upload(g->ctx, g->teacher, n->teacher, (size_t)g->total * sizeof(float));
+    mhim_cuda_sync(g->ctx);
 }
 
 void engine_device_set_eval_params(engine_net *n, const float *params) {
@@ -291,10 +387,27 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
     return MHIM_OK;
 }
 
-void engine_device_step_apply(engine_net *n, double mm) {
-    (void)mm;
+void engine_device_step_apply(engine_net *n, int summed, double mm) {
+    (void)summed, (void)mm;
     MHIM_ASSERT(n->dev != NULL);
 }
+
+void engine_device_step_begin(engine_net *n) { MHIM_ASSERT(n->dev != NULL); }
+
+void engine_device_step_add(engine_net *n) { MHIM_ASSERT(n->dev != NULL); }
+
+int engine_device_step_allreduce(engine_net *n, const mhim_dp_ops *dp) {
+    (void)dp;
+    MHIM_ASSERT(n->dev != NULL);
+    return MHIM_OK;
+}
+
+void engine_device_step_average(engine_net *n, int count) {
+    (void)count;
+    MHIM_ASSERT(n->dev != NULL);
+}
+
+void engine_device_upload_teacher(engine_net *n) { MHIM_ASSERT(n->dev != NULL); }
 
 void engine_device_set_eval_params(engine_net *n, const float *params) {
     (void)params;

@@ -121,3 +121,8 @@ void mhim_cuda_add(mhim_cuda_ctx *ctx, float *y, const float *x, int64_t n) {
     (void)ctx;
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
+
+void mhim_cuda_div(mhim_cuda_ctx *ctx, float *y, float divisor, int64_t n) {
+    (void)ctx;
+    for (int64_t i = 0; i < n; i++) y[i] /= divisor;
+}
