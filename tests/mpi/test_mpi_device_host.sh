@@ -6,7 +6,7 @@
 # exactly, for ABMIL MHIM (--cv_fold 4: 13-14 training bags, so a last step with one bag) and DSMIL pure. Weights:
 # ABMIL bit-equal; DSMIL within 1e-6 (its GPU network adds some gradient terms in another order than the CPU
 # network, one process too; the metrics are still equal to the printed digits).
-# Skipped (77) without mpirun and in CUDA builds (no mhim_host_gpu; cuda_test_cuda_train runs on the GPU).
+# MHIM_GPU_ALLREDUCE=nccl is refused there (no NCCL). Skipped (77) without mpirun and in CUDA builds (no mhim_host_gpu; cuda_test_cuda_train runs on the GPU).
 name=device_host
 source "$(dirname "$0")/mpi_common.sh"
 host=$(dirname "$bin")/tests/mhim_host_gpu
@@ -58,4 +58,14 @@ for model in mhim_attn pure_dsmil; do
         done
     done
 done
+# MHIM_GPU_ALLREDUCE=nccl in a build without NCCL: refused on every rank with a message, no hang
+MHIM_GPU_ALLREDUCE=nccl timeout 120 mpirun -n 2 --bind-to none -x MHIM_GPU_ALLREDUCE "$host" "${args[@]}" --title nccl \
+    --device cuda --baseline attn --model pure --cv_fold 3 >"$tmp/nccl.out" 2>&1
+rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "MHIM_GPU_ALLREDUCE=nccl: this mhim was built without NCCL" "$tmp/nccl.out"; then
+    ok "MHIM_GPU_ALLREDUCE=nccl without NCCL refused (rc=$rc)"
+else
+    bad "MHIM_GPU_ALLREDUCE=nccl without NCCL: rc=$rc, want a refusal naming it"
+    tail -3 "$tmp/nccl.out"
+fi
 exit $fail
