@@ -186,9 +186,9 @@ static int accum_schedules(const mhim_config *cfg, const fold_sets *s, engine_st
 }
 
 /* One optimiser step over the bags of step t (this process's shards; a data-parallel group all-reduces the summed
- * gradients, the stop flag and the stats in one call; --device=cuda keeps the sum on the GPU), then Adam + EMA with the gradients averaged over the step's
- * bags (W > 1), or summed with each loss divided by the step's bag count (v2 accumulation, K > 1). Returns 1
- * (nothing applied) when any rank was asked to stop. */
+ * gradients, the stop flag and the stats in one call; --device=cuda keeps the sum on the GPU), then Adam + EMA with
+ * the gradients averaged over the step's bags (W > 1), or summed with each loss divided by the step's bag count
+ * (v2 accumulation, K > 1). Returns 1 (nothing applied) when any rank was asked to stop. */
 static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t t, mhim_bag_view *view,
                       double add[6], int *guarded_bag) {
     engine_net *n = &r->net;
@@ -199,8 +199,12 @@ static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t
     int count = 0, rc = MHIM_OK;
     memset(add, 0, 6 * sizeof *add);
     *guarded_bag = -1;
-    if (S > 1) memset(acc, 0, (size_t)(total + ENGINE_STEP_EXTRA) * sizeof *acc);
-    if (S > 1 && n->dev) engine_device_step_begin(n); /* --device=cuda: the step sum stays on the GPU */
+    if (S > 1 && n->dev) { /* --device=cuda: the step sum stays on the GPU, the host keeps the extras */
+        memset(acc + total, 0, ENGINE_STEP_EXTRA * sizeof *acc);
+        engine_device_step_begin(n);
+    } else if (S > 1) {
+        memset(acc, 0, (size_t)(total + ENGINE_STEP_EXTRA) * sizeof *acc);
+    }
     ctx->accum_bags = 0;
     for (int j = 0; s->K > 1 && j < S; j++) ctx->accum_bags += s->order[t * S + j] >= 0;
     for (int j = 0; j < S; j++) {

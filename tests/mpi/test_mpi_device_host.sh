@@ -6,7 +6,8 @@
 # exactly, for ABMIL MHIM (--cv_fold 4: 13-14 training bags, so a last step with one bag) and DSMIL pure. Weights:
 # ABMIL bit-equal; DSMIL within 1e-6 (its GPU network adds some gradient terms in another order than the CPU
 # network, one process too; the metrics are still equal to the printed digits).
-# MHIM_GPU_ALLREDUCE=nccl is refused there (no NCCL). Skipped (77) without mpirun and in CUDA builds (no mhim_host_gpu; cuda_test_cuda_train runs on the GPU).
+# MHIM_GPU_ALLREDUCE=nccl is refused there (no NCCL). Skipped (77) without mpirun and in CUDA builds (no
+# mhim_host_gpu; cuda_test_cuda_train runs on the GPU).
 name=device_host
 source "$(dirname "$0")/mpi_common.sh"
 host=$(dirname "$bin")/tests/mhim_host_gpu
