@@ -235,6 +235,10 @@ void mhim_cuda_dsmil_fcc_forward(mhim_cuda_ctx *ctx, float *logit, const float *
                                  int64_t C, int64_t D);
 void mhim_cuda_dsmil_fcc_backward(mhim_cuda_ctx *ctx, float *d_bag, float *dw, float *db, const float *d_logit,
                                   const float *bag, const float *w, int64_t C, int64_t D);
+/* DSMIL's v1 class loss (mhim_dsmil_loss, version 1): *loss = 0.5·CE(bag) + 0.5·CE(max) for the device label
+ * *target, d_bag / d_max (C) = 0.5·dloss·(softmax − onehot) written; one thread, in double as the CPU. */
+void mhim_cuda_dsmil_loss_v1(mhim_cuda_ctx *ctx, float *loss, float *d_bag, float *d_max, const float *bag_logit,
+                             const float *max_logit, const int64_t *target, float dloss, int64_t C);
 
 /* ---- optimiser and teacher (mhim/optim.h; o->step already advanced by mhim_adam_begin_step) ------------------- */
 

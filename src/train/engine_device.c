@@ -30,7 +30,7 @@ typedef struct engine_device {
     float *student, *teacher, *grads, *adam_m, *adam_v, *eval_params; /* device, total floats each */
     float *feat_t, *feat_s, *d_feat, *p_s, *p_t;                       /* device, feat_size each */
     float *out;                  /* device [logits C | max logits C | d logits C | d max logits C | probs C] */
-    float *loss;                 /* device [class CE (DSMIL: bag CE) | DSMIL max CE | consistency] */
+    float *loss;                 /* device [class loss | consistency] */
     float *map;                  /* device (map_rows, max_instances) teacher map */
     int64_t *keep, *label;       /* device kept ids (max_instances), label (1) */
     float *step_sum;             /* device [total + ENGINE_STEP_EXTRA]: a step's summed gradients, then the extras
@@ -38,7 +38,7 @@ typedef struct engine_device {
 #ifdef MHIM_HAVE_NCCL
     mhim_cuda_nccl *nccl;        /* the group's NCCL communicator (MHIM_GPU_ALLREDUCE=nccl), else NULL */
 #endif
-    float host_loss[3];
+    float host_loss[2];
     int64_t host_label;
     size_t step_mark;            /* arena level above the persistent buffers */
     size_t bag_bytes;            /* device bytes of the bag cache or the streaming buffers */
@@ -121,7 +121,7 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     const int64_t C = n->C, F = n->feat_size, M = MHIM_MAX(d->max_instances, 1);
     if ((rc = mhim_cuda_net_create(&g->net, n->model)) != MHIM_OK) return rc;
     size_t bytes = 6 * block(g->total, sizeof(float)) + 5 * block(F, sizeof(float)) + block(5 * C, sizeof(float));
-    bytes += block(3, sizeof(float)) + block(n->map_rows * M, sizeof(float)) + block(M, sizeof(int64_t)) + block(1, sizeof(int64_t));
+    bytes += block(2, sizeof(float)) + block(n->map_rows * M, sizeof(float)) + block(M, sizeof(int64_t)) + block(1, sizeof(int64_t));
     if (several) bytes += block(g->total + ENGINE_STEP_EXTRA, sizeof(float));
     bytes += mhim_cuda_net_arena_bytes(g->net, M) + ARENA_SLACK;
     if ((rc = mhim_cuda_ctx_create(&g->ctx, ordinal, bytes)) != MHIM_OK) return rc;
@@ -130,7 +130,7 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     float **feats[] = {&g->feat_t, &g->feat_s, &g->d_feat, &g->p_s, &g->p_t};
     for (size_t i = 0; i < MHIM_ARRAY_LEN(feats); i++) *feats[i] = mhim_cuda_floats(g->ctx, F);
     g->out = mhim_cuda_floats(g->ctx, 5 * C);
-    g->loss = mhim_cuda_floats(g->ctx, 3);
+    g->loss = mhim_cuda_floats(g->ctx, 2);
     g->map = mhim_cuda_floats(g->ctx, n->map_rows * M);
     g->keep = mhim_cuda_i64(g->ctx, M);
     g->label = mhim_cuda_i64(g->ctx, 1);
@@ -241,7 +241,7 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
     g->host_label = y;
     mhim_cuda_upload(c, g->label, &g->host_label, sizeof g->host_label);
     mhim_cuda_memset0(c, g->grads, (size_t)g->total * sizeof(float));
-    mhim_cuda_memset0(c, g->loss, 3 * sizeof(float));
+    mhim_cuda_memset0(c, g->loss, 2 * sizeof(float));
     mhim_rng sdrop = mhim_rng_stream(ctx->seed, (uint32_t)ctx->epoch, (uint32_t)ctx->bag, MHIM_RNG_DROPOUT, 0);
     rc = mhim_cuda_net_forward(g->net, c, g->student, x_d, N, n->mhim ? g->keep : NULL, kept, &sdrop, logits,
                                dsmil ? max_logits : NULL, use_cl ? g->feat_s : NULL);
@@ -251,16 +251,16 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
     }
     const double scale = 1.0 / (double)MHIM_MAX(cfg->accumulation_steps, 1);
     const float w = (float)(cfg->cls_alpha * scale);
-    /* the model's class loss: CE (ABMIL); DSMIL v1 0.5·CE(bag) + 0.5·CE(max) */
-    mhim_cuda_cross_entropy_forward(c, g->loss, probs, logits, g->label, 1, C);
-    mhim_cuda_cross_entropy_backward(c, d_logits, probs, g->label, dsmil ? 0.5f * w : w, 1, C);
+    /* the model's class loss: CE (ABMIL, TransMIL); DSMIL v1 0.5·CE(bag) + 0.5·CE(max), in double as the CPU */
     if (dsmil) {
-        mhim_cuda_cross_entropy_forward(c, g->loss + 1, probs, max_logits, g->label, 1, C);
-        mhim_cuda_cross_entropy_backward(c, d_max, probs, g->label, 0.5f * w, 1, C);
+        mhim_cuda_dsmil_loss_v1(c, g->loss, d_logits, d_max, logits, max_logits, g->label, w, C);
+    } else {
+        mhim_cuda_cross_entropy_forward(c, g->loss, probs, logits, g->label, 1, C);
+        mhim_cuda_cross_entropy_backward(c, d_logits, probs, g->label, w, 1, C);
     }
     if (use_cl) {
         const int64_t R = n->feat_size / MHIM_EMBED_DIM;
-        mhim_cuda_soft_target_ce_forward(c, g->loss + 2, g->p_s, g->p_t, g->feat_s, g->feat_t, (float)cfg->temp_t,
+        mhim_cuda_soft_target_ce_forward(c, g->loss + 1, g->p_s, g->p_t, g->feat_s, g->feat_t, (float)cfg->temp_t,
                                          MHIM_CONSISTENCY_TEMP_S, R, MHIM_EMBED_DIM);
         mhim_cuda_soft_target_ce_backward(c, g->d_feat, g->p_s, g->p_t, (float)(cfg->cl_alpha * scale),
                                           MHIM_CONSISTENCY_TEMP_S, R, MHIM_EMBED_DIM);
@@ -269,11 +269,11 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
                            use_cl ? g->d_feat : NULL);
     mhim_cuda_reset(c, g->step_mark);
     mhim_cuda_download(c, g->host_loss, g->loss, sizeof g->host_loss);
-    const float cls = dsmil ? (float)(0.5 * (double)g->host_loss[0] + 0.5 * (double)g->host_loss[1]) : g->host_loss[0];
+    const float cls = g->host_loss[0];
     st->cls = cls;
     st->loss = cfg->cls_alpha * cls;
     if (use_cl) {
-        st->cl = g->host_loss[2];
+        st->cl = g->host_loss[1];
         st->loss += cfg->cl_alpha * st->cl;
     }
     if (!isfinite(st->loss))
