@@ -1,6 +1,6 @@
 // DSMIL pieces on the device (see mhim/ops/dsmil.h): critical instances (sequential per class, ties to the lowest
 // index, exactly the CPU's choice), critical-instance attention on cuBLAS and the device softmax, and the bag
-// classifier with fixed-order double sums.
+// classifier with fixed-order double sums; the v1 class loss in double as the CPU's.
 #include <cmath>
 
 #include "internal.cuh"
@@ -137,4 +137,31 @@ extern "C" void mhim_cuda_dsmil_fcc_backward(mhim_cuda_ctx *ctx, float *d_bag, f
                                              int64_t D) {
     LAUNCH(fcc_backward_kernel, C * D, d_bag, dw, d_logit, bag, w, C, C * D);
     LAUNCH(add_kernel, C, db, d_logit, C);
+}
+
+// CE of one logit vector in double (the CPU's ce_with_grad of models/dsmil_loss.c); d written.
+static __device__ double dsmil_ce_with_grad(float *d, const float *logits, int64_t y, double scale, int64_t C) {
+    double top = -INFINITY, sum = 0.0;
+    for (int64_t c = 0; c < C; c++) top = fmax(top, (double)logits[c]);
+    for (int64_t c = 0; c < C; c++) sum += exp((double)logits[c] - top);
+    const double loss = top + log(sum) - (double)logits[y];
+    for (int64_t c = 0; c < C; c++) d[c] = (float)(scale * (exp((double)logits[c] - top) / sum - (c == y ? 1.0 : 0.0)));
+    return loss;
+}
+
+__global__ void dsmil_loss_v1_kernel(float *loss, float *d_bag, float *d_max, const float *bag_logit,
+                                     const float *max_logit, const int64_t *target, float dloss, int64_t C) {
+    const int64_t y = *target;
+    if (y < 0 || y >= C) __trap();
+    double l = 0.5 * dsmil_ce_with_grad(d_bag, bag_logit, y, 0.5 * (double)dloss, C);
+    l += 0.5 * dsmil_ce_with_grad(d_max, max_logit, y, 0.5 * (double)dloss, C);
+    *loss = (float)l;
+}
+
+extern "C" void mhim_cuda_dsmil_loss_v1(mhim_cuda_ctx *ctx, float *loss, float *d_bag, float *d_max,
+                                        const float *bag_logit, const float *max_logit, const int64_t *target,
+                                        float dloss, int64_t C) {
+    MHIM_ASSERT(C > 0);
+    dsmil_loss_v1_kernel<<<1, 1, 0, ctx->stream>>>(loss, d_bag, d_max, bag_logit, max_logit, target, dloss, C);
+    MHIM_CUDA_LAUNCHED();
 }

@@ -1,5 +1,5 @@
 // Device helpers of the GPU networks (cuda/model_*.c) that the CPU op table has no counterpart for: the dropout
-// mask of gathered rows, device-to-device copy and element-wise accumulation (see mhim/cuda_ops.h).
+// mask of gathered rows, device-to-device copy, element-wise accumulation and division (see mhim/cuda_ops.h).
 #include "internal.cuh"
 #include "philox.cuh"
 
@@ -13,6 +13,10 @@ static __global__ void model_dropout_mask_rows_kernel(uint8_t *keep, mhim_rng st
 
 static __global__ void model_add_kernel(float *y, const float *x, int64_t n) {
     MHIM_CUDA_FOR(i, n) y[i] += x[i];
+}
+
+static __global__ void model_div_kernel(float *y, float divisor, int64_t n) {
+    MHIM_CUDA_FOR(i, n) y[i] = __fdiv_rn(y[i], divisor);
 }
 
 extern "C" void mhim_cuda_dropout_mask_rows(mhim_cuda_ctx *ctx, uint8_t *keep, const mhim_rng *stream,
@@ -31,5 +35,11 @@ extern "C" void mhim_cuda_copy(mhim_cuda_ctx *ctx, void *dst, const void *src, s
 extern "C" void mhim_cuda_add(mhim_cuda_ctx *ctx, float *y, const float *x, int64_t n) {
     if (n <= 0) return;
     model_add_kernel<<<mhim_cuda_blocks(n), MHIM_CUDA_THREADS, 0, ctx->stream>>>(y, x, n);
+    MHIM_CUDA_LAUNCHED();
+}
+
+extern "C" void mhim_cuda_div(mhim_cuda_ctx *ctx, float *y, float divisor, int64_t n) {
+    if (n <= 0) return;
+    model_div_kernel<<<mhim_cuda_blocks(n), MHIM_CUDA_THREADS, 0, ctx->stream>>>(y, divisor, n);
     MHIM_CUDA_LAUNCHED();
 }

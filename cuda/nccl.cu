@@ -57,14 +57,23 @@ extern "C" void mhim_cuda_nccl_destroy(mhim_cuda_nccl *c) {
     free(c);
 }
 
-extern "C" void mhim_cuda_nccl_allreduce_mean(mhim_cuda_nccl *c, float *grad, int64_t n) {
+// In-place all-reduce of n floats with `op`, between the compute stream's queued work and its later work.
+static void allreduce(mhim_cuda_nccl *c, float *grad, int64_t n, ncclRedOp_t op) {
     if (n <= 0) return;
     MHIM_CUDA_CHECK(cudaEventRecord(c->grads_ready, c->ctx->stream));
     MHIM_CUDA_CHECK(cudaStreamWaitEvent(c->stream, c->grads_ready, 0));
-    ncclResult_t r = ncclAllReduce(grad, grad, (size_t)n, ncclFloat32, ncclAvg, c->comm, c->stream);
+    ncclResult_t r = ncclAllReduce(grad, grad, (size_t)n, ncclFloat32, op, c->comm, c->stream);
     if (r != ncclSuccess) mhim_die(__FILE__, __LINE__, "ncclAllReduce of %lld floats: %s", (long long)n,
                                    ncclGetErrorString(r));
     MHIM_CUDA_CHECK(cudaEventRecord(c->reduced, c->stream));
     MHIM_CUDA_CHECK(cudaStreamWaitEvent(c->ctx->stream, c->reduced, 0));
+}
+
+extern "C" void mhim_cuda_nccl_allreduce_mean(mhim_cuda_nccl *c, float *grad, int64_t n) {
+    allreduce(c, grad, n, ncclAvg);
+}
+
+extern "C" void mhim_cuda_nccl_allreduce_sum(mhim_cuda_nccl *c, float *buf, int64_t n) {
+    allreduce(c, buf, n, ncclSum);
 }
 #endif

@@ -29,6 +29,8 @@ void mhim_cuda_nccl_destroy(mhim_cuda_nccl *comm);
 /* grad (n floats, device) = mean over the ranks, in place: the all-reduce runs on the communicator's stream after
  * the work already queued on the compute stream, and later compute-stream work waits for it. No allocation. */
 void mhim_cuda_nccl_allreduce_mean(mhim_cuda_nccl *comm, float *grad, int64_t n);
+/* buf (n floats, device) = sum over the ranks, in place, ordered as mhim_cuda_nccl_allreduce_mean. */
+void mhim_cuda_nccl_allreduce_sum(mhim_cuda_nccl *comm, float *buf, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -54,9 +54,11 @@ void mhim_cuda_upload(mhim_cuda_ctx *ctx, void *dev, const void *host, size_t by
 void mhim_cuda_download(mhim_cuda_ctx *ctx, void *host, const void *dev, size_t bytes);
 void mhim_cuda_memset0(mhim_cuda_ctx *ctx, void *dev, size_t bytes);
 void mhim_cuda_sync(mhim_cuda_ctx *ctx);
-/* Device-to-device copy and y (n) += x (n) on the compute stream (cuda/model_ops.cu). */
+/* Device-to-device copy, y (n) += x (n) and y (n) /= divisor (IEEE division, as the host's) on the compute stream
+ * (cuda/model_ops.cu). */
 void mhim_cuda_copy(mhim_cuda_ctx *ctx, void *dst, const void *src, size_t bytes);
 void mhim_cuda_add(mhim_cuda_ctx *ctx, float *y, const float *x, int64_t n);
+void mhim_cuda_div(mhim_cuda_ctx *ctx, float *y, float divisor, int64_t n);
 
 /* Row-major c (M,N) = alpha·op(a)·op(b) + beta·c on cuBLAS (as the CPU's mhim_gemm). */
 void mhim_cuda_gemm(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -233,6 +235,10 @@ void mhim_cuda_dsmil_fcc_forward(mhim_cuda_ctx *ctx, float *logit, const float *
                                  int64_t C, int64_t D);
 void mhim_cuda_dsmil_fcc_backward(mhim_cuda_ctx *ctx, float *d_bag, float *dw, float *db, const float *d_logit,
                                   const float *bag, const float *w, int64_t C, int64_t D);
+/* DSMIL's v1 class loss (mhim_dsmil_loss, version 1): *loss = 0.5·CE(bag) + 0.5·CE(max) for the device label
+ * *target, d_bag / d_max (C) = 0.5·dloss·(softmax − onehot) written; one thread, in double as the CPU. */
+void mhim_cuda_dsmil_loss_v1(mhim_cuda_ctx *ctx, float *loss, float *d_bag, float *d_max, const float *bag_logit,
+                             const float *max_logit, const int64_t *target, float dloss, int64_t C);
 
 /* ---- optimiser and teacher (mhim/optim.h; o->step already advanced by mhim_adam_begin_step) ------------------- */
 

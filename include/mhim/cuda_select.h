@@ -12,8 +12,9 @@
 int mhim_device_select(const char *device, int *cuda_ordinal);
 
 struct mhim_config;
-/* Whether the GPU training engine covers the run: MHIM-MIL v1 with --baseline=attn|dsmil, no data-parallel group,
- * one bag per step. MHIM_OK, or MHIM_EINPUT naming what is not on the GPU yet and to use --device=cpu. */
+/* Whether the GPU training engine covers the run: MHIM-MIL v1 with --baseline=attn|dsmil|selfattn (any
+ * --bags_per_step, alone or in a data-parallel group). MHIM_OK, or MHIM_EINPUT naming what is not on the GPU
+ * yet and to use --device=cpu. */
 int mhim_device_gpu_coverage(const struct mhim_config *cfg);
 /* mhim_device_select for a training configuration, then (GPU chosen) mhim_device_gpu_coverage. */
 int mhim_device_check_training(const struct mhim_config *cfg, int *cuda_ordinal);

@@ -36,13 +36,9 @@ int mhim_device_gpu_coverage(const mhim_config *cfg) {
     else if (strcmp(cfg->baseline, "attn") != 0 && strcmp(cfg->baseline, "dsmil") != 0 &&
              strcmp(cfg->baseline, "selfattn") != 0)
         what = cfg->baseline;
-    else if (cfg->group_size > 1)
-        what = "a data-parallel group (--group_size > 1)";
-    else if (cfg->bags_per_step > 1)
-        what = "--bags_per_step > 1";
     if (!what) return MHIM_OK;
     return mhim_fail("--device=cuda: %s is not on the GPU yet (MHIM-MIL v1 training of ABMIL, TransMIL and DSMIL, one "
-                     "process per GPU, is); use --device=cpu",
+                     "process per GPU, --bags_per_step and data-parallel groups included, is); use --device=cpu",
                      what);
 }
 

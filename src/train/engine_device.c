@@ -14,6 +14,9 @@
 #include "mhim/cuda.h"
 #include "mhim/cuda_bags.h"
 #include "mhim/cuda_model.h"
+#ifdef MHIM_HAVE_NCCL
+#include "mhim/cuda_nccl.h"
+#endif
 #include "mhim/ops/loss.h"
 
 #define ARENA_SLACK ((size_t)1 << 20)
@@ -27,10 +30,15 @@ typedef struct engine_device {
     float *student, *teacher, *grads, *adam_m, *adam_v, *eval_params; /* device, total floats each */
     float *feat_t, *feat_s, *d_feat, *p_s, *p_t;                       /* device, feat_size each */
     float *out;                  /* device [logits C | max logits C | d logits C | d max logits C | probs C] */
-    float *loss;                 /* device [class CE (DSMIL: bag CE) | DSMIL max CE | consistency] */
+    float *loss;                 /* device [class loss | consistency] */
     float *map;                  /* device (map_rows, max_instances) teacher map */
     int64_t *keep, *label;       /* device kept ids (max_instances), label (1) */
-    float host_loss[3];
+    float *step_sum;             /* device [total + ENGINE_STEP_EXTRA]: a step's summed gradients, then the extras
+                                  * (NCCL); NULL with one bag per step */
+#ifdef MHIM_HAVE_NCCL
+    mhim_cuda_nccl *nccl;        /* the group's NCCL communicator (MHIM_GPU_ALLREDUCE=nccl), else NULL */
+#endif
+    float host_loss[2];
     int64_t host_label;
     size_t step_mark;            /* arena level above the persistent buffers */
     size_t bag_bytes;            /* device bytes of the bag cache or the streaming buffers */
@@ -67,13 +75,45 @@ static int plan_bags(engine_device *g) {
 /* Bytes of one arena block of n floats or int64s (the arena's 256-byte blocks). */
 static size_t block(int64_t n, size_t elem) { return ((size_t)n * elem + 255) / 256 * 256; }
 
+/* The group's all-reduce on the GPU: MHIM_GPU_ALLREDUCE = mpi (default, host buffers) or nccl (device buffers,
+ * NCCL builds). Sets *nccl; MHIM_EINPUT for another value or nccl without NCCL. */
+static int allreduce_choice(int *nccl) {
+    const char *v = getenv("MHIM_GPU_ALLREDUCE");
+    *nccl = 0;
+    if (!v || !*v || !strcmp(v, "mpi")) return MHIM_OK;
+    if (strcmp(v, "nccl") != 0) return mhim_fail("MHIM_GPU_ALLREDUCE=%s: expected mpi or nccl", v);
+#ifdef MHIM_HAVE_NCCL
+    *nccl = 1;
+    return MHIM_OK;
+#else
+    return mhim_fail("MHIM_GPU_ALLREDUCE=nccl: this mhim was built without NCCL; rebuild with -DMHIM_USE_NCCL=ON "
+                     "or unset it (the MPI all-reduce is the default)");
+#endif
+}
+
+#ifdef MHIM_HAVE_NCCL
+/* Join the group's NCCL communicator: group rank 0 draws the id, dp->bcast_f32 carries its bytes (a float
+ * broadcast copies the bits unchanged) to the other ranks. */
+static int nccl_join(engine_device *g, const mhim_dp_ops *dp) {
+    float words[MHIM_NCCL_ID_BYTES / sizeof(float)] = {0};
+    unsigned char id[MHIM_NCCL_ID_BYTES] = {0};
+    int rc = dp->rank == 0 ? mhim_cuda_nccl_unique_id(id) : MHIM_OK;
+    memcpy(words, id, sizeof id);
+    /* every rank joins the broadcast, also after a local failure, so that none waits forever */
+    int brc = dp->bcast_f32(dp->ctx, words, (int64_t)MHIM_ARRAY_LEN(words));
+    if (rc != MHIM_OK || brc != MHIM_OK) return rc != MHIM_OK ? rc : brc;
+    memcpy(id, words, sizeof id);
+    return mhim_cuda_nccl_create(&g->nccl, g->ctx, dp->size, dp->rank, id);
+}
+#endif
+
 int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engine_options *opt, engine_data *d) {
     int ordinal = -1;
     int rc = mhim_device_check_training(cfg, &ordinal);
     if (rc != MHIM_OK || ordinal < 0) return rc;
-    if (opt->dp && opt->dp->size > 1)
-        return mhim_fail("--device=cuda: a data-parallel group of %d ranks is not on the GPU yet; use --device=cpu",
-                         opt->dp->size);
+    const int group = opt->dp && opt->dp->size > 1, several = group || cfg->bags_per_step > 1;
+    int use_nccl = 0;
+    if (group && (rc = allreduce_choice(&use_nccl)) != MHIM_OK) return rc;
     engine_device *g = mhim_calloc(1, sizeof *g);
     n->dev = g;
     g->data = d;
@@ -81,7 +121,8 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     const int64_t C = n->C, F = n->feat_size, M = MHIM_MAX(d->max_instances, 1);
     if ((rc = mhim_cuda_net_create(&g->net, n->model)) != MHIM_OK) return rc;
     size_t bytes = 6 * block(g->total, sizeof(float)) + 5 * block(F, sizeof(float)) + block(5 * C, sizeof(float));
-    bytes += block(3, sizeof(float)) + block(n->map_rows * M, sizeof(float)) + block(M, sizeof(int64_t)) + block(1, sizeof(int64_t));
+    bytes += block(2, sizeof(float)) + block(n->map_rows * M, sizeof(float)) + block(M, sizeof(int64_t)) + block(1, sizeof(int64_t));
+    if (several) bytes += block(g->total + ENGINE_STEP_EXTRA, sizeof(float));
     bytes += mhim_cuda_net_arena_bytes(g->net, M) + ARENA_SLACK;
     if ((rc = mhim_cuda_ctx_create(&g->ctx, ordinal, bytes)) != MHIM_OK) return rc;
     float **params[] = {&g->student, &g->teacher, &g->grads, &g->adam_m, &g->adam_v, &g->eval_params};
@@ -89,12 +130,19 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     float **feats[] = {&g->feat_t, &g->feat_s, &g->d_feat, &g->p_s, &g->p_t};
     for (size_t i = 0; i < MHIM_ARRAY_LEN(feats); i++) *feats[i] = mhim_cuda_floats(g->ctx, F);
     g->out = mhim_cuda_floats(g->ctx, 5 * C);
-    g->loss = mhim_cuda_floats(g->ctx, 3);
+    g->loss = mhim_cuda_floats(g->ctx, 2);
     g->map = mhim_cuda_floats(g->ctx, n->map_rows * M);
     g->keep = mhim_cuda_i64(g->ctx, M);
     g->label = mhim_cuda_i64(g->ctx, 1);
+    if (several) g->step_sum = mhim_cuda_floats(g->ctx, g->total + ENGINE_STEP_EXTRA);
     g->step_mark = mhim_cuda_mark(g->ctx);
     if ((rc = plan_bags(g)) != MHIM_OK) return rc;
+#ifdef MHIM_HAVE_NCCL
+    if (use_nccl && (rc = nccl_join(g, opt->dp)) != MHIM_OK) return rc;
+#endif
+    if (group)
+        MHIM_INFO("data-parallel group rank %d of %d: gradients summed %s", opt->dp->rank, opt->dp->size,
+                  use_nccl ? "on the GPUs (NCCL)" : "through the host (MPI)");
     char desc[256];
     mhim_cuda_device_describe(ordinal, desc, sizeof desc);
     MHIM_INFO("training on GPU %d (%s): arena %.1f MiB, bags %s (%.1f MiB)", ordinal, desc, (double)bytes / 1048576.0,
@@ -108,6 +156,9 @@ void engine_device_detach(engine_net *n) {
     if (g->ctx)
         MHIM_INFO("GPU memory peak: arena %.1f MiB + bags %.1f MiB", (double)mhim_cuda_arena_peak(g->ctx) / 1048576.0,
                   (double)g->bag_bytes / 1048576.0);
+#ifdef MHIM_HAVE_NCCL
+    mhim_cuda_nccl_destroy(g->nccl);
+#endif
     mhim_cuda_bags_destroy(g->bags);
     mhim_cuda_net_free(g->net);
     mhim_cuda_ctx_destroy(g->ctx);
@@ -190,7 +241,7 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
     g->host_label = y;
     mhim_cuda_upload(c, g->label, &g->host_label, sizeof g->host_label);
     mhim_cuda_memset0(c, g->grads, (size_t)g->total * sizeof(float));
-    mhim_cuda_memset0(c, g->loss, 3 * sizeof(float));
+    mhim_cuda_memset0(c, g->loss, 2 * sizeof(float));
     mhim_rng sdrop = mhim_rng_stream(ctx->seed, (uint32_t)ctx->epoch, (uint32_t)ctx->bag, MHIM_RNG_DROPOUT, 0);
     rc = mhim_cuda_net_forward(g->net, c, g->student, x_d, N, n->mhim ? g->keep : NULL, kept, &sdrop, logits,
                                dsmil ? max_logits : NULL, use_cl ? g->feat_s : NULL);
@@ -200,16 +251,16 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
     }
     const double scale = 1.0 / (double)MHIM_MAX(cfg->accumulation_steps, 1);
     const float w = (float)(cfg->cls_alpha * scale);
-    /* the model's class loss: CE (ABMIL); DSMIL v1 0.5·CE(bag) + 0.5·CE(max) */
-    mhim_cuda_cross_entropy_forward(c, g->loss, probs, logits, g->label, 1, C);
-    mhim_cuda_cross_entropy_backward(c, d_logits, probs, g->label, dsmil ? 0.5f * w : w, 1, C);
+    /* the model's class loss: CE (ABMIL, TransMIL); DSMIL v1 0.5·CE(bag) + 0.5·CE(max), in double as the CPU */
     if (dsmil) {
-        mhim_cuda_cross_entropy_forward(c, g->loss + 1, probs, max_logits, g->label, 1, C);
-        mhim_cuda_cross_entropy_backward(c, d_max, probs, g->label, 0.5f * w, 1, C);
+        mhim_cuda_dsmil_loss_v1(c, g->loss, d_logits, d_max, logits, max_logits, g->label, w, C);
+    } else {
+        mhim_cuda_cross_entropy_forward(c, g->loss, probs, logits, g->label, 1, C);
+        mhim_cuda_cross_entropy_backward(c, d_logits, probs, g->label, w, 1, C);
     }
     if (use_cl) {
         const int64_t R = n->feat_size / MHIM_EMBED_DIM;
-        mhim_cuda_soft_target_ce_forward(c, g->loss + 2, g->p_s, g->p_t, g->feat_s, g->feat_t, (float)cfg->temp_t,
+        mhim_cuda_soft_target_ce_forward(c, g->loss + 1, g->p_s, g->p_t, g->feat_s, g->feat_t, (float)cfg->temp_t,
                                          MHIM_CONSISTENCY_TEMP_S, R, MHIM_EMBED_DIM);
         mhim_cuda_soft_target_ce_backward(c, g->d_feat, g->p_s, g->p_t, (float)(cfg->cl_alpha * scale),
                                           MHIM_CONSISTENCY_TEMP_S, R, MHIM_EMBED_DIM);
@@ -218,11 +269,11 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
                            use_cl ? g->d_feat : NULL);
     mhim_cuda_reset(c, g->step_mark);
     mhim_cuda_download(c, g->host_loss, g->loss, sizeof g->host_loss);
-    const float cls = dsmil ? (float)(0.5 * (double)g->host_loss[0] + 0.5 * (double)g->host_loss[1]) : g->host_loss[0];
+    const float cls = g->host_loss[0];
     st->cls = cls;
     st->loss = cfg->cls_alpha * cls;
     if (use_cl) {
-        st->cl = g->host_loss[2];
+        st->cl = g->host_loss[1];
         st->loss += cfg->cl_alpha * st->cl;
     }
     if (!isfinite(st->loss))
@@ -233,17 +284,62 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
     return MHIM_OK;
 }
 
-void engine_device_step_apply(engine_net *n, double mm) {
+void engine_device_step_apply(engine_net *n, int summed, double mm) {
     engine_device *g = n->dev;
+    MHIM_ASSERT(!summed || g->step_sum);
+    const float *grads = summed ? g->step_sum : g->grads;
     const int dsmil = mhim_model_get_config(n->model)->kind == MHIM_MODEL_DSMIL;
     mhim_adam_begin_step(&n->adam);
     for (int64_t t = 0; t < n->L->count; t++) {
         const mhim_param_entry *e = &n->L->entries[t];
         if (dsmil && !strncmp(e->name, "predictor.", 10)) continue; /* no gradient reaches it (torch: grad None) */
-        mhim_cuda_adam_update(g->ctx, &n->adam, g->student + e->offset, g->grads + e->offset, g->adam_m + e->offset,
+        mhim_cuda_adam_update(g->ctx, &n->adam, g->student + e->offset, grads + e->offset, g->adam_m + e->offset,
                               g->adam_v + e->offset, e->numel);
     }
     if (n->mhim && !n->tea_same) mhim_cuda_ema_update(g->ctx, g->teacher, g->student, g->total, mm);
+}
+
+void engine_device_step_begin(engine_net *n) {
+    engine_device *g = n->dev;
+    MHIM_ASSERT(g->step_sum);
+    mhim_cuda_memset0(g->ctx, g->step_sum, (size_t)g->total * sizeof(float));
+}
+
+void engine_device_step_add(engine_net *n) {
+    engine_device *g = n->dev;
+    mhim_cuda_add(g->ctx, g->step_sum, g->grads, g->total);
+}
+
+int engine_device_step_allreduce(engine_net *n, const mhim_dp_ops *dp) {
+    engine_device *g = n->dev;
+    const int64_t total = g->total;
+#ifdef MHIM_HAVE_NCCL
+    if (g->nccl) {
+        float *extra = n->step_grads + total;
+        mhim_cuda_upload(g->ctx, g->step_sum + total, extra, ENGINE_STEP_EXTRA * sizeof(float));
+        mhim_cuda_nccl_allreduce_sum(g->nccl, g->step_sum, total + ENGINE_STEP_EXTRA);
+        mhim_cuda_download(g->ctx, extra, g->step_sum + total, ENGINE_STEP_EXTRA * sizeof(float));
+        return MHIM_OK;
+    }
+#endif
+    mhim_cuda_download(g->ctx, n->step_grads, g->step_sum, (size_t)total * sizeof(float));
+    int rc = dp->sum_f32(dp->ctx, n->step_grads, total + ENGINE_STEP_EXTRA);
+    if (rc != MHIM_OK) return rc;
+    mhim_cuda_upload(g->ctx, g->step_sum, n->step_grads, (size_t)total * sizeof(float));
+    mhim_cuda_sync(g->ctx); /* n->step_grads is the next step's host buffer */
+    return MHIM_OK;
+}
+
+void engine_device_step_average(engine_net *n, int count) {
+    engine_device *g = n->dev;
+    mhim_cuda_div(g->ctx, g->step_sum, (float)count, g->total);
+}
+
+void engine_device_upload_teacher(engine_net *n) {
+    engine_device *g = n->dev;
+    if (!n->mhim || n->tea_same) return;
+    mhim_cuda_upload(g->ctx, g->teacher, n->teacher, (size_t)g->total * sizeof(float));
+    mhim_cuda_sync(g->ctx);
 }
 
 void engine_device_set_eval_params(engine_net *n, const float *params) {
@@ -291,10 +387,27 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
     return MHIM_OK;
 }
 
-void engine_device_step_apply(engine_net *n, double mm) {
-    (void)mm;
+void engine_device_step_apply(engine_net *n, int summed, double mm) {
+    (void)summed, (void)mm;
     MHIM_ASSERT(n->dev != NULL);
 }
+
+void engine_device_step_begin(engine_net *n) { MHIM_ASSERT(n->dev != NULL); }
+
+void engine_device_step_add(engine_net *n) { MHIM_ASSERT(n->dev != NULL); }
+
+int engine_device_step_allreduce(engine_net *n, const mhim_dp_ops *dp) {
+    (void)dp;
+    MHIM_ASSERT(n->dev != NULL);
+    return MHIM_OK;
+}
+
+void engine_device_step_average(engine_net *n, int count) {
+    (void)count;
+    MHIM_ASSERT(n->dev != NULL);
+}
+
+void engine_device_upload_teacher(engine_net *n) { MHIM_ASSERT(n->dev != NULL); }
 
 void engine_device_set_eval_params(engine_net *n, const float *params) {
     (void)params;

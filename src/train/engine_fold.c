@@ -186,9 +186,9 @@ static int accum_schedules(const mhim_config *cfg, const fold_sets *s, engine_st
 }
 
 /* One optimiser step over the bags of step t (this process's shards; a data-parallel group all-reduces the summed
- * gradients, the stop flag and the stats in one call), then Adam + EMA with the gradients averaged over the step's
- * bags (W > 1), or summed with each loss divided by the step's bag count (v2 accumulation, K > 1). Returns 1
- * (nothing applied) when any rank was asked to stop. */
+ * gradients, the stop flag and the stats in one call; --device=cuda keeps the sum on the GPU), then Adam + EMA with
+ * the gradients averaged over the step's bags (W > 1), or summed with each loss divided by the step's bag count
+ * (v2 accumulation, K > 1). Returns 1 (nothing applied) when any rank was asked to stop. */
 static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t t, mhim_bag_view *view,
                       double add[6], int *guarded_bag) {
     engine_net *n = &r->net;
@@ -199,7 +199,12 @@ static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t
     int count = 0, rc = MHIM_OK;
     memset(add, 0, 6 * sizeof *add);
     *guarded_bag = -1;
-    if (S > 1) memset(acc, 0, (size_t)(total + ENGINE_STEP_EXTRA) * sizeof *acc);
+    if (S > 1 && n->dev) { /* --device=cuda: the step sum stays on the GPU, the host keeps the extras */
+        memset(acc + total, 0, ENGINE_STEP_EXTRA * sizeof *acc);
+        engine_device_step_begin(n);
+    } else if (S > 1) {
+        memset(acc, 0, (size_t)(total + ENGINE_STEP_EXTRA) * sizeof *acc);
+    }
     ctx->accum_bags = 0;
     for (int j = 0; s->K > 1 && j < S; j++) ctx->accum_bags += s->order[t * S + j] >= 0;
     for (int j = 0; j < S; j++) {
@@ -219,13 +224,15 @@ static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t
         if (st.guarded) *guarded_bag = (int)bag;
         const double v[6] = {st.loss, st.cls, st.cl, (double)st.patches, (double)st.kept, st.guarded};
         for (int k = 0; k < 6; k++) add[k] += v[k];
-        if (S > 1)
+        if (S > 1 && n->dev)
+            engine_device_step_add(n);
+        else if (S > 1)
             for (int64_t i = 0; i < total; i++) acc[i] += n->grads[i];
     }
     if (group) {
         acc[total] = engine_stop_requested() ? 1.0f : 0.0f;
         for (int k = 0; k < 6; k++) acc[total + 1 + k] = (float)add[k];
-        rc = dp->sum_f32(dp->ctx, acc, total + ENGINE_STEP_EXTRA);
+        rc = n->dev ? engine_device_step_allreduce(n, dp) : dp->sum_f32(dp->ctx, acc, total + ENGINE_STEP_EXTRA);
         if (rc != MHIM_OK) return rc;
         if (acc[total] > 0.0f) return 1;
         for (int k = 0; k < 6; k++) add[k] = acc[total + 1 + k];
@@ -234,7 +241,9 @@ static int train_step(engine_run *r, fold_sets *s, engine_step_ctx *ctx, int64_t
         engine_step_apply(n, n->grads, ctx->mm);
         return MHIM_OK;
     }
-    if (count > 1 && s->K == 1)
+    if (count > 1 && s->K == 1 && n->dev)
+        engine_device_step_average(n, count);
+    else if (count > 1 && s->K == 1)
         for (int64_t i = 0; i < total; i++) acc[i] /= (float)count;
     engine_step_apply(n, acc, ctx->mm);
     return MHIM_OK;
@@ -262,6 +271,7 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         if (dp && dp->size > 1 && n->mhim && !n->tea_same) { /* group rank 0 owns the teacher */
             rc = dp->bcast_f32(dp->ctx, n->teacher, n->L->total);
             if (rc != MHIM_OK) break;
+            if (n->dev) engine_device_upload_teacher(n);
         }
         int64_t n_local = epoch_order(r, s, e, c->iter);
         rc = mhim_bagstore_announce(r->data.store, s->local, n_local);

@@ -186,9 +186,9 @@ int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, 
 }
 
 void engine_step_apply(engine_net *n, const float *grads, double mm) {
-    if (n->dev) { /* the gradients are the device copy of n->grads */
-        MHIM_ASSERT(grads == n->grads);
-        engine_device_step_apply(n, mm);
+    if (n->dev) { /* the gradients are the device copy of n->grads or of n->step_grads (the step sum) */
+        MHIM_ASSERT(grads == n->grads || grads == n->step_grads);
+        engine_device_step_apply(n, grads == n->step_grads, mm);
         return;
     }
     adam_step(n, grads);

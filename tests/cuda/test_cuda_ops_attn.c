@@ -1,9 +1,12 @@
 /* CPU-vs-GPU parity of the MIL attention ops: attention pooling, the ABMIL score network (ReLU and GELU), gated
  * attention (ReLU without biases as MHIM, tanh with biases as Ilse et al.) and the DSMIL pieces (critical
- * instances, critical-instance attention, bag classifier), forward and backward. Skipped (77) without a GPU. */
+ * instances, critical-instance attention, bag classifier, the v1 class loss), forward and backward. Skipped (77)
+ * without a GPU. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "mhim/common.h"
+#include "mhim/models/dsmil.h"
 #include "mhim/ops.h"
 #include "parity.h"
 
@@ -180,6 +183,26 @@ static int t_dsmil(mhim_cuda_ctx *ctx, test_rng *r) {
     return bad;
 }
 
+/* DSMIL's v1 class loss (0.5·CE(bag) + 0.5·CE(max), both gradients) vs mhim_dsmil_loss, 3 classes. */
+static int t_dsmil_loss(mhim_cuda_ctx *ctx, test_rng *r) {
+    enum { C = 3 };
+    const int64_t y = 2;
+    const float dloss = 0.7f;
+    float *bag = parity_random(r, C, -3.0f, 3.0f), *mx = parity_random(r, C, -3.0f, 3.0f);
+    float d_bag[C], d_max[C];
+    const float loss = mhim_dsmil_loss(d_bag, d_max, 1, bag, mx, y, dloss, C);
+    float *bag_d = parity_up(ctx, bag, C), *max_d = parity_up(ctx, mx, C), *loss_d = mhim_cuda_floats(ctx, 1);
+    float *dbag_d = mhim_cuda_floats(ctx, C), *dmax_d = mhim_cuda_floats(ctx, C);
+    int64_t *y_d = parity_up_i64(ctx, &y, 1);
+    mhim_cuda_dsmil_loss_v1(ctx, loss_d, dbag_d, dmax_d, bag_d, max_d, y_d, dloss, C);
+    int bad = parity_check_scalar(ctx, "dsmil v1 loss", loss_d, loss, 1e-6, 1e-6);
+    bad += parity_check(ctx, "dsmil v1 loss d_bag", dbag_d, d_bag, C, 1e-6, 1e-6);
+    bad += parity_check(ctx, "dsmil v1 loss d_max", dmax_d, d_max, C, 1e-6, 1e-6);
+    free(bag);
+    free(mx);
+    return bad;
+}
+
 static int t_relu_plain(mhim_cuda_ctx *c, test_rng *r) { return t_abmil_scores(c, r, MHIM_ACT_RELU, 0, "relu"); }
 static int t_gelu_bias(mhim_cuda_ctx *c, test_rng *r) { return t_abmil_scores(c, r, MHIM_ACT_GELU, 1, "gelu+bias"); }
 static int t_gated_mhim(mhim_cuda_ctx *c, test_rng *r) { return t_gated(c, r, MHIM_ACT_RELU, 0, "relu"); }
@@ -191,7 +214,7 @@ int main(void) {
     if (rc) return rc;
     test_rng rng = {777ULL};
     int (*tests[])(mhim_cuda_ctx *, test_rng *) = {t_attnpool, t_relu_plain, t_gelu_bias, t_gated_mhim,
-                                                   t_gated_ilse, t_dsmil};
+                                                   t_gated_ilse, t_dsmil, t_dsmil_loss};
     int bad = 0;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         size_t mark = mhim_cuda_mark(ctx);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `mhim train --device=cuda` against `--device=cpu` on a small synthetic cohort: ABMIL pure, ABMIL mhim (teacher
-# from the pure run), DSMIL pure and TransMIL mhim (random teacher), 3 epochs x 3 folds each; the mean test AUC of results.csv must agree within
+# from the pure run), ABMIL mhim with --bags_per_step 2 (MHIM_BAGS_PER_STEP; the step's gradients summed on the
+# device), DSMIL pure (and with MHIM_TRAIN_DSMIL_BPS=1 also with --bags_per_step) and TransMIL mhim (random teacher),
+# 3 epochs x 3 folds each; the mean test AUC of results.csv must agree within
 # 0.02 and the first epoch's mean training loss within 1e-3 relative (float rounding only: same seeds, dropout masks
 # and mask code). Prints both per model. Exits 77 when this mhim has no CUDA backend or no GPU is usable (the first
 # --device=cuda run says so). MHIM_GPU_BIN (default MHIM_BIN) runs the --device=cuda half; with MHIM_EXPECT_IDENTICAL=1
@@ -74,19 +76,24 @@ compare() {
     fi
 }
 
+bps=${MHIM_BAGS_PER_STEP:-2}
 # MHIM_TRAIN_TRANSMIL=0 leaves the TransMIL run out (the host stand-in run: test_cuda_transmil_on_host covers it)
 for device in cuda cpu; do
     run "$device" pure_attn --model pure --baseline attn
     run "$device" mhim_attn --baseline attn --teacher_init "$tmp/models/p/pure_attn_$device" --cl_alpha=0.1 \
         --mask_ratio=0.5 --mask_ratio_h=0.01 --mask_ratio_hr=0.5 --mrh_sche --init_stu_type=fc
+    run "$device" mhim_attn_bps --baseline attn --teacher_init "$tmp/models/p/pure_attn_$device" --cl_alpha=0.1 \
+        --mask_ratio=0.5 --mask_ratio_h=0.01 --mask_ratio_hr=0.5 --mrh_sche --init_stu_type=fc --bags_per_step "$bps"
     run "$device" pure_dsmil --model pure --baseline dsmil
+    [ "${MHIM_TRAIN_DSMIL_BPS:-0}" = 1 ] && run "$device" pure_dsmil_bps --model pure --baseline dsmil --bags_per_step "$bps"
     [ "${MHIM_TRAIN_TRANSMIL:-1}" = 1 ] && run "$device" mhim_tmil --baseline selfattn --model mhim --cl_alpha=0.1 --mask_ratio=0.5 --mask_ratio_h=0.01 \
         --mask_ratio_hr=0.5 --mrh_sche
 done
 # metrics.jsonl of a run without its timing fields
 metrics() { sed -e 's/,"epoch_seconds":[0-9.e+-]*//' -e 's/,"peak_rss_mib":[0-9.e+-]*//' "$tmp/models/p/$1/metrics.jsonl"; }
 
-titles=(pure_attn mhim_attn pure_dsmil)
+titles=(pure_attn mhim_attn mhim_attn_bps pure_dsmil)
+[ "${MHIM_TRAIN_DSMIL_BPS:-0}" = 1 ] && titles+=(pure_dsmil_bps)
 [ "${MHIM_TRAIN_TRANSMIL:-1}" = 1 ] && titles+=(mhim_tmil)
 for title in "${titles[@]}"; do
     compare "$title"
@@ -100,4 +107,8 @@ for title in "${titles[@]}"; do
         fail=1
     fi
 done
+if cmp -s <(metrics mhim_attn_cpu) <(metrics mhim_attn_bps_cpu); then
+    echo "FAIL --bags_per_step $bps trained as one bag per step (metrics.jsonl equal)"
+    fail=1
+fi
 exit $fail

@@ -1,6 +1,6 @@
 /* What the GPU training engine covers (mhim_device_gpu_coverage, checked for --device=cuda before a run starts):
- * v1 ABMIL/DSMIL pure and MHIM are accepted; TransMIL, MHIM-v2, data-parallel groups and --bags_per_step > 1 are
- * refused with one message naming the option and pointing to --device=cpu. Runs in every build (no GPU needed). */
+ * v1 ABMIL/DSMIL/TransMIL pure and MHIM are accepted, also with --bags_per_step > 1 and in data-parallel groups;
+ * MHIM-v2 is refused with one message naming the option and pointing to --device=cpu. Runs in every build (no GPU needed). */
 #include <stdio.h>
 #include <string.h>
 
@@ -41,8 +41,10 @@ int main(void) {
     bad += expect("DSMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=dsmil", NULL});
     bad += expect("TransMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=selfattn", NULL});
     bad += expect("MHIM-v2", 0, "--mhim_version=2", (const char *const[]){"--mhim_version=2", NULL});
-    bad += expect("data-parallel group", 0, "--group_size", (const char *const[]){"--baseline=attn", "--group_size=2", NULL});
-    bad += expect("bags per step", 0, "--bags_per_step", (const char *const[]){"--baseline=dsmil", "--bags_per_step=4", NULL});
+    bad += expect("data-parallel group", 1, NULL, (const char *const[]){"--baseline=attn", "--group_size=2", NULL});
+    bad += expect("bags per step", 1, NULL, (const char *const[]){"--baseline=dsmil", "--bags_per_step=4", NULL});
+    bad += expect("MHIM-v2 in a group", 0, "--mhim_version=2",
+                  (const char *const[]){"--mhim_version=2", "--group_size=2", "--bags_per_step=2", NULL});
     printf("%s: %d failing check(s)\n", bad ? "FAIL" : "PASS", bad);
     return bad ? 1 : 0;
 }

@@ -3,6 +3,7 @@
  * instance softmax, ABMIL and gated scores, the DSMIL pieces, and cuda/model_ops.cu (row dropout masks, copy, add).
  * Included after host_ops.c by the *_on_host tests in builds WITHOUT CUDA. */
 #include "mhim/ops/attnpool.h"
+#include "mhim/models/dsmil.h"
 #include "mhim/ops/dsmil.h"
 #include "mhim/ops/softmax.h"
 
@@ -80,6 +81,12 @@ void mhim_cuda_dsmil_instance_score(mhim_cuda_ctx *ctx, float *score, const floa
     mhim_dsmil_instance_score(score, inst, n, C);
 }
 
+void mhim_cuda_dsmil_loss_v1(mhim_cuda_ctx *ctx, float *loss, float *d_bag, float *d_max, const float *bag_logit,
+                             const float *max_logit, const int64_t *target, float dloss, int64_t C) {
+    (void)ctx;
+    *loss = mhim_dsmil_loss(d_bag, d_max, 1, bag_logit, max_logit, *target, dloss, C);
+}
+
 void mhim_cuda_dsmil_attention_forward(mhim_cuda_ctx *ctx, float *bag, float *attn, const float *q,
                                        const int64_t *crit, const float *v, int64_t n, int64_t C, int64_t Dq,
                                        int64_t D) {
@@ -120,4 +127,9 @@ void mhim_cuda_copy(mhim_cuda_ctx *ctx, void *dst, const void *src, size_t bytes
 void mhim_cuda_add(mhim_cuda_ctx *ctx, float *y, const float *x, int64_t n) {
     (void)ctx;
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void mhim_cuda_div(mhim_cuda_ctx *ctx, float *y, float divisor, int64_t n) {
+    (void)ctx;
+    for (int64_t i = 0; i < n; i++) y[i] /= divisor;
 }
