@@ -55,14 +55,16 @@ static nys_dims dims_of(const mhim_transmil_config *c, int64_t n) {
     return d;
 }
 
+/* The cache of one layer: everything of mhim_nystrom_cache but a1z (a1 · pinv), which the backward recomputes. */
 static size_t nys_cache_bytes(const nys_dims *d) {
-    return 3 * fl(d->H * d->np * d->dh) + 2 * fl(d->H * d->m * d->dh) + 2 * fl(d->H * d->np * d->m) +
+    return 3 * fl(d->H * d->np * d->dh) + 2 * fl(d->H * d->m * d->dh) + fl(d->H * d->np * d->m) +
            fl(d->H * d->m * d->m) + fl(d->H * d->m * d->np) + fl((ITERS + 1) * d->H * d->m * d->m) + fl(2) +
            fl(d->H * d->m * d->dh) + fl(d->n * d->I);
 }
 
 static size_t nys_forward_bytes(const nys_dims *d) {
-    return fl(d->n * 3 * d->I) + fl(d->H * d->np * d->dh) + fl(mhim_cuda_nystrom_pinv_forward_scratch_floats(d->H, d->m));
+    return fl(d->n * 3 * d->I) + fl(d->H * d->np * d->dh) + fl(d->H * d->np * d->m) +
+           fl(mhim_cuda_nystrom_pinv_forward_scratch_floats(d->H, d->m));
 }
 
 static size_t nys_backward_bytes(const nys_dims *d) {
@@ -164,7 +166,7 @@ static void carve_nys_cache(mhim_cuda_ctx *ctx, mhim_nystrom_cache *c, const nys
     c->a3 = mhim_cuda_floats(ctx, H * m * np);
     c->z = mhim_cuda_floats(ctx, (ITERS + 1) * H * m * m);
     c->pinv_norm = mhim_cuda_floats(ctx, 2);
-    c->a1z = mhim_cuda_floats(ctx, H * np * m);
+    c->a1z = NULL; /* a1 · pinv: forward scratch, recomputed by the backward */
     c->a3v = mhim_cuda_floats(ctx, H * m * dh);
     c->merged = mhim_cuda_floats(ctx, d->n * d->I);
 }
@@ -182,6 +184,7 @@ static void nystrom_forward(mhim_cuda_ctx *ctx, float *out, mhim_nystrom_cache *
     const int64_t H = d->H, n = d->n, np = d->np, m = d->m, dh = d->dh, I = d->I;
     const size_t mark = mhim_cuda_mark(ctx);
     float *qkv = mhim_cuda_floats(ctx, n * 3 * I), *o = mhim_cuda_floats(ctx, H * np * dh);
+    float *a1z = mhim_cuda_floats(ctx, H * np * m);
     float *pinv_scratch = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m));
     mhim_cuda_linear_forward(ctx, qkv, x, params + ly->w_qkv, NULL, n, d->D, 3 * I);
     mhim_cuda_transmil_split_heads(ctx, c->q, c->k, c->v, qkv, n, H, dh, d->pad, q_scale(dh));
@@ -195,9 +198,9 @@ static void nystrom_forward(mhim_cuda_ctx *ctx, float *out, mhim_nystrom_cache *
     mhim_cuda_softmax_rows_forward(ctx, c->a3, c->a3, NULL, H * m, np);
     mhim_cuda_nystrom_pinv_forward(ctx, c->z, c->pinv_norm, pinv_scratch, c->a2, H, m);
     const float *pinv = c->z + ITERS * H * m * m;
-    head_gemm(ctx, d, 0, 0, np, m, m, c->a1, pinv, 0.0f, c->a1z);
+    head_gemm(ctx, d, 0, 0, np, m, m, c->a1, pinv, 0.0f, a1z);
     head_gemm(ctx, d, 0, 0, m, dh, np, c->a3, c->v, 0.0f, c->a3v);
-    head_gemm(ctx, d, 0, 0, np, dh, m, c->a1z, c->a3v, 0.0f, o);
+    head_gemm(ctx, d, 0, 0, np, dh, m, a1z, c->a3v, 0.0f, o);
     mhim_cuda_nystrom_res_conv_forward_acc(ctx, o, c->v, params + ly->w_res, H, np, dh);
     mhim_cuda_transmil_merge_heads(ctx, c->merged, o, n, H, dh, d->pad);
     mhim_cuda_linear_forward(ctx, out, c->merged, params + ly->w_out, params + ly->b_out, n, I, d->D);
@@ -227,9 +230,10 @@ static void nystrom_backward(mhim_cuda_ctx *ctx, float *dx, const float *dout, c
     mhim_cuda_transmil_unmerge_heads(ctx, d_o, dmerged, n, H, dh, d->pad);
     mhim_cuda_memset0(ctx, dv, (size_t)(H * np * dh) * sizeof(float));
     mhim_cuda_nystrom_res_conv_backward_acc(ctx, dv, grads + ly->w_res, d_o, c->v, params + ly->w_res, H, np, dh);
-    /* o = a1z · a3v;  a1z = a1 · Z;  a3v = a3 · v */
+    /* o = a1z · a3v;  a1z = a1 · Z (recomputed in da1's block, spent before da1 is written);  a3v = a3 · v */
+    head_gemm(ctx, d, 0, 0, np, m, m, c->a1, pinv, 0.0f, da1);
+    head_gemm(ctx, d, 1, 0, m, dh, np, da1, d_o, 0.0f, da3v);
     head_gemm(ctx, d, 0, 1, np, m, dh, d_o, c->a3v, 0.0f, da1z);
-    head_gemm(ctx, d, 1, 0, m, dh, np, c->a1z, d_o, 0.0f, da3v);
     head_gemm(ctx, d, 0, 1, np, m, m, da1z, pinv, 0.0f, da1);
     head_gemm(ctx, d, 1, 0, m, m, np, c->a1, da1z, 0.0f, dz);
     head_gemm(ctx, d, 0, 1, m, np, dh, da3v, c->v, 0.0f, da3);
