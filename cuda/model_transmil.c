@@ -1,6 +1,7 @@
-/* TransMIL on the GPU: the CPU model's forward (src/models/transmil_forward.c, src/ops/nystrom.c), backward
- * (transmil_backward.c, nystrom_backward.c) and attention export composed from the device ops, block for block in
- * the same order (see cuda/model_transmil.h). */
+/* TransMIL on the GPU: the CPU model's forward (src/models/transmil_forward.c, src/ops/nystrom.c) and backward
+ * (transmil_backward.c, nystrom_backward.c) composed from the device ops, block for block in the same order, and a
+ * lean predict (the same arithmetic without caches, one head's attention blocks at a time) with the attention export
+ * (see cuda/model_transmil.h). */
 #include "model_transmil.h"
 #include "model_embed.h"
 

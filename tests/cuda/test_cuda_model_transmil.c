@@ -221,7 +221,7 @@ static int run_case(mhim_cuda_ctx *ctx, const tcase *tc, test_rng *r) {
 }
 
 /* The predict reserve of a large bag (computed, nothing run): the lean predict needs at most half of the training
- * forward + backward's arena, which is what predict reserved (and mostly used) when it ran the training forward. */
+ * forward + backward's arena (predict reserved that, and used most of it, when it ran the training forward). */
 static int predict_estimate(void) {
     const int64_t N = 29335;
     const mhim_model_config mc = {.kind = MHIM_MODEL_TRANSMIL, .version = 1, .input_dim = 1024, .n_classes = 2,
