@@ -1,6 +1,7 @@
-/* TransMIL on the GPU: the CPU model's forward (src/models/transmil_forward.c, src/ops/nystrom.c), backward
- * (transmil_backward.c, nystrom_backward.c) and attention export composed from the device ops, block for block in
- * the same order (see cuda/model_transmil.h). */
+/* TransMIL on the GPU: the CPU model's forward (src/models/transmil_forward.c, src/ops/nystrom.c) and backward
+ * (transmil_backward.c, nystrom_backward.c) composed from the device ops, block for block in the same order, and a
+ * lean predict (the same arithmetic without caches, one head's attention blocks at a time) with the attention export
+ * (see cuda/model_transmil.h). */
 #include "model_transmil.h"
 #include "model_embed.h"
 
@@ -55,14 +56,16 @@ static nys_dims dims_of(const mhim_transmil_config *c, int64_t n) {
     return d;
 }
 
+/* The cache of one layer: everything of mhim_nystrom_cache but a1z (a1 · pinv), which the backward recomputes. */
 static size_t nys_cache_bytes(const nys_dims *d) {
-    return 3 * fl(d->H * d->np * d->dh) + 2 * fl(d->H * d->m * d->dh) + 2 * fl(d->H * d->np * d->m) +
+    return 3 * fl(d->H * d->np * d->dh) + 2 * fl(d->H * d->m * d->dh) + fl(d->H * d->np * d->m) +
            fl(d->H * d->m * d->m) + fl(d->H * d->m * d->np) + fl((ITERS + 1) * d->H * d->m * d->m) + fl(2) +
            fl(d->H * d->m * d->dh) + fl(d->n * d->I);
 }
 
 static size_t nys_forward_bytes(const nys_dims *d) {
-    return fl(d->n * 3 * d->I) + fl(d->H * d->np * d->dh) + fl(mhim_cuda_nystrom_pinv_forward_scratch_floats(d->H, d->m));
+    return fl(d->n * 3 * d->I) + fl(d->H * d->np * d->dh) + fl(d->H * d->np * d->m) +
+           fl(mhim_cuda_nystrom_pinv_forward_scratch_floats(d->H, d->m));
 }
 
 static size_t nys_backward_bytes(const nys_dims *d) {
@@ -79,10 +82,10 @@ static size_t kept_bytes(const mhim_transmil_config *c, const nys_dims *d) {
     return b + 2 * fl(D) + 2 * fl(1);
 }
 
-/* Scratch of the forward beyond its caches (also covers predict's attention export). */
+/* Scratch of the forward beyond its caches. */
 static size_t forward_scratch_bytes(const nys_dims *d) {
     const size_t ppeg = fl(mhim_ppeg_forward_scratch_floats(d->n - 1, d->D));
-    return fl(d->n * d->D) + max_size(max_size(nys_forward_bytes(d), ppeg), fl(d->H * d->m));
+    return fl(d->n * d->D) + max_size(nys_forward_bytes(d), ppeg);
 }
 
 static size_t backward_scratch_bytes(const nys_dims *d) {
@@ -90,9 +93,36 @@ static size_t backward_scratch_bytes(const nys_dims *d) {
     return 2 * fl(d->D) + 3 * fl(d->n * d->D) + max_size(nys_backward_bytes(d), ppeg);
 }
 
-size_t mhim_cuda_transmil_arena_bytes(const mhim_cuda_transmil *net, int64_t n_max) {
+size_t mhim_cuda_transmil_train_arena_bytes(const mhim_cuda_transmil *net, int64_t n_max) {
     const nys_dims d = dims_of(&net->m.cfg, (n_max > 1 ? n_max : 1) + 1);
     return kept_bytes(&net->m.cfg, &d) + max_size(forward_scratch_bytes(&d), backward_scratch_bytes(&d));
+}
+
+/* Blocks of one lean Nyström layer (lean_layer) beyond the tokens: o, q, k, v, then the largest of its phases. */
+static size_t lean_layer_bytes(const nys_dims *d) {
+    const int64_t H = d->H, np = d->np, m = d->m, dh = d->dh;
+    const size_t heads = 4 * fl(H * np * dh); /* o, q, k, v (H, np, dh) */
+    const size_t project = fl(d->n * d->D) + 2 * fl(d->n);
+    const size_t state = 2 * fl(H * m * dh) + fl(H * m * m) + fl((ITERS + 1) * H * m * m) + fl(2);
+    const size_t per_head = 2 * fl(np * m) + fl(m * dh) + fl(m);
+    const size_t attention =
+        state + max_size(fl(mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m)), per_head);
+    const size_t output = fl(d->n * d->I) + fl(d->n * d->D) + by(d->n * d->D) + fl(H * np * dh); /* after q, k, v */
+    return max_size(heads + max_size(project, attention), output);
+}
+
+size_t mhim_cuda_transmil_predict_arena_bytes(const mhim_cuda_transmil *net, int64_t n_max) {
+    const nys_dims d = dims_of(&net->m.cfg, (n_max > 1 ? n_max : 1) + 1);
+    const int64_t rows = (d.n - 1) * d.D;
+    const size_t embed = 2 * fl(rows) + by(rows); /* h, pre (GELU), keep (dropout) */
+    const size_t ppeg = fl(mhim_ppeg_forward_scratch_floats(d.n - 1, d.D));
+    const size_t tail = fl(d.D) + 2 * fl(1); /* cls row feature, its LayerNorm statistics */
+    return fl(d.n * d.D) + max_size(max_size(embed, ppeg), max_size(lean_layer_bytes(&d), tail));
+}
+
+size_t mhim_cuda_transmil_arena_bytes(const mhim_cuda_transmil *net, int64_t n_max) {
+    return max_size(mhim_cuda_transmil_train_arena_bytes(net, n_max),
+                    mhim_cuda_transmil_predict_arena_bytes(net, n_max));
 }
 
 /* ---- create / free ------------------------------------------------------------------------------------------- */
@@ -137,7 +167,7 @@ static void carve_nys_cache(mhim_cuda_ctx *ctx, mhim_nystrom_cache *c, const nys
     c->a3 = mhim_cuda_floats(ctx, H * m * np);
     c->z = mhim_cuda_floats(ctx, (ITERS + 1) * H * m * m);
     c->pinv_norm = mhim_cuda_floats(ctx, 2);
-    c->a1z = mhim_cuda_floats(ctx, H * np * m);
+    c->a1z = NULL; /* a1 · pinv: forward scratch, recomputed by the backward */
     c->a3v = mhim_cuda_floats(ctx, H * m * dh);
     c->merged = mhim_cuda_floats(ctx, d->n * d->I);
 }
@@ -155,6 +185,7 @@ static void nystrom_forward(mhim_cuda_ctx *ctx, float *out, mhim_nystrom_cache *
     const int64_t H = d->H, n = d->n, np = d->np, m = d->m, dh = d->dh, I = d->I;
     const size_t mark = mhim_cuda_mark(ctx);
     float *qkv = mhim_cuda_floats(ctx, n * 3 * I), *o = mhim_cuda_floats(ctx, H * np * dh);
+    float *a1z = mhim_cuda_floats(ctx, H * np * m);
     float *pinv_scratch = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m));
     mhim_cuda_linear_forward(ctx, qkv, x, params + ly->w_qkv, NULL, n, d->D, 3 * I);
     mhim_cuda_transmil_split_heads(ctx, c->q, c->k, c->v, qkv, n, H, dh, d->pad, q_scale(dh));
@@ -168,9 +199,9 @@ static void nystrom_forward(mhim_cuda_ctx *ctx, float *out, mhim_nystrom_cache *
     mhim_cuda_softmax_rows_forward(ctx, c->a3, c->a3, NULL, H * m, np);
     mhim_cuda_nystrom_pinv_forward(ctx, c->z, c->pinv_norm, pinv_scratch, c->a2, H, m);
     const float *pinv = c->z + ITERS * H * m * m;
-    head_gemm(ctx, d, 0, 0, np, m, m, c->a1, pinv, 0.0f, c->a1z);
+    head_gemm(ctx, d, 0, 0, np, m, m, c->a1, pinv, 0.0f, a1z);
     head_gemm(ctx, d, 0, 0, m, dh, np, c->a3, c->v, 0.0f, c->a3v);
-    head_gemm(ctx, d, 0, 0, np, dh, m, c->a1z, c->a3v, 0.0f, o);
+    head_gemm(ctx, d, 0, 0, np, dh, m, a1z, c->a3v, 0.0f, o);
     mhim_cuda_nystrom_res_conv_forward_acc(ctx, o, c->v, params + ly->w_res, H, np, dh);
     mhim_cuda_transmil_merge_heads(ctx, c->merged, o, n, H, dh, d->pad);
     mhim_cuda_linear_forward(ctx, out, c->merged, params + ly->w_out, params + ly->b_out, n, I, d->D);
@@ -200,9 +231,10 @@ static void nystrom_backward(mhim_cuda_ctx *ctx, float *dx, const float *dout, c
     mhim_cuda_transmil_unmerge_heads(ctx, d_o, dmerged, n, H, dh, d->pad);
     mhim_cuda_memset0(ctx, dv, (size_t)(H * np * dh) * sizeof(float));
     mhim_cuda_nystrom_res_conv_backward_acc(ctx, dv, grads + ly->w_res, d_o, c->v, params + ly->w_res, H, np, dh);
-    /* o = a1z · a3v;  a1z = a1 · Z;  a3v = a3 · v */
+    /* o = a1z · a3v;  a1z = a1 · Z (recomputed in da1's block, spent before da1 is written);  a3v = a3 · v */
+    head_gemm(ctx, d, 0, 0, np, m, m, c->a1, pinv, 0.0f, da1);
+    head_gemm(ctx, d, 1, 0, m, dh, np, da1, d_o, 0.0f, da3v);
     head_gemm(ctx, d, 0, 1, np, m, dh, d_o, c->a3v, 0.0f, da1z);
-    head_gemm(ctx, d, 1, 0, m, dh, np, c->a1z, d_o, 0.0f, da3v);
     head_gemm(ctx, d, 0, 1, np, m, m, da1z, pinv, 0.0f, da1);
     head_gemm(ctx, d, 1, 0, m, m, np, c->a1, da1z, 0.0f, dz);
     head_gemm(ctx, d, 0, 1, m, np, dh, da3v, c->v, 0.0f, da3);
@@ -381,7 +413,92 @@ void mhim_cuda_transmil_backward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, co
     net->cached = 0;
 }
 
-/* ---- predict ------------------------------------------------------------------------------------------------- */
+/* ---- predict: the lean whole-bag forward --------------------------------------------------------------------- */
+
+/* Single-matrix GEMM on the context (a batch of one). */
+static void gemm1(mhim_cuda_ctx *ctx, int ta, int tb, int64_t M, int64_t N, int64_t K, const float *a, const float *b,
+                  float *c) {
+    mhim_cuda_gemm_batched(ctx, ta, tb, M, N, K, 1.0f, a, 0, b, 0, 0.0f, c, 0, 1);
+}
+
+/* q, k, v (H, np, dh) of LN_l(tok) straight into the padded head-major layout (pad rows zero, q scaled): one
+ * batched GEMM per projection over the heads' row blocks of W_qkv, no (n, 3I) block. The scale dh^-0.5 is applied as
+ * the GEMM's alpha: for dim_head 64 it is 1/8, exact, so q equals the split of the full projection. */
+static void lean_project(mhim_cuda_ctx *ctx, float *q, float *k, float *v, const float *tok, const mhim_transmil *tm,
+                         const float *params, int l, const nys_dims *d) {
+    const mhim_transmil_layer *ly = &tm->layer[l];
+    const int64_t H = d->H, n = d->n, D = d->D, dh = d->dh, np = d->np, I = d->I;
+    const size_t mark = mhim_cuda_mark(ctx);
+    float *ln = mhim_cuda_floats(ctx, n * D), *mean = mhim_cuda_floats(ctx, n), *rstd = mhim_cuda_floats(ctx, n);
+    mhim_cuda_layernorm_forward(ctx, ln, mean, rstd, tok, params + ly->norm_w, params + ly->norm_b, n, D);
+    float *dst[3] = {q, k, v};
+    for (int part = 0; part < 3; part++) {
+        mhim_cuda_memset0(ctx, dst[part], (size_t)(H * np * dh) * sizeof(float));
+        mhim_cuda_gemm_batched(ctx, 0, 1, n, dh, D, part == 0 ? q_scale(dh) : 1.0f, ln, 0,
+                               params + ly->w_qkv + part * I * D, dh * D, 0.0f, dst[part] + d->pad * dh, np * dh, H);
+    }
+    mhim_cuda_reset(ctx, mark);
+}
+
+/* tok (n, D) += to_out dropout of Nys_l(LN_l(tok)) (cls_only: row 0 only, as layer 2), without caches: the
+ * landmark matrices of all heads (the pseudo-inverse couples them), then one head at a time its a1 and a3
+ * (np × landmarks each, the largest blocks), the cls-row attention into map (H, n − 1) when not NULL. */
+static void lean_layer(mhim_cuda_ctx *ctx, float *tok, float *map, const mhim_transmil *tm, const float *params,
+                       int l, const mhim_rng *dropout, int cls_only, const nys_dims *d) {
+    const mhim_transmil_layer *ly = &tm->layer[l];
+    const int64_t H = d->H, n = d->n, np = d->np, m = d->m, dh = d->dh, I = d->I, D = d->D;
+    const size_t layer_mark = mhim_cuda_mark(ctx);
+    float *o = mhim_cuda_floats(ctx, H * np * dh);
+    const size_t qkv_mark = mhim_cuda_mark(ctx);
+    float *q = mhim_cuda_floats(ctx, H * np * dh), *k = mhim_cuda_floats(ctx, H * np * dh);
+    float *v = mhim_cuda_floats(ctx, H * np * dh);
+    lean_project(ctx, q, k, v, tok, tm, params, l, d);
+
+    float *q_land = mhim_cuda_floats(ctx, H * m * dh), *k_land = mhim_cuda_floats(ctx, H * m * dh);
+    float *a2 = mhim_cuda_floats(ctx, H * m * m), *z = mhim_cuda_floats(ctx, (ITERS + 1) * H * m * m);
+    float *pinv_norm = mhim_cuda_floats(ctx, 2);
+    mhim_cuda_nystrom_landmarks_forward(ctx, q_land, q, H, m, d->l, dh);
+    mhim_cuda_nystrom_landmarks_forward(ctx, k_land, k, H, m, d->l, dh);
+    head_gemm(ctx, d, 0, 1, m, m, dh, q_land, k_land, 0.0f, a2); /* q_land k_landᵀ */
+    mhim_cuda_softmax_rows_forward(ctx, a2, a2, NULL, H * m, m);
+    {
+        const size_t mark = mhim_cuda_mark(ctx);
+        float *scratch = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m));
+        mhim_cuda_nystrom_pinv_forward(ctx, z, pinv_norm, scratch, a2, H, m);
+        mhim_cuda_reset(ctx, mark);
+    }
+    const float *pinv = z + ITERS * H * m * m;
+    for (int64_t h = 0; h < H; h++) {
+        const size_t mark = mhim_cuda_mark(ctx);
+        float *a1 = mhim_cuda_floats(ctx, np * m), *a3 = mhim_cuda_floats(ctx, m * np);
+        float *a3v = mhim_cuda_floats(ctx, m * dh), *r = mhim_cuda_floats(ctx, m);
+        const float *qh = q + h * np * dh, *kh = k + h * np * dh, *vh = v + h * np * dh, *zh = pinv + h * m * m;
+        gemm1(ctx, 0, 1, np, m, dh, qh, k_land + h * m * dh, a1);     /* q k_landᵀ */
+        gemm1(ctx, 0, 1, m, np, dh, q_land + h * m * dh, kh, a3);     /* q_land kᵀ */
+        mhim_cuda_softmax_rows_forward(ctx, a1, a1, NULL, np, m);
+        mhim_cuda_softmax_rows_forward(ctx, a3, a3, NULL, m, np);
+        if (map) mhim_cuda_transmil_cls_attention(ctx, map + h * (n - 1), r, a1, zh, a3, n, 1, m, d->pad);
+        gemm1(ctx, 0, 0, m, dh, np, a3, vh, a3v);
+        float *a1z = a3; /* a3 is spent: its block holds a1 · pinv */
+        gemm1(ctx, 0, 0, np, m, m, a1, zh, a1z);
+        gemm1(ctx, 0, 0, np, dh, m, a1z, a3v, o + h * np * dh);
+        mhim_cuda_reset(ctx, mark);
+    }
+    mhim_cuda_nystrom_res_conv_forward_acc(ctx, o, v, params + ly->w_res, H, np, dh);
+    mhim_cuda_reset(ctx, qkv_mark);
+
+    float *merged = mhim_cuda_floats(ctx, n * I), *out = mhim_cuda_floats(ctx, n * D);
+    mhim_cuda_transmil_merge_heads(ctx, merged, o, n, H, dh, d->pad);
+    mhim_cuda_linear_forward(ctx, out, merged, params + ly->w_out, params + ly->b_out, n, I, D);
+    if (dropout) {
+        uint8_t *keep = mhim_cuda_alloc(ctx, (size_t)(n * D));
+        mhim_cuda_dropout_mask(ctx, keep, dropout, (uint64_t)(l + 1) * MHIM_TRANSMIL_DROPOUT_BAND,
+                               MHIM_TRANSMIL_ATTN_DROPOUT, n * D);
+        mhim_cuda_dropout_forward(ctx, out, keep, out, MHIM_TRANSMIL_ATTN_DROPOUT, n * D);
+    }
+    mhim_cuda_transmil_add(ctx, tok, tok, out, cls_only ? D : n * D);
+    mhim_cuda_reset(ctx, layer_mark);
+}
 
 int mhim_cuda_transmil_predict(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, const float *params, const float *x,
                                int64_t N, const mhim_rng *dropout, int attn_layer, float *logits, float *max_logits,
@@ -391,16 +508,36 @@ int mhim_cuda_transmil_predict(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, cons
     if (attn_layer != 0 && attn_layer != 1 && attn_layer != -1)
         return mhim_fail("GPU TransMIL predict: attn_layer %d, expected 0 (first layer) or -1 (last layer)",
                          attn_layer);
+    const mhim_transmil *tm = &net->m;
+    const nys_dims d = dims_of(&tm->cfg, N + 1);
+    const int64_t n = d.n, D = d.D;
     const size_t mark = mhim_cuda_mark(ctx);
-    tm_cache c;
-    forward_all(ctx, &c, &net->m, params, x, N, NULL, N, dropout, logits, feat);
-    if (map) {
-        const nys_dims d = dims_of(&net->m.cfg, N + 1);
-        const mhim_nystrom_cache *nc = &c.nys[attn_layer == 0 ? 0 : 1];
-        float *r = mhim_cuda_floats(ctx, d.H * d.m);
-        mhim_cuda_transmil_cls_attention(ctx, map, r, nc->a1, nc->z + ITERS * d.H * d.m * d.m, nc->a3, d.n, d.H,
-                                         d.m, d.pad);
+    float *tok = mhim_cuda_floats(ctx, n * D); /* the tokens, updated in place layer by layer */
+    {
+        const size_t embed_mark = mhim_cuda_mark(ctx);
+        mhim_cuda_embed_cache emb;
+        mhim_cuda_embed_forward(&emb, ctx, &tm->embed, params, x, N, NULL, N, dropout);
+        mhim_cuda_copy(ctx, tok + D, emb.h, (size_t)(N * D) * sizeof(float));
+        mhim_cuda_copy(ctx, tok, params + tm->cls_token, (size_t)D * sizeof(float));
+        mhim_cuda_reset(ctx, embed_mark);
     }
+    lean_layer(ctx, tok, attn_layer == 0 ? map : NULL, tm, params, 0, dropout, 0, &d);
+    {
+        /* PPEG on the instance rows in place (the device op reads only its grid copy), the cls row bypasses it */
+        const size_t ppeg_mark = mhim_cuda_mark(ctx);
+        float *scratch = mhim_cuda_floats(ctx, mhim_ppeg_forward_scratch_floats(n - 1, D));
+        mhim_cuda_ppeg_forward(ctx, tok + D, scratch, tok + D, params + tm->ppeg_w[0], params + tm->ppeg_b[0],
+                               params + tm->ppeg_w[1], params + tm->ppeg_b[1], params + tm->ppeg_w[2],
+                               params + tm->ppeg_b[2], n - 1, D);
+        mhim_cuda_reset(ctx, ppeg_mark);
+    }
+    lean_layer(ctx, tok, attn_layer != 0 ? map : NULL, tm, params, 1, dropout, 1, &d);
+    float *cls_feat = mhim_cuda_floats(ctx, D), *mean = mhim_cuda_floats(ctx, 1), *rstd = mhim_cuda_floats(ctx, 1);
+    mhim_cuda_layernorm_forward(ctx, cls_feat, mean, rstd, tok, params + tm->norm_w, params + tm->norm_b, 1, D);
+    if (logits)
+        mhim_cuda_linear_forward(ctx, logits, cls_feat, params + tm->pred_w, params + tm->pred_b, 1, D,
+                                 tm->cfg.n_classes);
+    if (feat) mhim_cuda_copy(ctx, feat, cls_feat, (size_t)D * sizeof(float));
     mhim_cuda_reset(ctx, mark);
     return MHIM_OK;
 }

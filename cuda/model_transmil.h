@@ -30,6 +30,10 @@ void mhim_cuda_transmil_free(mhim_cuda_transmil *net); /* NULL is a no-op */
 /* Device arena bytes of one training forward + backward on up to n_max kept instances, or of one predict on up to
  * n_max instances (the larger of the two; linear in n_max). */
 size_t mhim_cuda_transmil_arena_bytes(const mhim_cuda_transmil *net, int64_t n_max);
+/* The two parts of it: one forward + backward on up to n_max kept instances (every activation and cache kept), and
+ * one predict on up to n_max instances (no caches; about a quarter of the former with 8 heads). */
+size_t mhim_cuda_transmil_train_arena_bytes(const mhim_cuda_transmil *net, int64_t n_max);
+size_t mhim_cuda_transmil_predict_arena_bytes(const mhim_cuda_transmil *net, int64_t n_max);
 
 /* Student forward on kept rows idx[0..n) (device int64; NULL = all rows, n == N) of the device bag x (N, input_dim),
  * in the order given; dropout NULL = eval, else train mode with exactly the CPU model's dropout masks (same Philox
@@ -43,7 +47,8 @@ int mhim_cuda_transmil_forward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, cons
  * Scratch is carved past the forward's caches and released before returning. */
 void mhim_cuda_transmil_backward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, const float *params, float *grads,
                                  const float *d_logits, const float *d_max_logits, const float *d_feat);
-/* Whole-bag forward without caches kept (the MHIM teacher in eval or train mode via dropout, and evaluation):
+/* Whole-bag forward without caches kept (the MHIM teacher in eval or train mode via dropout, and evaluation), the
+ * tokens updated in place layer by layer, a1 / a3 (np × landmarks) one head at a time:
  * logits (C), feat (512) (each may be NULL) and map (heads, N) (may be NULL) device = per-head cls-row attention of
  * layer attn_layer (0 = layer 1, 1 or -1 = layer 2), as mhim_transmil_teacher_forward's attn / mhim_model_predict's
  * map. Does not disturb the caches of the last student forward; releases its arena blocks before returning.

@@ -5,9 +5,11 @@
  * Per case: train step (dropout on, shuffled index list of 3/4 of the rows) and eval step (all rows): logits, feat,
  * every parameter gradient (accumulated onto a non-zero buffer), the arena the step used vs
  * mhim_cuda_transmil_arena_bytes; predict (eval, layer 1) vs mhim_model_predict; predict (dropout, layers 1 and 2)
- * vs mhim_transmil_teacher_forward. Everything downstream of the Nyström pseudo-inverse uses the TOL_ITER
- * tolerances; the front-end dropout masks must be identical, which the eval/train split makes visible (a wrong mask
- * fails only the train-mode lines). Skipped (77) without a GPU. */
+ * vs mhim_transmil_teacher_forward; the arena each predict used vs mhim_cuda_transmil_predict_arena_bytes. And,
+ * computed only: the predict estimate of a 29335 × 1024 bag with 8 heads is at most half the training one.
+ * Everything downstream of the Nyström pseudo-inverse uses the TOL_ITER tolerances; the front-end dropout masks
+ * must be identical, which the eval/train split makes visible (a wrong mask fails only the train-mode lines).
+ * Skipped (77) without a GPU. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,13 +130,18 @@ static int predict(fixture *f, const char *mode, const mhim_rng *dropout, int at
     float *logits_d = mhim_cuda_floats(f->ctx, C), *feat_d = mhim_cuda_floats(f->ctx, D);
     float *map_d = mhim_cuda_floats(f->ctx, H * N);
     const size_t outputs = mhim_cuda_mark(f->ctx);
+    /* start at the arena's peak so that the peak predict reaches measures the arena it used */
+    const size_t peak = mhim_cuda_arena_peak(f->ctx);
+    if (peak > outputs) mhim_cuda_alloc(f->ctx, peak - outputs);
+    const size_t before = mhim_cuda_mark(f->ctx), bytes = mhim_cuda_transmil_predict_arena_bytes(f->net, N);
     int bad = 0;
     if (mhim_cuda_transmil_predict(f->net, f->ctx, f->params_d, f->x_d, N, dropout, attn_layer, logits_d, NULL, feat_d,
                                    map_d) != MHIM_OK) {
         printf("FAIL %s %s predict: %s\n", f->tag, mode, mhim_error());
         return 1;
     }
-    char what[96];
+    const size_t used = mhim_cuda_arena_peak(f->ctx) - before;
+    char what[160];
     snprintf(what, sizeof what, "%s logits", mode);
     bad += check(f, what, logits_d, logits, C);
     snprintf(what, sizeof what, "%s feat", mode);
@@ -142,7 +149,9 @@ static int predict(fixture *f, const char *mode, const mhim_rng *dropout, int at
     snprintf(what, sizeof what, "%s map (heads x N)", mode);
     bad += check(f, what, map_d, map, H * N);
     snprintf(what, sizeof what, "%s %s predict releases its arena blocks", f->tag, mode);
-    bad += check_true(what, mhim_cuda_mark(f->ctx) == outputs);
+    bad += check_true(what, mhim_cuda_mark(f->ctx) == before);
+    snprintf(what, sizeof what, "%s %s arena used %zu <= predict_arena_bytes %zu", f->tag, mode, used, bytes);
+    bad += check_true(what, used <= bytes);
     mhim_cuda_reset(f->ctx, mark);
     free(logits), free(feat), free(map);
     return bad;
@@ -211,6 +220,32 @@ static int run_case(mhim_cuda_ctx *ctx, const tcase *tc, test_rng *r) {
     return bad;
 }
 
+/* The predict reserve of a large bag (computed, nothing run): the lean predict needs at most half of the training
+ * forward + backward's arena (predict reserved that, and used most of it, when it ran the training forward). */
+static int predict_estimate(void) {
+    const int64_t N = 29335;
+    const mhim_model_config mc = {.kind = MHIM_MODEL_TRANSMIL, .version = 1, .input_dim = 1024, .n_classes = 2,
+                                  .act = MHIM_ACT_RELU, .dropout = 0.25f, .da_act = MHIM_ACT_RELU, .heads = 8};
+    mhim_model *model = NULL;
+    mhim_cuda_transmil *net = NULL;
+    if (mhim_model_create(&model, &mc) != MHIM_OK || mhim_cuda_transmil_create(&net, model) != MHIM_OK)
+        MHIM_DIE("TransMIL N=%lld: %s", (long long)N, mhim_error());
+    const size_t predict = mhim_cuda_transmil_predict_arena_bytes(net, N);
+    const size_t train = mhim_cuda_transmil_train_arena_bytes(net, N);
+    const size_t total = mhim_cuda_transmil_arena_bytes(net, N);
+    char what[200];
+    snprintf(what, sizeof what,
+             "N=%lld input_dim 1024 H=8: predict estimate %.1f MiB <= half the train forward+backward %.1f MiB",
+             (long long)N, (double)predict / 1048576.0, (double)train / 1048576.0);
+    int bad = check_true(what, 2 * predict <= train);
+    snprintf(what, sizeof what, "N=%lld arena_bytes %zu = max(train %zu, predict %zu)", (long long)N, total, train,
+             predict);
+    bad += check_true(what, total == (train > predict ? train : predict));
+    mhim_cuda_transmil_free(net);
+    mhim_model_free(model);
+    return bad;
+}
+
 int main(void) {
     mhim_cuda_ctx *ctx = NULL;
     int rc = parity_open(&ctx);
@@ -220,7 +255,7 @@ int main(void) {
         {.N = 37, .heads = 8, .input_dim = 96, .n_classes = 2, .version = 1, .act = MHIM_ACT_RELU},
         {.N = 700, .heads = 2, .input_dim = 64, .n_classes = 3, .version = 2, .act = MHIM_ACT_GELU},
     };
-    int bad = 0;
+    int bad = predict_estimate();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) bad += run_case(ctx, &cases[i], &rng);
 
     /* bad input is reported, not crashed on */
