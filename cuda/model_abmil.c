@@ -7,6 +7,7 @@
 #include "mhim/common.h"
 #include "mhim/cuda_model.h"
 #include "mhim/models/abmil.h"
+#include "mhim/models/network_configs.h"
 #include "model_embed.h"
 
 #define L_HID MHIM_ABMIL_HIDDEN
@@ -27,7 +28,7 @@ int mhim_cuda_abmil_create(mhim_cuda_abmil **out, const mhim_model *cpu_model) {
     if (c->kind != MHIM_MODEL_ABMIL)
         return mhim_fail("GPU ABMIL: the model is %s, expected abmil", mhim_model_kind_name(c->kind));
     mhim_cuda_abmil *net = mhim_calloc(1, sizeof *net);
-    mhim_abmil_config a = {c->version, c->input_dim, c->n_classes, c->act, c->dropout, c->da_act, c->gated};
+    mhim_abmil_config a = mhim_registry_abmil_config(c);
     int rc = mhim_abmil_bind(&net->m, &a, mhim_model_layout(cpu_model));
     if (rc != MHIM_OK) {
         free(net);

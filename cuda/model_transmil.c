@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mhim/common.h"
+#include "mhim/models/network_configs.h"
 #include "mhim/models/transmil.h"
 #include "mhim/ops/nystrom.h"
 #include "mhim/ops/ppeg.h"
@@ -135,9 +136,7 @@ int mhim_cuda_transmil_create(mhim_cuda_transmil **out, const mhim_model *cpu_mo
     if (mc->merge_k > 0)
         return mhim_fail("GPU TransMIL: the v2 Merge module (merge_k=%lld) has no GPU implementation; train without "
                          "--merge_enable or on the CPU", (long long)mc->merge_k);
-    mhim_transmil_config cfg =
-        mhim_transmil_config_default(mc->version, mc->input_dim, mc->n_classes, mc->heads, mc->act);
-    cfg.embed.dropout = mc->dropout;
+    mhim_transmil_config cfg = mhim_registry_transmil_config(mc);
     mhim_cuda_transmil *net = mhim_calloc(1, sizeof *net);
     int rc = mhim_transmil_bind(&net->m, &cfg, mhim_model_layout(cpu_model));
     if (rc != MHIM_OK) {

@@ -13,7 +13,7 @@
 #include "mhim/ops/loss.h"
 #include "mhim/ops/merge.h"
 #include "mhim/v2.h"
-#include "models/registry_private.h"
+#include "mhim/models/network_configs.h"
 
 #define MAX_CLASSES 64 /* stack buffers of the loss; far above any MIL task */
 

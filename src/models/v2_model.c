@@ -5,7 +5,7 @@
 
 #include "mhim/common.h"
 #include "mhim/config.h"
-#include "models/registry_private.h"
+#include "mhim/models/network_configs.h"
 #include "models/v2_private.h"
 
 int mhim_v2_options_check(const mhim_v2_options *o) {

@@ -2,6 +2,7 @@
  * all N instances, in train mode (dropout on, as the original) or eval mode. Binds each network's own teacher
  * forward on the registry model's layout, with the configuration conversions the registry uses. */
 #include "mhim/common.h"
+#include "mhim/models/network_configs.h"
 #include "train/engine_internal.h"
 
 int engine_teacher_bind(engine_teacher *t, const mhim_model *m, int attn_layer) {
@@ -11,20 +12,17 @@ int engine_teacher_bind(engine_teacher *t, const mhim_model *m, int attn_layer) 
     t->attn_layer = attn_layer;
     switch (c->kind) {
     case MHIM_MODEL_ABMIL: {
-        mhim_abmil_config a = {c->version, c->input_dim, c->n_classes, c->act, c->dropout, c->da_act, c->gated};
+        mhim_abmil_config a = mhim_registry_abmil_config(c);
         return mhim_abmil_bind(&t->net.abmil, &a, L);
     }
     case MHIM_MODEL_TRANSMIL: {
         if (attn_layer != 0 && attn_layer != 1 && attn_layer != -1)
             return mhim_fail("--attn_layer=%d: expected 0 (layer 1) or -1 / 1 (layer 2)", attn_layer);
-        mhim_transmil_config tc = mhim_transmil_config_default(c->version, c->input_dim, c->n_classes, c->heads, c->act);
-        tc.embed.dropout = c->dropout;
+        mhim_transmil_config tc = mhim_registry_transmil_config(c);
         return mhim_transmil_bind(&t->net.transmil, &tc, L);
     }
     case MHIM_MODEL_DSMIL: {
-        mhim_dsmil_score score =
-            c->version == 2 && !c->attn2score ? MHIM_DSMIL_SCORE_ATTENTION : MHIM_DSMIL_SCORE_INSTANCE;
-        mhim_dsmil_config dc = {c->version, c->input_dim, c->n_classes, c->act, c->dropout, score};
+        mhim_dsmil_config dc = mhim_registry_dsmil_config(c);
         return mhim_dsmil_bind(&t->net.dsmil, &dc, L);
     }
     }

@@ -1,7 +1,8 @@
-/* src/models/registry_private.h — the registry's per-network configurations derived from a mhim_model_config, shared
- * with the v2 companion (mhim/v2.h), which binds the same networks to the same layout. */
-#ifndef MHIM_MODELS_REGISTRY_PRIVATE_H
-#define MHIM_MODELS_REGISTRY_PRIVATE_H
+/* mhim/models/network_configs.h — each network's configuration derived from a mhim_model_config, as the registry
+ * builds it; shared with everything that binds the same networks to the same layout (the v2 companion, the engine's
+ * teacher, the GPU networks). */
+#ifndef MHIM_MODELS_NETWORK_CONFIGS_H
+#define MHIM_MODELS_NETWORK_CONFIGS_H
 
 #include "mhim/model.h"
 #include "mhim/models/abmil.h"
