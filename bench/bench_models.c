@@ -2,7 +2,7 @@
  * (mhim/model.h): ABMIL, TransMIL (8 heads) and DSMIL, on a bag of N instances (D_in 1024, 2 classes, train-mode
  * dropout, unmasked), next to a plain cblas_sgemm measured in the same run.
  *
- * usage: OMP_WAIT_POLICY=passive bench_models [--threads T] [--reps R] [--n N] [--models LIST]
+ * usage: OMP_WAIT_POLICY=passive OPENBLAS_THREAD_TIMEOUT=4 bench_models [--threads T] [--reps R] [--n N] [--models LIST]
  *        (defaults 2, 10, 8000, abmil,transmil,dsmil; LIST: comma-separated model names)
  * Prints one Markdown row per model: median and best ms over R repetitions (after 2 warm-ups, repetitions
  * interleaved across models), the GEMM FLOPs of one step (counted below), the GEMM-FLOP bound = FLOPs / the sgemm
@@ -93,9 +93,10 @@ int main(int argc, char **argv) {
     }
     reps = MHIM_MAX(1, MHIM_MIN(reps, MAX_REPS));
     threads = mhim_threads_init(threads);
-    const char *wait = getenv("OMP_WAIT_POLICY");
-    printf("# bench_models: N %lld, D_in %d, threads %d, OMP_WAIT_POLICY=%s, median/best of %d after %d warm-ups\n",
-           (long long)N, D_IN, threads, wait ? wait : "unset", reps, WARMUPS);
+    const char *wait = getenv("OMP_WAIT_POLICY"), *timeout = getenv("OPENBLAS_THREAD_TIMEOUT");
+    printf("# bench_models: N %lld, D_in %d, threads %d, OMP_WAIT_POLICY=%s, OPENBLAS_THREAD_TIMEOUT=%s, median/best "
+           "of %d after %d warm-ups\n",
+           (long long)N, D_IN, threads, wait ? wait : "unset", timeout ? timeout : "unset", reps, WARMUPS);
 
     float *x = mhim_malloc((size_t)(N * D_IN) * sizeof(float));
     mhim_rng r = mhim_rng_stream(1, 0, 0, MHIM_RNG_SYNTH, 0);

@@ -56,8 +56,9 @@ int mhim_threads_init(int n) {
     openblas_set_num_threads(n);
     chosen_threads = n;
     const char *policy = getenv("OMP_WAIT_POLICY");
-    MHIM_INFO("threads: %d (from %s) for OpenMP and OpenBLAS; OMP_WAIT_POLICY=%s", n, source,
-              policy ? policy : "(unset)");
+    const char *timeout = getenv("OPENBLAS_THREAD_TIMEOUT");
+    MHIM_INFO("threads: %d (from %s) for OpenMP and OpenBLAS; OMP_WAIT_POLICY=%s, OPENBLAS_THREAD_TIMEOUT=%s", n,
+              source, policy ? policy : "(unset)", timeout ? timeout : "(unset)");
     static int warned;
     if (n > 1 && !policy && !warned++)
         MHIM_WARN("OMP_WAIT_POLICY is not set: idle OpenMP threads spin while OpenBLAS runs GEMMs (up to 1.6x "
