@@ -72,7 +72,7 @@ static size_t block_bytes(const mhim_transmil_config *cfg, const eval_dims *d, i
     const size_t ln = mhim_arena_floats_size(B * d->D) + 2 * mhim_arena_floats_size(B);
     const size_t project = ln + mhim_arena_floats_size(B * 3 * d->inner);
     const size_t keys = mhim_arena_floats_size(d->H * d->m * B) + mhim_arena_floats_size(B) +
-                        mhim_arena_floats_size(3 * d->m * d->m);
+                        mhim_arena_floats_size(mhim_nystrom_pinv_forward_scratch_floats(d->H, d->m));
     const size_t rows = ln + 2 * mhim_arena_floats_size(B * d->inner) + 2 * mhim_arena_floats_size(d->H * B * d->m) +
                         mhim_arena_floats_size(B * d->D);
     const size_t scores = mhim_transmil_attn2score_bytes(cfg, B);
@@ -159,7 +159,7 @@ static void landmark_kernel(eval_layer *s, mhim_arena *arena, const eval_dims *d
         mhim_gemm(0, 1, m, m, dh, 1.0f, s->q_land + h * m * dh, s->k_land + h * m * dh, 0.0f, s->a2 + h * m * m);
     mhim_nystrom_softmax_rows(s->a2, H * m, m);
     const size_t mark = mhim_arena_mark(arena);
-    float *tmp = mhim_arena_floats(arena, 3 * m * m);
+    float *tmp = mhim_arena_floats(arena, mhim_nystrom_pinv_forward_scratch_floats(H, m));
     mhim_nystrom_pinv_forward(s->z, s->norm, tmp, s->a2, H, m);
     const float *pinv = s->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
     for (int64_t h = 0; h < H; h++) {

@@ -11,4 +11,12 @@ int mhim_blas_dim(int64_t d);
 void mhim_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *a, const float *b,
                float beta, float *c);
 
+/* Head-parallel sections: between mhim_gemm_serial_begin() and mhim_gemm_serial_end(token) every GEMM runs on the
+ * calling thread alone, so independent per-head products can be spread over the OpenMP threads with
+ * `omp parallel for` (one head per thread at a time, no thread-pool hand-off per small GEMM). Call both outside any
+ * parallel region. A GEMM's result does not depend on how many threads run it (OpenBLAS splits the output, never
+ * the K sum), so a section changes timings only. */
+int mhim_gemm_serial_begin(void);
+void mhim_gemm_serial_end(int token);
+
 #endif

@@ -34,7 +34,7 @@ void mhim_nystrom_cache_bind(mhim_nystrom_cache *c, float *buf, int64_t n, int64
 
 int64_t mhim_nystrom_forward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
     const int64_t np = mhim_nystrom_padded_len(n, landmarks);
-    return 3 * n * heads * dim_head + heads * np * dim_head + 3 * landmarks * landmarks;
+    return 3 * n * heads * dim_head + heads * np * dim_head + mhim_nystrom_pinv_forward_scratch_floats(heads, landmarks);
 }
 
 /* q scaling of NystromAttention: dim_head ** -0.5 (a Python float applied to a float32 tensor). */
@@ -70,6 +70,8 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     }
     mhim_nystrom_landmarks_forward(c->q_land, c->q, H, m, l, dh);
     mhim_nystrom_landmarks_forward(c->k_land, c->k, H, m, l, dh);
+    int token = mhim_gemm_serial_begin(); /* independent heads: one per thread */
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t h = 0; h < H; h++) {
         const float *qh = c->q + h * np * dh, *kh = c->k + h * np * dh;
         const float *qlh = c->q_land + h * m * dh, *klh = c->k_land + h * m * dh;
@@ -77,16 +79,20 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
         mhim_gemm(0, 1, m, m, dh, 1.0f, qlh, klh, 0.0f, c->a2 + h * m * m);  /* q_land k_landᵀ */
         mhim_gemm(0, 1, m, np, dh, 1.0f, qlh, kh, 0.0f, c->a3 + h * m * np); /* q_land kᵀ      */
     }
+    mhim_gemm_serial_end(token);
     mhim_nystrom_softmax_rows(c->a1, H * np, m);
     mhim_nystrom_softmax_rows(c->a2, H * m, m);
     mhim_nystrom_softmax_rows(c->a3, H * m, np);
     mhim_nystrom_pinv_forward(c->z, c->pinv_norm, pinv_tmp, c->a2, H, m);
     const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
+    token = mhim_gemm_serial_begin();
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t h = 0; h < H; h++) {
         mhim_gemm(0, 0, np, m, m, 1.0f, c->a1 + h * np * m, pinv + h * m * m, 0.0f, c->a1z + h * np * m);
         mhim_gemm(0, 0, m, dh, np, 1.0f, c->a3 + h * m * np, c->v + h * np * dh, 0.0f, c->a3v + h * m * dh);
         mhim_gemm(0, 0, np, dh, m, 1.0f, c->a1z + h * np * m, c->a3v + h * m * dh, 0.0f, o + h * np * dh);
     }
+    mhim_gemm_serial_end(token);
     mhim_nystrom_res_conv_forward_acc(o, c->v, w_res, H, np, dh);
     /* merge heads of the real rows: merged[t, h*dh + d] = o[h, p + t, d] */
 #pragma omp parallel for schedule(static)

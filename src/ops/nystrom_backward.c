@@ -9,7 +9,7 @@
 int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
     const int64_t np = mhim_nystrom_padded_len(n, landmarks), H = heads, m = landmarks, dh = dim_head;
     return 4 * n * H * dh + 4 * H * np * dh + 2 * np * m + m * dh + m * np + 2 * H * m * m + 2 * H * m * dh +
-           mhim_nystrom_pinv_backward_scratch_floats(m);
+           mhim_nystrom_pinv_backward_scratch_floats(H, m);
 }
 
 void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_out, float *dw_res, const float *dout,

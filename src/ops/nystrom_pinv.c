@@ -41,32 +41,43 @@ static void pinv_norms(float *row_max, float *col_max, const float *a, int64_t h
     *col_max = cmax;
 }
 
+int64_t mhim_nystrom_pinv_forward_scratch_floats(int64_t heads, int64_t m) { return 3 * heads * m * m; }
+
+/* The six iterations of one head: z_h = z + h·m·m holds Z_0 on entry; scratch 3·m·m floats of its own. */
+static void pinv_head_iterate(float *z, const float *ah, float *scratch, int64_t h, int64_t heads, int64_t m) {
+    const int64_t mm = m * m, hmm = heads * mm;
+    float *y = scratch, *t = scratch + mm, *u = scratch + 2 * mm;
+    for (int64_t it = 0; it < MHIM_NYSTROM_PINV_ITERS; it++) {
+        const float *zc = z + it * hmm + h * mm;
+        float *zn = z + (it + 1) * hmm + h * mm;
+        mhim_gemm(0, 0, m, m, m, 1.0f, ah, zc, 0.0f, y);  /* Y  = a Z        */
+        diag_minus(t, 7.0f, y, m);                        /* U1 = 7I − Y      */
+        mhim_gemm(0, 0, m, m, m, 1.0f, y, t, 0.0f, u);    /* P1 = Y U1        */
+        diag_minus(u, 15.0f, u, m);                       /* U2 = 15I − P1    */
+        mhim_gemm(0, 0, m, m, m, 1.0f, y, u, 0.0f, t);    /* P2 = Y U2        */
+        diag_minus(t, 13.0f, t, m);                       /* U3 = 13I − P2    */
+        mhim_gemm(0, 0, m, m, m, 0.25f, zc, t, 0.0f, zn); /* Z' = 0.25 Z U3  */
+    }
+}
+
 void mhim_nystrom_pinv_forward(float *z, float *norm, float *scratch, const float *a, int64_t heads, int64_t m) {
     MHIM_ASSERT(heads >= 1 && m >= 1);
-    const int64_t mm = m * m, hmm = heads * m * m;
+    const int64_t mm = m * m;
     pinv_norms(&norm[0], &norm[1], a, heads, m);
     const float s = norm[0] * norm[1];
-    float *y = scratch, *t = scratch + mm, *u = scratch + 2 * mm;
     for (int64_t h = 0; h < heads; h++) {
         const float *ah = a + h * mm;
         float *z0 = z + h * mm;
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < m; j++) z0[j * m + i] = ah[i * m + j] / s;
-        for (int64_t it = 0; it < MHIM_NYSTROM_PINV_ITERS; it++) {
-            const float *zc = z + it * hmm + h * mm;
-            float *zn = z + (it + 1) * hmm + h * mm;
-            mhim_gemm(0, 0, m, m, m, 1.0f, ah, zc, 0.0f, y);  /* Y  = a Z        */
-            diag_minus(t, 7.0f, y, m);                /* U1 = 7I − Y      */
-            mhim_gemm(0, 0, m, m, m, 1.0f, y, t, 0.0f, u);    /* P1 = Y U1        */
-            diag_minus(u, 15.0f, u, m);               /* U2 = 15I − P1    */
-            mhim_gemm(0, 0, m, m, m, 1.0f, y, u, 0.0f, t);    /* P2 = Y U2        */
-            diag_minus(t, 13.0f, t, m);               /* U3 = 13I − P2    */
-            mhim_gemm(0, 0, m, m, m, 0.25f, zc, t, 0.0f, zn); /* Z' = 0.25 Z U3  */
-        }
     }
+    const int token = mhim_gemm_serial_begin(); /* the heads are independent: one per thread */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t h = 0; h < heads; h++) pinv_head_iterate(z, a + h * mm, scratch + h * 3 * mm, h, heads, m);
+    mhim_gemm_serial_end(token);
 }
 
-int64_t mhim_nystrom_pinv_backward_scratch_floats(int64_t m) { return 9 * m * m; }
+int64_t mhim_nystrom_pinv_backward_scratch_floats(int64_t heads, int64_t m) { return 9 * heads * m * m; }
 
 /* Gradient of the normaliser s = row_max · col_max into da, given ds. The full-tensor max sends its gradient
  * evenly to all tied maximisers, then |·| multiplies by sign(a). */
@@ -93,46 +104,58 @@ static void pinv_norm_backward(float *da, float ds, const float *a, const float 
     }
 }
 
+/* Backward through the six iterations of one head: dah written with the iterations' part of da; on return
+ * scratch's first m·m floats hold G_0, the gradient of Z_0 (scratch: 9·m·m floats of its own). */
+static void pinv_head_backward(float *dah, const float *dpinv_h, const float *z, float *scratch, const float *ah,
+                               int64_t h, int64_t heads, int64_t m) {
+    const int64_t mm = m * m, hmm = heads * mm;
+    float *g = scratch, *gn = g + mm, *y = gn + mm, *u1 = y + mm, *u2 = u1 + mm, *u3 = u2 + mm;
+    float *du = u3 + mm, *dy = du + mm, *dt = dy + mm;
+    memset(dah, 0, (size_t)mm * sizeof(float));
+    memcpy(g, dpinv_h, (size_t)mm * sizeof(float));
+    for (int64_t it = MHIM_NYSTROM_PINV_ITERS - 1; it >= 0; it--) {
+        const float *zc = z + it * hmm + h * mm;
+        /* recompute the iteration's intermediates */
+        mhim_gemm(0, 0, m, m, m, 1.0f, ah, zc, 0.0f, y);
+        diag_minus(u1, 7.0f, y, m);
+        mhim_gemm(0, 0, m, m, m, 1.0f, y, u1, 0.0f, u2);
+        diag_minus(u2, 15.0f, u2, m);
+        mhim_gemm(0, 0, m, m, m, 1.0f, y, u2, 0.0f, u3);
+        diag_minus(u3, 13.0f, u3, m);
+        /* Z' = 0.25 Z U3:  dZ = 0.25 G U3ᵀ,  dU3 = 0.25 Zᵀ G */
+        mhim_gemm(0, 1, m, m, m, 0.25f, g, u3, 0.0f, gn);
+        mhim_gemm(1, 0, m, m, m, 0.25f, zc, g, 0.0f, du);
+        /* U3 = 13I − Y U2:  dY = −dU3 U2ᵀ,  dP1 = −dU2 = Yᵀ dU3 */
+        mhim_gemm(0, 1, m, m, m, -1.0f, du, u2, 0.0f, dy);
+        mhim_gemm(1, 0, m, m, m, 1.0f, y, du, 0.0f, dt);
+        /* U2 = 15I − Y U1:  dY += dP1 U1ᵀ;  U1 = 7I − Y:  dY −= Yᵀ dP1 */
+        mhim_gemm(0, 1, m, m, m, 1.0f, dt, u1, 1.0f, dy);
+        mhim_gemm(1, 0, m, m, m, -1.0f, y, dt, 1.0f, dy);
+        /* Y = a Z:  da += dY Zᵀ,  dZ += aᵀ dY */
+        mhim_gemm(0, 1, m, m, m, 1.0f, dy, zc, 1.0f, dah);
+        mhim_gemm(1, 0, m, m, m, 1.0f, ah, dy, 1.0f, gn);
+        float *swap = g;
+        g = gn;
+        gn = swap;
+    }
+    if (g != scratch) memcpy(scratch, g, (size_t)mm * sizeof(float));
+}
+
 void mhim_nystrom_pinv_backward(float *da, const float *dpinv, const float *z, const float *norm, float *scratch,
                                 const float *a, int64_t heads, int64_t m) {
     MHIM_ASSERT(heads >= 1 && m >= 1);
-    const int64_t mm = m * m, hmm = heads * mm;
+    const int64_t mm = m * m;
     const float s = norm[0] * norm[1];
-    float *y = scratch, *u1 = y + mm, *u2 = u1 + mm, *u3 = u2 + mm;
-    float *g = u3 + mm, *gn = g + mm, *du = gn + mm, *dy = du + mm, *dt = dy + mm;
+    const int token = mhim_gemm_serial_begin(); /* the heads are independent up to the normaliser: one per thread */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t h = 0; h < heads; h++)
+        pinv_head_backward(da + h * mm, dpinv + h * mm, z, scratch + h * 9 * mm, a + h * mm, h, heads, m);
+    mhim_gemm_serial_end(token);
+    /* Z_0 = aᵀ / s: da += G_0ᵀ / s, and ds = −Σ G_0 ⊙ Z_0 / s (summed over the heads in order) */
     double ds = 0.0;
     for (int64_t h = 0; h < heads; h++) {
-        const float *ah = a + h * mm;
+        const float *g = scratch + h * 9 * mm, *z0 = z + h * mm;
         float *dah = da + h * mm;
-        memset(dah, 0, (size_t)mm * sizeof(float));
-        memcpy(g, dpinv + h * mm, (size_t)mm * sizeof(float));
-        for (int64_t it = MHIM_NYSTROM_PINV_ITERS - 1; it >= 0; it--) {
-            const float *zc = z + it * hmm + h * mm;
-            /* recompute the iteration's intermediates */
-            mhim_gemm(0, 0, m, m, m, 1.0f, ah, zc, 0.0f, y);
-            diag_minus(u1, 7.0f, y, m);
-            mhim_gemm(0, 0, m, m, m, 1.0f, y, u1, 0.0f, u2);
-            diag_minus(u2, 15.0f, u2, m);
-            mhim_gemm(0, 0, m, m, m, 1.0f, y, u2, 0.0f, u3);
-            diag_minus(u3, 13.0f, u3, m);
-            /* Z' = 0.25 Z U3:  dZ = 0.25 G U3ᵀ,  dU3 = 0.25 Zᵀ G */
-            mhim_gemm(0, 1, m, m, m, 0.25f, g, u3, 0.0f, gn);
-            mhim_gemm(1, 0, m, m, m, 0.25f, zc, g, 0.0f, du);
-            /* U3 = 13I − Y U2:  dY = −dU3 U2ᵀ,  dP1 = −dU2 = Yᵀ dU3 */
-            mhim_gemm(0, 1, m, m, m, -1.0f, du, u2, 0.0f, dy);
-            mhim_gemm(1, 0, m, m, m, 1.0f, y, du, 0.0f, dt);
-            /* U2 = 15I − Y U1:  dY += dP1 U1ᵀ;  U1 = 7I − Y:  dY −= Yᵀ dP1 */
-            mhim_gemm(0, 1, m, m, m, 1.0f, dt, u1, 1.0f, dy);
-            mhim_gemm(1, 0, m, m, m, -1.0f, y, dt, 1.0f, dy);
-            /* Y = a Z:  da += dY Zᵀ,  dZ += aᵀ dY */
-            mhim_gemm(0, 1, m, m, m, 1.0f, dy, zc, 1.0f, dah);
-            mhim_gemm(1, 0, m, m, m, 1.0f, ah, dy, 1.0f, gn);
-            float *swap = g;
-            g = gn;
-            gn = swap;
-        }
-        /* Z_0 = aᵀ / s: da += G_0ᵀ / s, and ds = −Σ G_0 ⊙ Z_0 / s (summed over all heads) */
-        const float *z0 = z + h * mm;
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < m; j++) {
                 dah[i * m + j] += g[j * m + i] / s;

@@ -29,9 +29,9 @@ static int t_pinv(mhim_cuda_ctx *ctx, test_rng *r) {
     const int64_t H = 8, m = 32, mm = m * m, hmm = H * mm, nz = (MHIM_NYSTROM_PINV_ITERS + 1) * hmm;
     float *logits = parity_random(r, hmm, -2, 2), *a = parity_zeros(hmm);
     mhim_softmax_rows_forward(a, logits, NULL, H * m, m); /* a2 is a row-softmax matrix per head */
-    float *z = parity_zeros(nz), norm[2], *scratch = parity_zeros(3 * mm);
+    float *z = parity_zeros(nz), norm[2], *scratch = parity_zeros(mhim_nystrom_pinv_forward_scratch_floats(H, m));
     float *dpinv = parity_random(r, hmm, -1, 1), *da = parity_zeros(hmm);
-    float *bscratch = parity_zeros(mhim_nystrom_pinv_backward_scratch_floats(m));
+    float *bscratch = parity_zeros(mhim_nystrom_pinv_backward_scratch_floats(H, m));
     float *a_d = parity_up(ctx, a, hmm), *z_d = mhim_cuda_floats(ctx, nz), *norm_d = mhim_cuda_floats(ctx, 2);
     float *scratch_d = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m));
     float *dpinv_d = parity_up(ctx, dpinv, hmm), *da_d = mhim_cuda_floats(ctx, hmm);

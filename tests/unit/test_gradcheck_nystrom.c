@@ -101,10 +101,10 @@ static int check_pinv(test_rng *r, int64_t m) {
     for (int64_t i = 0; i < c.H * m; i++) c.a[i * m + i % m] += 1.0f; /* well conditioned */
     c.z = zeros((MHIM_NYSTROM_PINV_ITERS + 1) * na);
     c.norm = zeros(2);
-    c.tmp = zeros(3 * m * m);
+    c.tmp = zeros(mhim_nystrom_pinv_forward_scratch_floats(c.H, m));
     c.w = rand_buf(r, na, -1, 1);
     pv_objective(&c);
-    float *da = zeros(na), *scratch = zeros(mhim_nystrom_pinv_backward_scratch_floats(m));
+    float *da = zeros(na), *scratch = zeros(mhim_nystrom_pinv_backward_scratch_floats(c.H, m));
     mhim_nystrom_pinv_backward(da, c.w, c.z, c.norm, scratch, c.a, c.H, m);
     char name[64];
     snprintf(name, sizeof name, "pinv m=%lld da", (long long)m);

@@ -100,11 +100,12 @@ void mhim_nystrom_landmarks_backward_acc(float *dx, const float *dout, int64_t h
  *   Z_0 = aᵀ / s;  Z_{t+1} = 0.25 · Z_t (13I − Y(15I − Y(7I − Y))),  Y = a Z_t
  *   z     (ITERS+1, H, m, m) written: all iterates, pinv = z + ITERS*H*m*m
  *   norm  (2) written: the two maxima
- *   scratch 3*m*m floats. */
+ *   scratch mhim_nystrom_pinv_forward_scratch_floats() floats (3·m·m per head: the heads run in parallel). */
+int64_t mhim_nystrom_pinv_forward_scratch_floats(int64_t heads, int64_t m);
 void mhim_nystrom_pinv_forward(float *z, float *norm, float *scratch, const float *a, int64_t heads, int64_t m);
 /* Backward for dpinv (H, m, m) = gradient of the last iterate: da (H, m, m) written.
- * scratch: mhim_nystrom_pinv_backward_scratch_floats() floats. */
-int64_t mhim_nystrom_pinv_backward_scratch_floats(int64_t m);
+ * scratch: mhim_nystrom_pinv_backward_scratch_floats() floats (9·m·m per head). */
+int64_t mhim_nystrom_pinv_backward_scratch_floats(int64_t heads, int64_t m);
 void mhim_nystrom_pinv_backward(float *da, const float *dpinv, const float *z, const float *norm, float *scratch,
                                 const float *a, int64_t heads, int64_t m);
 

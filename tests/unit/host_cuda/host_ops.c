@@ -215,7 +215,8 @@ void mhim_cuda_nystrom_pinv_forward(mhim_cuda_ctx *ctx, float *z, float *norm, f
 void mhim_cuda_nystrom_pinv_backward(mhim_cuda_ctx *ctx, float *da, const float *dpinv, const float *z,
                                      const float *norm, float *scratch, const float *a, int64_t heads, int64_t m) {
     (void)ctx;
-    MHIM_ASSERT(mhim_nystrom_pinv_backward_scratch_floats(m) <= mhim_cuda_nystrom_pinv_backward_scratch_floats(heads, m));
+    MHIM_ASSERT(mhim_nystrom_pinv_backward_scratch_floats(heads, m) <=
+                mhim_cuda_nystrom_pinv_backward_scratch_floats(heads, m));
     mhim_nystrom_pinv_backward(da, dpinv, z, norm, scratch, a, heads, m);
 }
 
