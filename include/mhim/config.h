@@ -37,7 +37,7 @@ typedef struct mhim_config {
     bool standardize;     /* z-score features with each fold's training-bag statistics */
     bool quiet;           /* no per-epoch progress lines on stdout */
     char *store_dtype;    /* fp32|fp16 */
-    char *memory_budget;  /* "0" = unlimited, "512M", "8G" (mhim_config_memory_budget) */
+    char *memory_budget;  /* "auto", "0" = unlimited, "512M", "8G" (mhim_config_memory_budget) */
     char *kept_order;     /* ascending|cpython */
     char *log_level;      /* debug|info|warn|error */
     char *device;         /* cpu|cuda (mhim_device_select) */
@@ -248,7 +248,8 @@ int mhim_config_from_command(mhim_config *cfg, int argc, char **argv, bool check
 /* Helpers for the engine. */
 bool mhim_config_is_survival(const mhim_config *cfg);      /* v2 datasets "surv*" */
 bool mhim_config_has_teacher_init(const mhim_config *cfg); /* teacher_init set and not "none" */
-int64_t mhim_config_memory_budget(const mhim_config *cfg); /* bytes; 0 = unlimited (validated at parse) */
+/* Bytes for cached features; 0 = unlimited (validated at parse). "auto" measures the memory now and logs it. */
+int64_t mhim_config_memory_budget(const mhim_config *cfg);
 /* Worker threads: threads if > 0, else SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else online cores. */
 int mhim_config_threads(const mhim_config *cfg);
 

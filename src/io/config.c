@@ -10,6 +10,7 @@
 
 #include "mhim/common.h"
 #include "mhim/log.h"
+#include "mhim/memavail.h"
 
 /* Text of the last setting of `name` as the user wrote it ("--lr" / "a.yaml:3: lr"). */
 static const char *origin_of(const mhim_opt_args *args, const mhim_option *table, const char *name, char *buf,
@@ -168,8 +169,8 @@ static int check_fields(const mhim_config *c, const mhim_option *table, const mh
         return mhim_fail("%s=%d: expected an integer < cv_fold (%d)", origin_of(args, table, "fold_start", buf, sizeof buf),
                          c->fold_start, c->cv_fold);
     int64_t bytes;
-    if (!c->memory_budget || mhim_parse_bytes(c->memory_budget, &bytes) != MHIM_OK)
-        return mhim_fail("%s=%s: expected a byte size such as 0, 512M or 8G",
+    if (!c->memory_budget || (strcmp(c->memory_budget, "auto") && mhim_parse_bytes(c->memory_budget, &bytes) != MHIM_OK))
+        return mhim_fail("%s=%s: expected auto or a byte size such as 0, 512M or 8G",
                          origin_of(args, table, "memory_budget", buf, sizeof buf),
                          c->memory_budget ? c->memory_budget : "null");
     return MHIM_OK;
@@ -275,7 +276,24 @@ bool mhim_config_has_teacher_init(const mhim_config *cfg) {
     return cfg->teacher_init && cfg->teacher_init[0] && strcmp(cfg->teacher_init, "none") != 0;
 }
 
+/* --memory_budget=auto: half of what this process may still use, split between the ranks on this node (each
+ * holds its own features); 0 (unlimited) when the memory cannot be determined. */
+static int64_t auto_memory_budget(void) {
+    const int64_t avail = mhim_memory_available();
+    const int ranks = mhim_ranks_on_node();
+    if (avail <= 0) {
+        MHIM_WARN("--memory_budget=auto: cannot determine the available memory; caching every bag (set "
+                  "--memory_budget=SIZE to bound it)");
+        return 0;
+    }
+    const int64_t budget = MHIM_MAX(avail / 2 / ranks, 1);
+    MHIM_INFO("memory budget (auto): %.2f GiB = half of the %.2f GiB this process may use, divided by %d rank%s "
+              "on this node", budget / 1073741824.0, avail / 1073741824.0, ranks, ranks > 1 ? "s" : "");
+    return budget;
+}
+
 int64_t mhim_config_memory_budget(const mhim_config *cfg) {
+    if (cfg->memory_budget && !strcmp(cfg->memory_budget, "auto")) return auto_memory_budget();
     int64_t bytes = 0;
     if (!cfg->memory_budget || mhim_parse_bytes(cfg->memory_budget, &bytes) != MHIM_OK) return 0;
     return bytes;

@@ -48,7 +48,9 @@ static const mhim_option table[] = {
       "z-score every feature with the mean/std over each fold's training bags (not in the original)"),
     B(quiet, "false", SW, G_MHIM, "no per-epoch progress lines on stdout (train.log keeps them)"),
     C(store_dtype, "fp32", "fp32|fp16", 0, G_MHIM, "in-memory storage type of the features"),
-    S(memory_budget, "0", 0, G_MHIM, "RAM for cached features, e.g. 512M or 8G; 0 = unlimited"),
+    S(memory_budget, "auto", 0, G_MHIM,
+      "RAM for cached features, e.g. 512M or 8G; 0 = unlimited; auto = half of the memory this process may use "
+      "(available memory and cgroup/Slurm limit) shared by the ranks on the node"),
     C(kept_order, "ascending", "ascending|cpython", 0, G_MHIM,
       "order of kept instances after masking: ascending (v2's order); cpython = v1's Python-set order, "
       "for exact comparisons with the original v1"),

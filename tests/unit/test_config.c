@@ -256,6 +256,13 @@ static int test_versions_and_errors(void) {
     mhim_config_free(&cfg);
     f += check_true("memory budget 8G", parse_line("train --memory_budget=8G", &cfg) == MHIM_OK &&
                                             mhim_config_memory_budget(&cfg) == ((int64_t)8 << 30));
+    mhim_config_free(&cfg);
+    f += check_true("memory budget auto (the default): a positive share of this machine's memory",
+                    parse_line("train", &cfg) == MHIM_OK && !strcmp(cfg.memory_budget, "auto") &&
+                        mhim_config_memory_budget(&cfg) > 0);
+    mhim_config_free(&cfg);
+    f += check_true("memory budget 0 = unlimited",
+                    parse_line("train --memory_budget=0", &cfg) == MHIM_OK && mhim_config_memory_budget(&cfg) == 0);
     f += check_true("threads explicit", (cfg.threads = 3, mhim_config_threads(&cfg) == 3));
     f += check_true("threads auto >= 1", (cfg.threads = 0, mhim_config_threads(&cfg) >= 1));
     mhim_config_free(&cfg);
@@ -270,7 +277,7 @@ static int test_versions_and_errors(void) {
     f += expect_failure("v1 dataset under explicit v2", "train --mhim_version=2 --datasets=camelyon16", 0,
                         "--datasets=camelyon16: a v1 dataset name");
     f += expect_failure("fold_start >= cv_fold", "train --fold_start=3", 0, "--fold_start=3: expected an integer < cv_fold (3)");
-    f += expect_failure("bad memory budget", "train --memory_budget=8X", 0, "--memory_budget=8X: expected a byte size");
+    f += expect_failure("bad memory budget", "train --memory_budget=8X", 0, "--memory_budget=8X: expected auto or a byte size");
     f += expect_failure("range", "train --mask_ratio_h=1.5", 0, "--mask_ratio_h=1.5: expected a number in [0, 1]");
     f += expect_failure("cv_fold", "train --cv_fold=1", 0, "--cv_fold=1: expected an integer >= 2");
     f += expect_failure("lr_sche", "train --lr_sche=foo", 0, "--lr_sche=foo: expected one of cosine|step|const");
