@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Helpers of bench_train_original.sh (run with the reference Python: torch, h5py).
+"""Helpers of bench_train_original.sh and accuracy_original.sh (run with the reference Python: torch, h5py).
 
   to_pt COHORT OUT     the `mhim synth` cohort COHORT (h5_files/, label.csv) in the original v1 C16 layout:
                        OUT/pt/<slide>.pt (torch.save of the float32 (N, D) tensor) and OUT/label.csv
@@ -9,6 +9,11 @@
                        forward on all N; per validation bag one forward. SPLITS = `mhim splits --format csv` output.
                        The per-step count is the one of bench/bench_models.c (forward + backward = 3x forward, the
                        first layer 2x); a forward is a third of it.
+  mil_to_pt SET OUT    a MIL benchmark folder SET (h5_files/, labels.csv with header ID,label) z-scored with the
+                       mean/std over all its instances, in the original's C16 layout: OUT/pt/<id>.pt and
+                       OUT/label.csv without header (the original reads every line as a case); prints the width D
+  accuracy_table ROWS  the Markdown table of accuracy_original.sh from its rows (model, seed, original accuracy and
+                       AUC, mhim accuracy and AUC), with the mean over seeds and its standard error
 """
 import csv
 import math
@@ -75,7 +80,50 @@ def flops(cohort, splits, fold, baseline, model, kept):
     print(f"{total:.6e}")
 
 
+def mil_to_pt(set_dir, out):
+    import numpy
+    import torch
+    with open(os.path.join(set_dir, "labels.csv")) as f:
+        rows = [(r["ID"], r["label"]) for r in csv.DictReader(f)]
+    feats = {}
+    for case, _ in rows:
+        with h5py.File(os.path.join(set_dir, "h5_files", case + ".h5"), "r") as f:
+            feats[case] = f["features"][:].astype(numpy.float64)
+    allx = numpy.concatenate(list(feats.values()))
+    mean, std = allx.mean(axis=0), allx.std(axis=0)
+    std[std == 0] = 1.0
+    os.makedirs(os.path.join(out, "pt"), exist_ok=True)
+    for case, x in feats.items():
+        z = torch.from_numpy(((x - mean) / std).astype(numpy.float32))
+        torch.save(z, os.path.join(out, "pt", case + ".pt"))
+    with open(os.path.join(out, "label.csv"), "w") as f:
+        f.writelines(f"{case},{label}\n" for case, label in rows)
+    print(allx.shape[1])
+
+
+def accuracy_table(rows_path):
+    rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
+    print("| model | seed | original accuracy | mhim accuracy | original AUC | mhim AUC |")
+    print("|---|---|---|---|---|---|")
+    for m, seed, oa, ou, ma, mu in rows:
+        print(f"| {m} | {seed} | {float(oa):.3f} | {float(ma):.3f} | {float(ou):.3f} | {float(mu):.3f} |")
+    for model in sorted({r[0] for r in rows}, reverse=True):
+        cols = [[float(r[i]) for r in rows if r[0] == model] for i in (2, 4, 3, 5)]
+        k = len(cols[0])
+
+        def ms(v):
+            mean = sum(v) / k
+            if k < 2:
+                return f"{mean:.3f}"
+            return f"{mean:.3f} ± {math.sqrt(sum((x - mean) ** 2 for x in v) / (k - 1) / k):.3f}"
+        print(f"| {model} | mean ± se over {k} seeds | {ms(cols[0])} | {ms(cols[1])} | {ms(cols[2])} | {ms(cols[3])} |")
+
+
 def main(argv):
+    if len(argv) == 3 and argv[0] == "mil_to_pt":
+        return mil_to_pt(argv[1], argv[2])
+    if len(argv) == 2 and argv[0] == "accuracy_table":
+        return accuracy_table(argv[1])
     if len(argv) == 3 and argv[0] == "to_pt":
         return to_pt(argv[1], argv[2])
     if len(argv) == 7 and argv[0] == "flops":

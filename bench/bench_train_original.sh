@@ -42,69 +42,9 @@ cuda) "$PYTHON" -c "import torch; assert torch.cuda.is_available()" ||
 esac
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive
 
-rm -rf "$WORK" && mkdir -p "$WORK/stubs/timm" "$WORK/stubs/torchvision" "$WORK/stubs/future" "$WORK/runs_orig" \
-    "$WORK/runs_mhim"
-cat >"$WORK/stubs/wandb.py" <<'EOF'
-"""Stub: the original imports wandb at the top; the benchmark never passes --wandb."""
-EOF
-cat >"$WORK/stubs/timm/__init__.py" <<'EOF'
-EOF
-cat >"$WORK/stubs/timm/utils.py" <<'EOF'
-"""Stub of the two timm.utils names the original imports."""
-
-
-class AverageMeter:
-    def __init__(self):
-        self.val = self.avg = self.sum = self.count = 0
-
-    def update(self, val, n=1):
-        self.val = val
-        self.sum += val * n
-        self.count += n
-        self.avg = self.sum / self.count
-
-
-def dispatch_clip_grad(parameters, value, mode="norm", norm_type=2.0):
-    import torch
-    torch.nn.utils.clip_grad_norm_(parameters, value, norm_type=norm_type)
-EOF
-cat >"$WORK/stubs/timm/models.py" <<'EOF'
-def model_parameters(model, exclude_head=False):
-    return model.parameters()
-EOF
-cat >"$WORK/stubs/torchvision/__init__.py" <<'EOF'
-"""Stub: modules/attmil.py imports torchvision.models (unused by --model pure|mhim)."""
-from . import models  # noqa: F401
-EOF
-: >"$WORK/stubs/torchvision/models.py"
-: >"$WORK/stubs/future/__init__.py"
-cat >"$WORK/stubs/sitecustomize.py" <<'EOF'
-"""Loaded at interpreter start: the NumPy 1.x alias the original uses (utils.EarlyStopping: np.Inf), and with
-MHIM_BENCH_GPU_MEM set, the peak GPU memory torch allocated written to that file at exit."""
-import atexit
-import os
-import sys
-
-import numpy
-
-if not hasattr(numpy, "Inf"):
-    numpy.Inf = numpy.inf
-
-
-def _write_gpu_peak():
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_initialized():
-        with open(os.environ["MHIM_BENCH_GPU_MEM"], "w") as f:
-            f.write("%.1f\n" % (torch.cuda.max_memory_allocated() / 2**20))
-
-
-if os.environ.get("MHIM_BENCH_GPU_MEM"):
-    atexit.register(_write_gpu_peak)
-EOF
-cat >"$WORK/stubs/future/builtins.py" <<'EOF'
-"""Stub of the Python 2 compatibility package imported by modules/topk (CLAM's loss, unused here)."""
-range = range
-EOF
+rm -rf "$WORK" && mkdir -p "$WORK/runs_orig" "$WORK/runs_mhim"
+. "$root/bench/original_stubs.sh"
+write_original_stubs "$WORK/stubs"
 
 echo "# cohort: $N_SLIDES slides, mean $MEAN instances ($MIN..$MAX) x $DIM; $EPOCHS epochs of fold 2/3; $THREADS threads; device $DEVICE"
 dev_opts=()
