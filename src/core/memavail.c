@@ -56,11 +56,12 @@ static int64_t room_in(const char *dir) {
     return INT64_MAX;
 }
 
-/* Room left in this process's memory cgroup: its own directory (from /proc/self/cgroup) and, inside containers
- * where that path is not mounted, the cgroup root; INT64_MAX if no limit is found. */
+/* Room left in this process's memory cgroup: the smallest over its own directory (from /proc/self/cgroup), each
+ * ancestor and, inside containers where that path is not mounted, the cgroup root; INT64_MAX if no limit is found. */
 static int64_t cgroup_room(void) {
     char text[4096], dir[4096];
-    int64_t room = MHIM_MIN(room_in("/sys/fs/cgroup"), room_in("/sys/fs/cgroup/memory"));
+    const int64_t room_v2_root = room_in("/sys/fs/cgroup"), room_v1_root = room_in("/sys/fs/cgroup/memory");
+    int64_t room = MHIM_MIN(room_v2_root, room_v1_root);
     if (!read_text("/proc/self/cgroup", text, sizeof text)) return room;
     for (char *line = text, *next; line && *line; line = next) { /* "id:controllers:path" per line */
         next = strchr(line, '\n');
@@ -69,8 +70,14 @@ static int64_t cgroup_room(void) {
         if (!path || !ctrl || path[1] != '/' || path[2] == '\0') continue;
         const int v2 = ctrl + 1 == path, v1_memory = !strncmp(ctrl + 1, "memory:", 7);
         if (!v2 && !v1_memory) continue;
-        snprintf(dir, sizeof dir, "%s%s", v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory", path + 1);
-        room = MHIM_MIN(room, room_in(dir));
+        /* the limit may sit on an ancestor (e.g. Slurm's job level above the step and task levels) */
+        const char *base = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
+        snprintf(dir, sizeof dir, "%s%s", base, path + 1);
+        while (strlen(dir) > strlen(base)) {
+            const int64_t here = room_in(dir);
+            room = MHIM_MIN(room, here);
+            *strrchr(dir, '/') = '\0';
+        }
     }
     return room;
 }
