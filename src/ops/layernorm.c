@@ -16,7 +16,8 @@
 #define LN_PARTS 8
 /* Row sums are taken in double over LANES fixed lanes (element c goes to lane c % LANES), the lanes added in order
  * (32 lanes: enough independent chains to keep the adders busy at any vector width):
- * a fixed summation order (independent of threads) that the compiler can vectorise. */
+ * a fixed summation order (independent of threads) that the compiler can vectorise. The lane loops are unrolled so
+ * that the lanes become registers (rolled, GCC keeps them in memory: a store-to-load round trip per step). */
 #define LANES 32
 
 MHIM_CLONE_INLINE double lanes_total(const double lane[LANES]) {
@@ -29,8 +30,10 @@ MHIM_CLONE_INLINE double lanes_total(const double lane[LANES]) {
 MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C) {
     double lane[LANES] = {0};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES)
+    for (; c + LANES <= C; c += LANES) {
+#pragma GCC unroll 32
         for (int k = 0; k < LANES; k++) lane[k] += x[c + k];
+    }
     for (int k = 0; c < C; c++, k++) lane[k] += x[c];
     return lanes_total(lane);
 }
@@ -38,11 +41,13 @@ MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C) {
 MHIM_CLONE_INLINE double row_sq_dev(const float *x, double mu, int64_t C) {
     double lane[LANES] = {0};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES)
+    for (; c + LANES <= C; c += LANES) {
+#pragma GCC unroll 32
         for (int k = 0; k < LANES; k++) {
             double d = x[c + k] - mu;
             lane[k] += d * d;
         }
+    }
     for (int k = 0; c < C; c++, k++) {
         double d = x[c] - mu;
         lane[k] += d * d;
@@ -55,12 +60,14 @@ MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const floa
                                      int64_t C, double *sum_g, double *sum_gx) {
     double lg[LANES] = {0}, lgx[LANES] = {0};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES)
+    for (; c + LANES <= C; c += LANES) {
+#pragma GCC unroll 32
         for (int k = 0; k < LANES; k++) {
             double g = (double)dy[c + k] * weight[c + k];
             lg[k] += g;
             lgx[k] += g * ((x[c + k] - m) * r);
         }
+    }
     for (int k = 0; c < C; c++, k++) {
         double g = (double)dy[c] * weight[c];
         lg[k] += g;

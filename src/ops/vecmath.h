@@ -26,9 +26,15 @@ __attribute__((simd("notinbranch"))) float expf(float);
 /* AVX2 and baseline copies only, for loops whose AVX-512 copy measured slower on AMD Zen 4 (libmvec's AVX-512 erff;
  * LayerNorm's float-to-double row sums). */
 #define MHIM_SIMD_CLONES_AVX2 __attribute__((target_clones("avx2", "default")))
+/* x86-64-v4 (AVX-512 with FMA), x86-64-v3 (AVX2 with FMA) and baseline copies, with a·b + c contracted into FMAs
+ * where the copy has them: for the polynomial code of src/ops/fastmath.h (half the instructions). The FMA copies
+ * and the baseline copy may then round differently (docs/numerics.md). */
+#define MHIM_SIMD_CLONES_FMA                                                                                        \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
 #else
 #define MHIM_SIMD_CLONES_WIDE
 #define MHIM_SIMD_CLONES_AVX2
+#define MHIM_SIMD_CLONES_FMA
 #endif
 
 /* Helpers called from a cloned function must be inlined into it to be compiled for the clone's ISA (an out-of-line
