@@ -1,24 +1,20 @@
-/* src/ops/fastmath.h — branch-free float exp, erf and normal CDF for the
- * element-wise and row loops.
+/* src/ops/fastmath.h — branch-free float exp, erf and normal CDF for the element-wise and row loops.
  *
- * Plain float arithmetic (+ − × ÷ and comparisons), no libm call: GCC
- * vectorises these functions inside `omp simd` loops at any ISA (SSE2, AVX2 and
- * AVX-512 clones of MHIM_SIMD_CLONES_*), and since every operation is a
- * correctly rounded IEEE operation in a fixed order (the build does not
- * contract a·b + c into FMAs: ISO C mode), the vector and scalar code of every
- * clone gives the same bits for the same input. Results therefore depend
- * neither on the thread count nor on the CPU. Bit reinterpretation goes through
- * memcpy (no aliasing, no float-to-int conversion).
+ * Plain float arithmetic (+ − × ÷, comparisons, bit blends), no libm call: GCC vectorises these functions inside
+ * `omp simd` loops at every ISA. Each operation is a correctly rounded IEEE operation in a fixed order, so within one
+ * compiled copy the vector and the scalar code give the same bits for the same input: results do not depend on the
+ * thread count or on where a vector loop ends. Copies compiled with FMA contraction (MHIM_SIMD_CLONES_FMA) round
+ * differently from the baseline copy, within the same bounds. Bit reinterpretation goes through memcpy (no
+ * aliasing, no float-to-int conversion, whose out-of-range cases would be undefined).
  *
- * Accuracy against double-precision libm (tests/unit/test_fastmath.c;
- * docs/numerics.md): mhim_fast_expf   ≤ 1 ulp where the result is a normal
- * float (x in [−87.33, 88.72]); subnormal results, +inf above 88.72, 0 below
- * −103.97, NaN propagated, as libm. mhim_fast_erff   ≤ 1.2e-7 absolute on all
- * floats; exactly ±1 for |x| ≥ 3.92 (a rounded erf is 1 − 6e-8 there at worst);
- * odd; NaN propagated. mhim_fast_normal_cdf  Φ(x) within 6e-8 absolute and 4
- * ulp relative while Φ(x) is a normal float (x ≥ −13). Coefficients: weighted
- * minimax fits (Lawson iterations on Chebyshev nodes, in double, rounded to
- * float). Include after <math.h>. */
+ * Accuracy against double-precision libm (tests/unit/test_fastmath.c, every 7th float; docs/numerics.md):
+ *   mhim_fast_expf        ≤ 1.01 ulp where the result is a normal float (x in [−87.33, 88.72]); subnormal results
+ *                         within one subnormal spacing, +inf above 88.72, 0 below −103.97, NaN propagated, as libm.
+ *   mhim_fast_erff        ≤ 4.2e-7 absolute; exactly ±1 for |x| ≥ 3.92; odd; NaN propagated.
+ *   mhim_fast_normal_cdf  Φ(x) within 2.1e-7 absolute, and within 6 ulp plus the rounding of x²/2 relative while Φ is
+ *                         a normal float (x ≥ −13).
+ * Coefficients: weighted minimax fits (Lawson iterations on Chebyshev nodes, in double, rounded to float). Include
+ * after <math.h>. */
 #ifndef MHIM_OPS_FASTMATH_H
 #define MHIM_OPS_FASTMATH_H
 
@@ -89,15 +85,13 @@ MHIM_CLONE_INLINE float mhim_fast_erff(float x) {
     return mhim_select(x >= 3.92f, 1.0f, mhim_select(x <= -3.92f, -1.0f, e));
 }
 
-/* Φ(x), the standard normal CDF, given g = mhim_fast_expf(−0.5f·x·x) (the
- * caller usually needs g for φ as well). erfc(z) = t·P(t)·e^(−z²) with z =
- * |x|/√2, t = 1/(1 + z/2) and P of degree 8 (relative error 7e-8 on z ≤ 10.5);
- * Φ = erfc/2 below 0 (relative accuracy in the lower tail), 1 − erfc/2 from 0.
- */
+/* Φ(x), the standard normal CDF, given g = mhim_fast_expf(−0.5f·x·x) (the caller usually needs g for φ as well).
+ * erfc(z) = t·P(t)·e^(−z²) with z = |x|/√2, t = 1/(1 + z/2) and P of degree 8 in powers of t − 0.6 (relative error
+ * 7e-8 on z ≤ 10.5; powers of t − 0.6 have smaller terms, so less rounding, than powers of t); Φ = erfc/2 below 0
+ * (relative accuracy in the lower tail), 1 − erfc/2 from 0. */
 MHIM_CLONE_INLINE float mhim_fast_normal_cdf(float x, float g) {
     const float t = 1.0f / (1.0f + 0x1.6a09e6p-2f * fabsf(x)); /* 1/(1 + |x|/(2√2)) */
-    const float u = t - 0.6f;                                  /* P in powers of t − 0.6: smaller terms, less
-                                                                  rounding than in powers of t */
+    const float u = t - 0.6f;
     const float p =
         0.585224509f +
         u * (0.802588105f +

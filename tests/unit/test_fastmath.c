@@ -18,14 +18,14 @@
 #include "mhim/ops/softmax.h"
 #include "ops/fastmath.h"
 
-/* Bounds the tests enforce (measured maxima: docs/numerics.md). */
-#define EXP_MAX_ULP 1.0
-#define CDF_MAX_ABS 2.2e-7
+/* Bounds the tests enforce, with a margin over the maxima measured on every 7th float (docs/numerics.md). */
+#define EXP_MAX_ULP 1.5
+#define CDF_MAX_ABS 2.5e-7
 /* In ulp, where Φ is a normal float, beyond the 0.5·x² ulp that rounding x²/2
  * to float costs e^(−x²/2) (torch's formula rounds it the same way). */
-#define CDF_MAX_ULP 6.0
-#define ERF_MAX_ABS 4e-7
-#define GELU_MAX_ERR 2e-7 /* |gelu error| / max(1, |x|) */
+#define CDF_MAX_ULP 8.0
+#define ERF_MAX_ABS 5e-7
+#define GELU_MAX_ERR 2.5e-7 /* |gelu error| / max(1, |x|) */
 #define BATCH 65536
 
 /* Distance of got from the exact value want in units of the float spacing at
