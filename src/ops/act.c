@@ -9,6 +9,7 @@
 #include "ops/fastmath.h"
 #include "ops/vecmath.h"
 
+#define INV_SQRT2 0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
 
 /* Span kernels: one serial, vectorised pass over n elements. gelu and sigmoid use src/ops/fastmath.h, whose vector
@@ -31,13 +32,13 @@ static void relu_bwd_span(float *dinp, const float *dout, const float *out, int6
     }
 }
 
-/* GELU(x) = x·Φ(x) (torch: 0.5·x·(1 + erf(x/√2)), the same function), Φ from fastmath.h. */
+/* GELU(x) = 0.5·x·(1 + erf(x/√2)), torch's formula, with the rational erf of fastmath.h (no exponential). */
 MHIM_SIMD_CLONES_FMA static void gelu_fwd_span(float *out, const float *inp, const float *unused, int64_t n) {
     (void)unused;
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         const float x = inp[i];
-        out[i] = x * 0.5f * (1.0f + mhim_fast_erff(x * 0.70710678118654752440f));
+        out[i] = x * 0.5f * (1.0f + mhim_fast_erff(x * INV_SQRT2));
     }
 }
 
