@@ -16,7 +16,8 @@
 #define LN_PARTS 8
 /* Row sums are taken in double over LANES fixed lanes (element c goes to lane c % LANES), the lanes added in order
  * (32 lanes: enough independent chains to keep the adders busy at any vector width):
- * a fixed summation order (independent of threads) that the compiler can vectorise. */
+ * a fixed summation order (independent of threads) that the compiler can vectorise. The lane loops are unrolled so
+ * that the lanes become registers (rolled, GCC keeps them in memory: a store-to-load round trip per step). */
 #define LANES 32
 
 MHIM_CLONE_INLINE double lanes_total(const double lane[LANES]) {
@@ -29,8 +30,10 @@ MHIM_CLONE_INLINE double lanes_total(const double lane[LANES]) {
 MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C) {
     double lane[LANES] = {0};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES)
+    for (; c + LANES <= C; c += LANES) {
+#pragma GCC unroll 32
         for (int k = 0; k < LANES; k++) lane[k] += x[c + k];
+    }
     for (int k = 0; c < C; c++, k++) lane[k] += x[c];
     return lanes_total(lane);
 }
@@ -38,11 +41,13 @@ MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C) {
 MHIM_CLONE_INLINE double row_sq_dev(const float *x, double mu, int64_t C) {
     double lane[LANES] = {0};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES)
+    for (; c + LANES <= C; c += LANES) {
+#pragma GCC unroll 32
         for (int k = 0; k < LANES; k++) {
             double d = x[c + k] - mu;
             lane[k] += d * d;
         }
+    }
     for (int k = 0; c < C; c++, k++) {
         double d = x[c] - mu;
         lane[k] += d * d;
@@ -55,12 +60,14 @@ MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const floa
                                      int64_t C, double *sum_g, double *sum_gx) {
     double lg[LANES] = {0}, lgx[LANES] = {0};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES)
+    for (; c + LANES <= C; c += LANES) {
+#pragma GCC unroll 32
         for (int k = 0; k < LANES; k++) {
             double g = (double)dy[c + k] * weight[c + k];
             lg[k] += g;
             lgx[k] += g * ((x[c + k] - m) * r);
         }
+    }
     for (int k = 0; c < C; c++, k++) {
         double g = (double)dy[c] * weight[c];
         lg[k] += g;
@@ -70,7 +77,7 @@ MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const floa
     *sum_gx = lanes_total(lgx);
 }
 
-MHIM_SIMD_CLONES_AVX2 void mhim_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+MHIM_SIMD_CLONES_WIDE void mhim_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                                                   const float *weight, const float *bias, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < N; i++) {
@@ -96,10 +103,25 @@ MHIM_CLONE_INLINE void row_input_grad(float *dx, int accumulate, const float *dy
         for (int64_t c = 0; c < C; c++) dx[c] = r * (dy[c] * weight[c] - mean_g - (x[c] - m) * r * mean_gx);
 }
 
+/* Row i's input gradient (as row_input_grad) and its terms of the parameter gradients, pw[c] += dy·x̂ and
+ * pb[c] += dy (double), in one pass over the row. Called with a constant `accumulate`, so each case is its own loop. */
+MHIM_CLONE_INLINE void row_grads(float *dx, int accumulate, double *pw, double *pb, const float *dy, const float *x,
+                                 const float *weight, float m, float r, int64_t C) {
+    double sum_g, sum_gx;
+    row_grad_sums(dy, x, weight, m, r, C, &sum_g, &sum_gx);
+    const float mean_g = (float)(sum_g / (double)C), mean_gx = (float)(sum_gx / (double)C);
+    for (int64_t c = 0; c < C; c++) {
+        const float g = dy[c], xhat = (x[c] - m) * r, v = r * (g * weight[c] - mean_g - xhat * mean_gx);
+        dx[c] = accumulate ? dx[c] + v : v;
+        pw[c] += (double)g * xhat;
+        pb[c] += g;
+    }
+}
+
 /* C ≤ LN_FUSED_MAX_C: one pass. LN_PARTS fixed row ranges (bounds from N only) each compute their rows' dx and
  * their partial dweight/dbias (rows in order, double); the partials are then added in range order. The summation
  * order depends on N only, so the result is the same for any thread count. Partials: 64 KiB of stack. */
-static void layernorm_backward_fused(float *dinp, int accumulate, float *dweight, float *dbias, const float *dout,
+MHIM_SIMD_CLONES_WIDE static void layernorm_backward_fused(float *dinp, int accumulate, float *dweight, float *dbias, const float *dout,
                                      const float *inp, const float *weight, const float *mean, const float *rstd,
                                      int64_t N, int64_t C) {
     double part_w[LN_PARTS][LN_FUSED_MAX_C], part_b[LN_PARTS][LN_FUSED_MAX_C];
@@ -109,12 +131,8 @@ static void layernorm_backward_fused(float *dinp, int accumulate, float *dweight
         for (int64_t c = 0; c < C; c++) pw[c] = pb[c] = 0.0;
         for (int64_t i = N * p / LN_PARTS; i < N * (p + 1) / LN_PARTS; i++) {
             const float *x = inp + i * C, *dy = dout + i * C;
-            const float m = mean[i], r = rstd[i];
-            row_input_grad(dinp + i * C, accumulate, dy, x, weight, m, r, C);
-            for (int64_t c = 0; c < C; c++) {
-                pw[c] += (double)dy[c] * ((x[c] - m) * r);
-                pb[c] += dy[c];
-            }
+            if (accumulate) row_grads(dinp + i * C, 1, pw, pb, dy, x, weight, mean[i], rstd[i], C);
+            else row_grads(dinp + i * C, 0, pw, pb, dy, x, weight, mean[i], rstd[i], C);
         }
     }
     for (int64_t c = 0; c < C; c++) {
@@ -127,7 +145,7 @@ static void layernorm_backward_fused(float *dinp, int accumulate, float *dweight
 
 /* Wider rows: a row pass for dx, then dweight and dbias in one column pass (each column summed over the rows in
  * order, in double, by the thread owning its block of columns, as mhim_colsum_acc). */
-static void layernorm_backward_wide(float *dinp, int accumulate, float *dweight, float *dbias, const float *dout,
+MHIM_SIMD_CLONES_WIDE static void layernorm_backward_wide(float *dinp, int accumulate, float *dweight, float *dbias, const float *dout,
                                     const float *inp, const float *weight, const float *mean, const float *rstd,
                                     int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
@@ -153,7 +171,7 @@ static void layernorm_backward_wide(float *dinp, int accumulate, float *dweight,
     }
 }
 
-MHIM_SIMD_CLONES_AVX2 static void layernorm_backward(float *dinp, int accumulate, float *dweight, float *dbias,
+static void layernorm_backward(float *dinp, int accumulate, float *dweight, float *dbias,
                                                      const float *dout, const float *inp, const float *weight,
                                                      const float *mean, const float *rstd, int64_t N, int64_t C) {
     if (C <= LN_FUSED_MAX_C)

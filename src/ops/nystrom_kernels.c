@@ -4,6 +4,7 @@
 
 #include "mhim/common.h"
 #include "mhim/ops/nystrom.h"
+#include "ops/fastmath.h"
 #include "ops/vecmath.h"
 
 #define RES_HALF (MHIM_NYSTROM_RES_KERNEL / 2)
@@ -105,19 +106,17 @@ void mhim_nystrom_res_conv_rows_acc(float *out, int64_t ld, const float *v, cons
     }
 }
 
-/* Logits below max − 87 are raised to it (e^−87 ≈ 1.6e−38, below any float sum's resolution), which keeps the
- * vectorised expf on its fast path: out-of-range lanes would otherwise fall back to the scalar expf. */
+/* Logits below max − 87 are raised to it (e^−87 ≈ 1.6e−38, below any float sum's resolution, and still a normal
+ * float). */
 #define SOFTMAX_FLOOR (-87.0f)
 
 /* One row in place; one thread owns the row, so the result does not depend on the thread count. */
-MHIM_SIMD_CLONES_WIDE static void softmax_row_floor(float *y, int64_t L) {
+MHIM_SIMD_CLONES_FMA static void softmax_row_floor(float *y, int64_t L) {
     float max = -INFINITY;
     for (int64_t j = 0; j < L; j++) max = y[j] > max ? y[j] : max;
     const float lo = max + SOFTMAX_FLOOR;
 #pragma omp simd
-    for (int64_t j = 0; j < L; j++) y[j] = (y[j] > lo ? y[j] : lo) - max;
-#pragma omp simd
-    for (int64_t j = 0; j < L; j++) y[j] = expf(y[j]);
+    for (int64_t j = 0; j < L; j++) y[j] = mhim_fast_expf((y[j] > lo ? y[j] : lo) - max);
     double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < L; j++) sum += y[j];

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "mhim/ops/act.h"
+#include "ops/fastmath.h"
 #include "ops/vecmath.h"
 
 #define SUM_LANES 32 /* lanes of the row sums in softmax_row */
@@ -30,7 +31,7 @@ MHIM_CLONE_INLINE void softmax_group(float *y, const float *x, const uint8_t *ke
 }
 
 /* Unmasked contiguous row (attention matrices): the same result structure as softmax_group, with the exponentials
- * vectorised (glibc's vector expf; one thread owns the row, so the result does not depend on the thread count). */
+ * vectorised (mhim_fast_expf; one thread owns the row, so the result does not depend on the thread count). */
 MHIM_CLONE_INLINE void softmax_row(float *y, const float *x, int64_t len) {
     float lane_max[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
     int64_t j = 0;
@@ -44,12 +45,14 @@ MHIM_CLONE_INLINE void softmax_row(float *y, const float *x, int64_t len) {
         return;
     }
 #pragma omp simd
-    for (j = 0; j < len; j++) y[j] = expf(x[j] - max);
+    for (j = 0; j < len; j++) y[j] = mhim_fast_expf(x[j] - max);
     /* Σ y in double over SUM_LANES fixed lanes (element j goes to lane j % SUM_LANES), lanes combined in order: a
      * fixed summation order that vectorises with enough independent chains at any vector width. */
     double lane[SUM_LANES] = {0};
-    for (j = 0; j + SUM_LANES <= len; j += SUM_LANES)
+    for (j = 0; j + SUM_LANES <= len; j += SUM_LANES) {
+#pragma GCC unroll 32 /* the lanes become registers (rolled, GCC keeps them in memory) */
         for (int k = 0; k < SUM_LANES; k++) lane[k] += y[j + k];
+    }
     for (int k = 0; j < len; j++, k++) lane[k] += y[j];
     double sum = 0.0;
     for (int k = 0; k < SUM_LANES; k++) sum += lane[k];
@@ -77,7 +80,7 @@ void mhim_softmax_instances_backward(float *dinp, const float *dout, const float
     for (int64_t k = 0; k < K; k++) softmax_group_backward(dinp + k, dout + k, out + k, N, K);
 }
 
-MHIM_SIMD_CLONES_WIDE void mhim_softmax_rows_forward(float *out, const float *inp, const uint8_t *keep, int64_t R,
+MHIM_SIMD_CLONES_FMA void mhim_softmax_rows_forward(float *out, const float *inp, const uint8_t *keep, int64_t R,
                                                      int64_t L) {
 #pragma omp parallel for schedule(static) if (R * L >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t r = 0; r < R; r++) {

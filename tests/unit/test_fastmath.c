@@ -1,0 +1,230 @@
+/* src/ops/fastmath.h against double-precision libm, in every ISA copy the
+ * library may run (baseline; with FMA contraction: x86-64-v3 and x86-64-v4
+ * where this CPU has them): mhim_fast_expf in ulp over [−87.33, 88.72] and on
+ * the subnormal, overflow and NaN edges; mhim_fast_normal_cdf (absolute error,
+ * and ulp where Φ is a normal float) over [−14.2, 14.2]; mhim_fast_erff
+ * (absolute error over [−10, 10], oddness, saturation); scalar and vector code
+ * of each copy bitwise equal; and the library's gelu forward/backward, sigmoid
+ * and row softmax against double references. Every STRIDE-th float bit pattern
+ * is checked (argv[1], default 97; 1 = all). */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "mhim/common.h"
+#include "mhim/ops/act.h"
+#include "mhim/ops/softmax.h"
+#include "ops/fastmath.h"
+
+/* Bounds the tests enforce, with a margin over the maxima measured on every 7th float (docs/numerics.md). */
+#define EXP_MAX_ULP 1.5
+#define CDF_MAX_ABS 2.5e-7
+/* In ulp, where Φ is a normal float, beyond the 0.5·x² ulp that rounding x²/2
+ * to float costs e^(−x²/2) (torch's formula rounds it the same way). */
+#define CDF_MAX_ULP 8.0
+#define ERF_MAX_ABS 5e-7
+#define GELU_MAX_ERR 2.5e-7 /* |gelu error| / max(1, |x|) */
+#define BATCH 65536
+
+/* Distance of got from the exact value want in units of the float spacing at
+ * want (subnormal spacing below FLT_MIN). */
+static double ulp_error(float got, double want) {
+    double a = fabs(want);
+    int e;
+    frexp(a < FLT_MIN ? FLT_MIN : a, &e);
+    return fabs((double)got - want) / ldexp(1.0, e - 24);
+}
+
+/* out[3i] = e^x[i], out[3i+1] = Φ(x[i]), out[3i+2] = erf(x[i]): one loop per
+ * ISA copy, compiled as the library compiles its copies. */
+typedef void (*fastmath_loop)(float *out, const float *x, int64_t n);
+#define FASTMATH_LOOP(name, attr)                                                                                      \
+    attr static void name(float *out, const float *x, int64_t n) {                                                     \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                                                          \
+            out[3 * i] = mhim_fast_expf(x[i]);                                                                         \
+            out[3 * i + 1] = mhim_fast_normal_cdf(x[i], mhim_fast_expf(-0.5f * x[i] * x[i]));                          \
+            out[3 * i + 2] = mhim_fast_erff(x[i]);                                                                     \
+        }                                                                                                              \
+    }
+FASTMATH_LOOP(loop_baseline, )
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+FASTMATH_LOOP(loop_v3, __attribute__((target("arch=x86-64-v3"), optimize("fp-contract=fast"))))
+FASTMATH_LOOP(loop_v4, __attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast"))))
+#endif
+
+typedef struct {
+    double worst;
+    float worst_x;
+    long long count;
+} stat;
+
+static void stat_add(stat *s, double err, float x) {
+    if (err > s->worst) s->worst = err, s->worst_x = x;
+    s->count++;
+}
+
+/* Every stride-th float bit pattern in [lo, hi] (lo < 0 < hi), negative
+ * magnitudes first, through loop in batches: e^x in ulp (normal results), Φ
+ * absolute and in ulp (normal results). */
+static void sweep(fastmath_loop loop, float lo, float hi, uint32_t stride, stat *exp_ulp, stat *cdf_abs, stat *cdf_ulp,
+                  stat *erf_abs) {
+    float *x = mhim_malloc(BATCH * sizeof *x), *out = mhim_malloc(3 * BATCH * sizeof *out);
+    uint32_t bits = 0;
+    int negative = 1;
+    for (;;) {
+        int n = 0;
+        while (n < BATCH) {
+            float v = negative ? -mhim_bits_float(bits) : mhim_bits_float(bits);
+            if (negative && bits > mhim_float_bits(-lo)) {
+                negative = 0, bits = 0;
+                continue;
+            }
+            if (!negative && bits > mhim_float_bits(hi)) break;
+            bits += stride;
+            if (v >= lo && v <= hi) x[n++] = v;
+        }
+        if (n == 0) break;
+        loop(out, x, n);
+        for (int i = 0; i < n; i++) {
+            double e = exp((double)x[i]), c = 0.5 * erfc(-(double)x[i] / sqrt(2.0));
+            if (e >= FLT_MIN && e <= FLT_MAX) stat_add(exp_ulp, ulp_error(out[3 * i], e), x[i]);
+            stat_add(cdf_abs, fabs((double)out[3 * i + 1] - c), x[i]);
+            if (c >= FLT_MIN) stat_add(cdf_ulp, ulp_error(out[3 * i + 1], c) - 0.5 * (double)x[i] * x[i], x[i]);
+            stat_add(erf_abs, fabs((double)out[3 * i + 2] - erf((double)x[i])), x[i]);
+        }
+        if (n < BATCH) break;
+    }
+    free(x), free(out);
+}
+
+static int test_copy(const char *name, fastmath_loop loop, uint32_t stride) {
+    stat e = {0}, c_abs = {0}, c_ulp = {0}, erf_abs = {0}, unused = {0};
+    sweep(loop, -87.33f, 88.72f, stride, &e, &unused, &unused, &unused);
+    sweep(loop, -14.2f, 14.2f, stride, &unused, &c_abs, &c_ulp, &unused);
+    sweep(loop, -10.0f, 10.0f, stride, &unused, &unused, &unused, &erf_abs);
+    printf("%s: expf over %lld inputs in [-87.33, 88.72]: max %.3f ulp at x = "
+           "%.9g (bound %.1f)\n",
+           name, e.count, e.worst, e.worst_x, EXP_MAX_ULP);
+    printf("%s: normal cdf over %lld inputs in [-14.2, 14.2]: max abs error %.3g "
+           "at x = %.9g (bound %.1e); max "
+           "%.3f ulp + x²/2 where the cdf is a normal float, at x = %.9g (bound "
+           "%.1f)\n",
+           name, c_abs.count, c_abs.worst, c_abs.worst_x, CDF_MAX_ABS, c_ulp.worst, c_ulp.worst_x, CDF_MAX_ULP);
+    printf("%s: erff over %lld inputs in [-10, 10]: max abs error %.3g at x = "
+           "%.9g (bound %.1e)\n",
+           name, erf_abs.count, erf_abs.worst, erf_abs.worst_x, ERF_MAX_ABS);
+    int fails = check_true("expf max ulp", e.worst <= EXP_MAX_ULP);
+    fails += check_true("normal cdf max abs error", c_abs.worst <= CDF_MAX_ABS);
+    fails += check_true("normal cdf max ulp", c_ulp.worst <= CDF_MAX_ULP);
+    fails += check_true("erff max abs error", erf_abs.worst <= ERF_MAX_ABS);
+
+    /* edges, and the scalar code (n = 1) against the vector loop, bit for bit */
+    const float edge[] = {NAN,    INFINITY, -INFINITY, 0.0f,     -0.0f, 88.72f, 88.73f,
+                          -87.5f, -103.9f,  -104.0f,   -1000.0f, 3.92f, -3.92f, 1e30f};
+    const int64_t n = 20011;
+    float *x = mhim_malloc((size_t)n * sizeof *x), *ref = mhim_malloc((size_t)(3 * n) * sizeof *ref), one[3];
+    test_rng r = {7};
+    test_fill_uniform(&r, x, n, -110.0f, 110.0f);
+    for (size_t i = 0; i < MHIM_ARRAY_LEN(edge); i++) x[i] = edge[i];
+    loop(ref, x, n);
+    const float *nan_ = ref, *pinf = ref + 3, *ninf = ref + 6, *zero = ref + 9, *mzero = ref + 12;
+    fails += check_true("NaN in: NaN out", isnan(nan_[0]) && isnan(nan_[1]) && isnan(nan_[2]));
+    fails += check_true("+inf: expf +inf, cdf 1, erf 1", pinf[0] == INFINITY && pinf[1] == 1.0f && pinf[2] == 1.0f);
+    fails += check_true("-inf: expf 0, cdf 0, erf -1", ninf[0] == 0.0f && ninf[1] == 0.0f && ninf[2] == -1.0f);
+    fails += check_true("0: expf 1, cdf 0.5, erf 0", zero[0] == 1.0f && zero[1] == 0.5f && zero[2] == 0.0f);
+    fails += check_true("-0: erf -0", mzero[2] == 0.0f && signbit(mzero[2]));
+    fails += check_true("expf(88.72) finite, expf(88.73) = +inf", isfinite(ref[15]) && ref[18] == INFINITY);
+    fails += check_true("expf(-87.5), expf(-103.9) subnormal and within one spacing",
+                        ref[21] > 0 && ref[21] < FLT_MIN && fabs(ref[21] - exp(-87.5)) <= ldexp(1.0, -149) &&
+                            ref[24] > 0 && fabs(ref[24] - exp((double)-103.9f)) <= ldexp(1.0, -149));
+    fails += check_true("expf(-104) = expf(-1000) = 0", ref[27] == 0.0f && ref[30] == 0.0f);
+    fails += check_true("erf(3.92) = 1, erf(-3.92) = -1, erf(1e30) = 1",
+                        ref[35] == 1.0f && ref[38] == -1.0f && ref[41] == 1.0f);
+    float *neg = mhim_malloc((size_t)n * sizeof *neg), *ref_neg = mhim_malloc((size_t)(3 * n) * sizeof *ref_neg);
+    for (int64_t i = 0; i < n; i++) neg[i] = -x[i];
+    loop(ref_neg, neg, n);
+    int64_t odd = 0;
+    for (int64_t i = 0; i < n; i++)
+        odd += !isnan(x[i]) && mhim_float_bits(ref_neg[3 * i + 2]) != (mhim_float_bits(ref[3 * i + 2]) ^ 0x80000000u);
+    free(neg), free(ref_neg);
+    fails += check_true("erf odd, bit for bit", odd == 0);
+    int64_t diff = 0;
+    for (int64_t i = 0; i < n; i++) {
+        loop(one, x + i, 1);
+        for (int k = 0; k < 3; k++) diff += mhim_float_bits(one[k]) != mhim_float_bits(ref[3 * i + k]);
+    }
+    printf("%s: scalar vs vector code: %lld of %lld values differ\n", name, (long long)diff, (long long)(3 * n));
+    fails += check_true("scalar vs vector code bitwise", diff == 0);
+    free(x), free(ref);
+    return fails;
+}
+
+/* The library's ops (whatever ISA copy this CPU selects) against double
+ * references, on a dense grid. */
+static int test_ops(void) {
+    const int64_t n = 200000;
+    float *x = mhim_malloc((size_t)n * sizeof *x), *y = mhim_malloc((size_t)n * sizeof *y);
+    float *ones = mhim_malloc((size_t)n * sizeof *ones);
+    for (int64_t i = 0; i < n; i++) x[i] = -20.0f + 40.0f * (float)i / (float)n, ones[i] = 1.0f;
+    mhim_gelu_forward(y, x, n);
+    double worst_f = 0, worst_b = 0, worst_s = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i], want = v * 0.5 * erfc(-v / sqrt(2.0));
+        worst_f = fmax(worst_f, fabs(y[i] - want) / fmax(1.0, fabs(v)));
+    }
+    mhim_gelu_backward(y, ones, x, n);
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i], want = 0.5 * erfc(-v / sqrt(2.0)) + v * exp(-0.5 * v * v) / sqrt(2.0 * M_PI);
+        worst_b = fmax(worst_b, fabs(y[i] - want));
+    }
+    const float tails[] = {-1e30f, -100.0f, -5.6f, 5.6f, 100.0f, 1e30f};
+    float tails_out[6];
+    mhim_gelu_forward(tails_out, tails, 6);
+    printf("gelu tails: gelu(-1e30) = %g, gelu(-100) = %g, gelu(-5.6) = %g, gelu(5.6) = %.9g, gelu(100) = %.9g, "
+           "gelu(1e30) = %g\n",
+           tails_out[0], tails_out[1], tails_out[2], tails_out[3], tails_out[4], tails_out[5]);
+    int fails = check_true("gelu saturates exactly: 0 below -5.55, x above 5.55",
+                           tails_out[0] == 0.0f && tails_out[1] == 0.0f && tails_out[2] == 0.0f &&
+                               tails_out[3] == 5.6f && tails_out[4] == 100.0f && tails_out[5] == 1e30f);
+    mhim_sigmoid_forward(y, x, n);
+    for (int64_t i = 0; i < n; i++) worst_s = fmax(worst_s, ulp_error(y[i], 1.0 / (1.0 + exp(-(double)x[i]))));
+    printf("gelu fwd: max |err|/max(1,|x|) %.3g (bound %.1e); gelu bwd: max abs "
+           "err %.3g; sigmoid: max %.2f ulp "
+           "(x in [-20, 20))\n",
+           worst_f, GELU_MAX_ERR, worst_b, worst_s);
+    fails += check_true("gelu forward error", worst_f <= GELU_MAX_ERR);
+    fails += check_true("gelu backward error", worst_b <= 2e-7);
+    fails += check_true("sigmoid error", worst_s <= 3.0);
+    /* one softmax row over logits spanning 200: probabilities within 3 ulp where
+     * normal */
+    const int64_t len = 4099;
+    for (int64_t i = 0; i < len; i++) x[i] = -150.0f + 200.0f * (float)((i * 2654435761u) % len) / (float)len;
+    mhim_softmax_rows_forward(y, x, NULL, 1, len);
+    float max = -INFINITY;
+    for (int64_t i = 0; i < len; i++) max = x[i] > max ? x[i] : max;
+    double sum = 0, worst_p = 0;
+    for (int64_t i = 0; i < len; i++) sum += exp((double)x[i] - max);
+    for (int64_t i = 0; i < len; i++) {
+        double want = exp((double)x[i] - max) / sum;
+        if (want >= FLT_MIN) worst_p = fmax(worst_p, ulp_error(y[i], want));
+    }
+    printf("softmax row (logits over 200): max %.2f ulp where normal\n", worst_p);
+    fails += check_true("softmax row error", worst_p <= 4.0);
+    free(x), free(y), free(ones);
+    return fails;
+}
+
+int main(int argc, char **argv) {
+    uint32_t stride = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 97;
+    if (stride < 1) stride = 1;
+    int fails = test_copy("baseline", loop_baseline, stride);
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    if (__builtin_cpu_supports("x86-64-v3")) fails += test_copy("x86-64-v3", loop_v3, stride);
+    if (__builtin_cpu_supports("x86-64-v4")) fails += test_copy("x86-64-v4", loop_v4, stride);
+#endif
+    fails += test_ops();
+    printf("%s\n", fails ? "FAIL" : "OK");
+    return fails != 0;
+}
