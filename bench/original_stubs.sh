@@ -6,7 +6,9 @@
 # sitecustomize.py restores numpy.Inf (removed in NumPy 2, used by the original's EarlyStopping), writes the peak GPU
 # memory to $MHIM_BENCH_GPU_MEM at exit when that is set, and with MHIM_ORIG_INPUT_DIM=D builds every
 # nn.Linear(1024, k) as nn.Linear(D, k): the original hard-codes 1024-wide features in its first layer, so this is
-# how it trains on other feature widths (e.g. MUSK1's 166).
+# how it trains on other feature widths (e.g. MUSK1's 166). With MHIM_ORIG_CAT_0DIM=1, torch.cat accepts a 0-d tensor
+# next to 1-d ones as one element: the original's mask union crashes when exactly one id is masked (a `.squeeze()`
+# leaves a 0-d tensor; v1 spec §4.4), which happens on bags of a few instances; this does what was intended.
 write_original_stubs() {
     local dir=$1
     mkdir -p "$dir/timm" "$dir/torchvision" "$dir/future"
@@ -47,7 +49,8 @@ EOF
     cat >"$dir/sitecustomize.py" <<'EOF'
 """Loaded at interpreter start: the NumPy 1.x alias the original uses (utils.EarlyStopping: np.Inf); with
 MHIM_BENCH_GPU_MEM set, the peak GPU memory torch allocated written to that file at exit; with MHIM_ORIG_INPUT_DIM=D,
-nn.Linear(1024, k) built as nn.Linear(D, k) (the original hard-codes 1024-wide features)."""
+nn.Linear(1024, k) built as nn.Linear(D, k) (the original hard-codes 1024-wide features); with MHIM_ORIG_CAT_0DIM set,
+torch.cat takes a 0-d tensor next to 1-d ones as one element (the original's one-masked-id crash)."""
 import atexit
 import os
 import sys
@@ -80,6 +83,19 @@ if os.environ.get("MHIM_ORIG_INPUT_DIM"):
         _linear_init(self, in_features, out_features, *args, **kwargs)
 
     torch.nn.Linear.__init__ = _linear_with_input_dim
+
+if os.environ.get("MHIM_ORIG_CAT_0DIM"):
+    import torch
+
+    _cat = torch.cat
+
+    def _cat_promoting_0dim(tensors, *args, **kwargs):
+        tensors = list(tensors)
+        if any(t.dim() == 0 for t in tensors) and any(t.dim() > 0 for t in tensors):
+            tensors = [t.reshape(1) if t.dim() == 0 else t for t in tensors]
+        return _cat(tensors, *args, **kwargs)
+
+    torch.cat = _cat_promoting_0dim
 EOF
     cat >"$dir/future/builtins.py" <<'EOF'
 """Stub of the Python 2 compatibility package imported by modules/topk (CLAM's loss, unused here)."""
