@@ -12,8 +12,22 @@
   mil_to_pt SET OUT    a MIL benchmark folder SET (h5_files/, labels.csv with header ID,label) z-scored with the
                        mean/std over all its instances, in the original's C16 layout: OUT/pt/<id>.pt and
                        OUT/label.csv without header (the original reads every line as a case); prints the width D
-  accuracy_table ROWS  the Markdown table of accuracy_original.sh from its rows (model, seed, original accuracy and
-                       AUC, mhim accuracy and AUC), with the mean over seeds and its standard error
+  mil_to_pt_v2 SET OUT the same z-scored bags in the original v2 layout: OUT/pt_files/<id>.pt and OUT/label.csv
+                       with the header ID,Label (v2 reads the CSV with pandas: a headerless file would lose its first
+                       case); prints the width D
+  v2_splits ORIG CSV SEED CV_FOLD VAL_RATIO
+                       the folds the original v2 main.py (checkout ORIG) builds from the label CSV, computed with its
+                       own get_patient_label / DataFrame.sample / get_kfold calls: `fold,set,case_id` lines (set =
+                       train, val or test; val = test when VAL_RATIO is 0), sorted, as `mhim splits --format csv`
+                       prints them after `cut -d, -f1-3 | sort`
+  original_v2_test JSONL
+                       the mean over folds of the original v2 test metrics that its --wandb logging recorded (the wandb
+                       stub of original_v2_stubs.sh writes one JSON line per log call): "acc auc teacher_acc
+                       teacher_auc" (the teacher pair `nan` for a run without teacher)
+  accuracy_table ROWS [ACC]
+                       the Markdown table of accuracy_original.sh / accuracy_original_v2.sh from its rows (model, seed,
+                       original accuracy and AUC, mhim accuracy and AUC), with the mean over seeds and its standard
+                       error; ACC names the accuracy column (default "accuracy")
 """
 import csv
 import math
@@ -80,7 +94,7 @@ def flops(cohort, splits, fold, baseline, model, kept):
     print(f"{total:.6e}")
 
 
-def mil_to_pt(set_dir, out):
+def mil_to_pt(set_dir, out, feature_dir="pt", header=""):
     import numpy
     import torch
     with open(os.path.join(set_dir, "labels.csv")) as f:
@@ -92,18 +106,51 @@ def mil_to_pt(set_dir, out):
     allx = numpy.concatenate(list(feats.values()))
     mean, std = allx.mean(axis=0), allx.std(axis=0)
     std[std == 0] = 1.0
-    os.makedirs(os.path.join(out, "pt"), exist_ok=True)
+    os.makedirs(os.path.join(out, feature_dir), exist_ok=True)
     for case, x in feats.items():
         z = torch.from_numpy(((x - mean) / std).astype(numpy.float32))
-        torch.save(z, os.path.join(out, "pt", case + ".pt"))
+        torch.save(z, os.path.join(out, feature_dir, case + ".pt"))
     with open(os.path.join(out, "label.csv"), "w") as f:
+        f.write(header)
         f.writelines(f"{case},{label}\n" for case, label in rows)
     print(allx.shape[1])
 
 
-def accuracy_table(rows_path):
+def v2_splits(orig, csv_path, seed, cv_fold, val_ratio):
+    import types
+    sys.path.insert(0, orig)
+    from datasets.data_utils import get_kfold, get_patient_label
+    args = types.SimpleNamespace(seed=seed, val2test=False, rank=0, val_ratio=val_ratio)
+    with open(os.devnull, "w") as quiet:
+        stdout, sys.stdout = sys.stdout, quiet
+        try:
+            df = get_patient_label(args, csv_path).sample(frac=1, random_state=seed).reset_index(drop=True)
+            train, test, val = get_kfold(args, cv_fold, df, val_ratio=val_ratio)
+        finally:
+            sys.stdout = stdout
+    lines = []
+    for k in range(cv_fold):
+        for name, part in (("train", train[k]), ("val", val[k] if val_ratio != 0 else test[k]), ("test", test[k])):
+            lines += [f"{k},{name},{case}" for case in part["ID"]]
+    print("\n".join(sorted(lines)))
+
+
+def original_v2_test(jsonl):
+    import json
+    rows = [json.loads(line) for line in open(jsonl) if line.strip()]
+    tests = [r for r in rows if "test_acc" in r]
+    if not tests:
+        sys.exit(f"{jsonl}: no test metrics recorded (did the original run finish, with --wandb?)")
+
+    def mean(key):
+        values = [float(r.get(key, "nan")) for r in tests]
+        return sum(values) / len(values)
+    print(" ".join(f"{mean(k):.6f}" for k in ("test_acc", "test_auc", "test_ema_acc", "test_ema_auc")))
+
+
+def accuracy_table(rows_path, acc_name="accuracy"):
     rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
-    print("| model | seed | original accuracy | mhim accuracy | original AUC | mhim AUC |")
+    print(f"| model | seed | original {acc_name} | mhim {acc_name} | original AUC | mhim AUC |")
     print("|---|---|---|---|---|---|")
     for m, seed, oa, ou, ma, mu in rows:
         print(f"| {m} | {seed} | {float(oa):.3f} | {float(ma):.3f} | {float(ou):.3f} | {float(mu):.3f} |")
@@ -122,8 +169,14 @@ def accuracy_table(rows_path):
 def main(argv):
     if len(argv) == 3 and argv[0] == "mil_to_pt":
         return mil_to_pt(argv[1], argv[2])
-    if len(argv) == 2 and argv[0] == "accuracy_table":
-        return accuracy_table(argv[1])
+    if len(argv) == 3 and argv[0] == "mil_to_pt_v2":
+        return mil_to_pt(argv[1], argv[2], feature_dir="pt_files", header="ID,Label\n")
+    if len(argv) == 6 and argv[0] == "v2_splits":
+        return v2_splits(argv[1], argv[2], int(argv[3]), int(argv[4]), float(argv[5]))
+    if len(argv) == 2 and argv[0] == "original_v2_test":
+        return original_v2_test(argv[1])
+    if len(argv) in (2, 3) and argv[0] == "accuracy_table":
+        return accuracy_table(*argv[1:])
     if len(argv) == 3 and argv[0] == "to_pt":
         return to_pt(argv[1], argv[2])
     if len(argv) == 7 and argv[0] == "flops":
