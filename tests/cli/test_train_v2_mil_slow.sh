@@ -17,7 +17,7 @@ fail=0
 export OMP_WAIT_POLICY=passive
 for ds in musk1 elephant; do
     # the engine reads <dataset_root>/label.csv: a folder with the label file and the benchmark's bags
-    mkdir -p "$tmp/$ds" && cp "$data/$ds/labels.csv" "$tmp/$ds/label.csv" && ln -s "$data/$ds/h5_files" "$tmp/$ds/h5_files"
+    mkdir -p "$tmp/$ds" && cp "$data/$ds/labels.csv" "$tmp/$ds/label.csv" && ln -sfn "$data/$ds/h5_files" "$tmp/$ds/h5_files"
     common=(-c "${MHIM_SOURCE_DIR:?}/configs/v2_feat_cls.yaml" --mhim_version 2 --dataset_root "$tmp/$ds" --split_file "$data/$ds/folds_5x10.csv" --split_rep 0
         --cv_fold 10 --baseline attn --standardize --output_path "$tmp/out" --project "$ds" --num_epoch 50
         --val_ratio 0.2 --seed 2021 --threads 2 --quiet --log_level warn)
