@@ -7,6 +7,7 @@
 #include "mhim/common.h"
 #include "mhim/cuda_model.h"
 #include "mhim/models/dsmil.h"
+#include "mhim/models/network_configs.h"
 #include "model_embed.h"
 
 #define DIM MHIM_EMBED_DIM
@@ -28,7 +29,7 @@ int mhim_cuda_dsmil_create(mhim_cuda_dsmil **out, const mhim_model *cpu_model) {
     if (c->kind != MHIM_MODEL_DSMIL)
         return mhim_fail("GPU DSMIL: the model is %s, expected dsmil", mhim_model_kind_name(c->kind));
     mhim_cuda_dsmil *net = mhim_calloc(1, sizeof *net);
-    mhim_dsmil_config d = {c->version, c->input_dim, c->n_classes, c->act, c->dropout, MHIM_DSMIL_SCORE_INSTANCE};
+    mhim_dsmil_config d = mhim_registry_dsmil_config(c); /* v1 only on the GPU: instance scores */
     int rc = mhim_dsmil_bind(&net->m, &d, mhim_model_layout(cpu_model));
     if (rc != MHIM_OK) {
         free(net);

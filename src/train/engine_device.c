@@ -276,12 +276,7 @@ int engine_device_step_grad(engine_net *n, const engine_step_ctx *ctx, const flo
         st->cl = g->host_loss[1];
         st->loss += cfg->cl_alpha * st->cl;
     }
-    if (!isfinite(st->loss))
-        return mhim_fail("training diverged: loss %g at epoch %d on bag %lld (lower --lr, or check the features)",
-                         st->loss, ctx->epoch, (long long)ctx->bag);
-    st->patches = N;
-    st->kept = kept;
-    return MHIM_OK;
+    return engine_step_finish(st, ctx, N, kept);
 }
 
 void engine_device_step_apply(engine_net *n, int summed, double mm) {

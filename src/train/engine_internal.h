@@ -136,6 +136,9 @@ typedef struct {
 
 /* The factor of one bag's loss: 1 / ctx->accum_bags when set, else 1 / --accumulation_steps. */
 double engine_step_loss_scale(const engine_step_ctx *ctx);
+/* The end of every training step (CPU, GPU, v2): MHIM_EINPUT with the divergence message when st->loss is not
+ * finite, else records the bag's instance count N and the kept (or token) count in st. */
+int engine_step_finish(engine_step_stats *st, const engine_step_ctx *ctx, int64_t N, int64_t kept);
 /* Gradients of one bag x (N, dim) with label y into n->grads: pure or MHIM (§4.2) forward and backward, loss
  * scaled by engine_step_loss_scale. MHIM_EINPUT when the loss is not finite. */
 int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,

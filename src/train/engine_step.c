@@ -124,6 +124,15 @@ double engine_step_loss_scale(const engine_step_ctx *ctx) {
     return 1.0 / (double)(ctx->accum_bags > 0 ? ctx->accum_bags : MHIM_MAX(ctx->cfg->accumulation_steps, 1));
 }
 
+int engine_step_finish(engine_step_stats *st, const engine_step_ctx *ctx, int64_t N, int64_t kept) {
+    if (!isfinite(st->loss))
+        return mhim_fail("training diverged: loss %g at epoch %d on bag %lld (lower --lr, or check the features)",
+                         st->loss, ctx->epoch, (long long)ctx->bag);
+    st->patches = N;
+    st->kept = kept;
+    return MHIM_OK;
+}
+
 int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, int64_t N, int64_t y,
                      engine_step_stats *st) {
     const mhim_config *cfg = ctx->cfg;
@@ -177,12 +186,7 @@ int engine_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *x, 
     }
     mhim_model_backward(n->model, &n->arena, n->student, n->grads, d_logits, d_max, use_cl ? n->d_feat : NULL);
     mhim_arena_reset(&n->arena, 0);
-    if (!isfinite(st->loss))
-        return mhim_fail("training diverged: loss %g at epoch %d on bag %lld (lower --lr, or check the features)",
-                         st->loss, ctx->epoch, (long long)ctx->bag);
-    st->patches = N;
-    st->kept = kept;
-    return MHIM_OK;
+    return engine_step_finish(st, ctx, N, kept);
 }
 
 void engine_step_apply(engine_net *n, const float *grads, double mm) {

@@ -125,10 +125,5 @@ int engine_v2_step_grad(engine_net *n, const engine_step_ctx *ctx, const float *
         mhim_model_backward(n->model, &n->arena, n->student, n->grads, d_bag, dsmil ? d_max : NULL, NULL);
     }
     mhim_arena_reset(&n->arena, 0);
-    if (!isfinite(st->loss))
-        return mhim_fail("training diverged: loss %g at epoch %d on bag %lld (lower --lr, or check the features)",
-                         st->loss, ctx->epoch, (long long)ctx->bag);
-    st->patches = N;
-    st->kept = sout.tokens;
-    return MHIM_OK;
+    return engine_step_finish(st, ctx, N, sout.tokens);
 }
