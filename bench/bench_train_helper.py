@@ -6,9 +6,11 @@
   flops COHORT SPLITS FOLD BASELINE MODEL KEPT
                        GEMM FLOPs of one training epoch of fold FOLD: per training bag one student forward +
                        backward on KEPT x N instances (KEPT = kept share, 1 for pure) plus, for MODEL=mhim, one teacher
-                       forward on all N; per validation bag one forward. SPLITS = `mhim splits --format csv` output.
-                       The per-step count is the one of bench/bench_models.c (forward + backward = 3x forward, the
-                       first layer 2x); a forward is a third of it.
+                       forward on all N; per validation bag one forward of each model validated (the student; for
+                       MODEL=mhim also the teacher, as both programs validate it every epoch). SPLITS = `mhim splits
+                       --format csv` output. The per-step count is the one of bench/bench_models.c (forward +
+                       backward = 3x forward, the first layer 2x: it has no input gradient); a forward alone counts
+                       the first layer once and the rest once.
   mil_to_pt SET OUT    a MIL benchmark folder SET (h5_files/, labels.csv with header ID,label) z-scored with the
                        mean/std over all its instances, in the original's C16 layout: OUT/pt/<id>.pt and
                        OUT/label.csv without header (the original reads every line as a case); prints the width D
@@ -51,20 +53,23 @@ def to_pt(cohort, out):
         fo.write(fi.read())
 
 
-def step_flops(baseline, n, d_in, heads=8):
-    """GEMM FLOPs of one forward + backward on n instances (bench_models.c gemm_flops, with D_in = d_in)."""
-    embed = 2 * n * d_in * DIM * 2
+def gemm_flops(baseline, n, d_in, backward, heads=8):
+    """GEMM FLOPs of one forward on n instances, plus its backward when `backward` (bench_models.c gemm_flops, with
+    D_in = d_in): the first layer's backward is the weight gradient only (1x its forward), the rest 2x."""
+    embed = 2 * n * d_in * DIM
     if baseline == "attn":
-        return embed + 3 * (2 * n * DIM * 128 + 2 * n * 128 + 2 * n * DIM) + 3 * 2 * DIM * C
-    if baseline == "dsmil":
-        return embed + 3 * (2 * n * DIM * C + 2 * n * DIM * 128 + 2 * n * 128 * 128 + 2 * n * DIM * DIM +
-                            2 * n * 128 * C + 2 * n * C * DIM + 2 * C * C * DIM)
-    m, inner = 256.0, 64.0 * heads
-    npad = m * math.ceil((n + 1) / m)
-    layer = 2 * npad * DIM * 3 * inner + 2 * npad * inner * DIM
-    layer += heads * (2 * npad * m * 64 + 2 * m * m * 64 + 2 * m * npad * 64)
-    layer += heads * (6 * 8 * m * m * m + 2 * npad * m * m + 2 * m * npad * 64 + 2 * npad * m * 64)
-    return embed + 3 * 2 * layer + 3 * 2 * DIM * C
+        rest = 2 * n * DIM * 128 + 2 * n * 128 + 2 * n * DIM + 2 * DIM * C
+    elif baseline == "dsmil":
+        rest = (2 * n * DIM * C + 2 * n * DIM * 128 + 2 * n * 128 * 128 + 2 * n * DIM * DIM +
+                2 * n * 128 * C + 2 * n * C * DIM + 2 * C * C * DIM)
+    else:
+        m, inner = 256.0, 64.0 * heads
+        npad = m * math.ceil((n + 1) / m)
+        layer = 2 * npad * DIM * 3 * inner + 2 * npad * inner * DIM
+        layer += heads * (2 * npad * m * 64 + 2 * m * m * 64 + 2 * m * npad * 64)
+        layer += heads * (6 * 8 * m * m * m + 2 * npad * m * m + 2 * m * npad * 64 + 2 * npad * m * 64)
+        rest = 2 * layer + 2 * DIM * C
+    return 2 * embed + 3 * rest if backward else embed + rest
 
 
 def flops(cohort, splits, fold, baseline, model, kept):
@@ -83,14 +88,15 @@ def flops(cohort, splits, fold, baseline, model, kept):
                 train.append(row["case_id"])
             elif row["set"] in ("val", "test"):
                 val.append(row["case_id"])
+    models_validated = 2 if model == "mhim" else 1
     total = 0.0
     for case in train:
         n = sizes[case]
-        total += step_flops(baseline, max(1, round(kept * n)), d_in)
+        total += gemm_flops(baseline, max(1, round(kept * n)), d_in, backward=True)
         if model == "mhim":
-            total += step_flops(baseline, n, d_in) / 3
+            total += gemm_flops(baseline, n, d_in, backward=False)
     for case in set(val):
-        total += step_flops(baseline, sizes[case], d_in) / 3
+        total += models_validated * gemm_flops(baseline, sizes[case], d_in, backward=False)
     print(f"{total:.6e}")
 
 

@@ -10,6 +10,7 @@
 #   BUILD (build)  N_SLIDES (405)  MEAN (9000 instances)  MIN (1000)  MAX (30000)  EPOCHS (2)
 #   THREADS (2)  BASELINES ("attn selfattn dsmil")  MODELS ("pure mhim")  PYTHON (.venv-ref/bin/python)
 #   SGEMM_N (8000: rows of the N x 1024 x 512 sgemm whose rate gives the bound)
+#   MHIM_OPTS (extra `mhim train` options for every mhim run, e.g. "--memory_budget=256M")
 #   WORK (/tmp/mhim_bench_train; needs about twice the cohort size on disk)  KEEP (1 = keep WORK)
 #   DEVICE (cpu | cuda): cpu hides every GPU from both programs (CUDA_VISIBLE_DEVICES=; the original moves its model
 #   to the GPU whenever torch.cuda.is_available()); cuda gives mhim --device=cuda (BUILD must be a -DMHIM_USE_CUDA=ON
@@ -29,6 +30,7 @@ BUILD=${BUILD:-$root/build} N_SLIDES=${N_SLIDES:-405} MEAN=${MEAN:-9000} MIN=${M
 DIM=1024 EPOCHS=${EPOCHS:-2} THREADS=${THREADS:-2} BASELINES=${BASELINES:-attn selfattn dsmil}
 SGEMM_N=${SGEMM_N:-8000} MODELS=${MODELS:-pure mhim} DEVICE=${DEVICE:-cpu} PYTHON=${PYTHON:-$root/.venv-ref/bin/python} WORK=${WORK:-/tmp/mhim_bench_train}
 mhim=$BUILD/mhim
+read -r -a mhim_extra <<<"${MHIM_OPTS:-}"
 [ -x "$mhim" ] || { echo "no $mhim: build first (cmake --build $BUILD)"; exit 2; }
 [ -f "$orig/main.py" ] || { echo "$orig/main.py missing: give a checkout of the original repository at v1"; exit 2; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time (GNU time) is needed for the peak RSS"; exit 2; }
@@ -81,8 +83,8 @@ timed() {
 
 gpu_head='' gpu_rule=''
 [ "$DEVICE" = cuda ] && gpu_head=' original GPU peak MiB | mhim GPU peak MiB (arena + bags) |' gpu_rule='---|---|'
-printf '| run | original s/epoch | mhim s/epoch | speed-up | original peak RSS MiB | mhim peak RSS MiB | memory ratio | GEMM-FLOP bound s/epoch | mhim / bound |%s\n' "$gpu_head"
-printf '|---|---|---|---|---|---|---|---|---|%s\n' "$gpu_rule"
+printf '| run | original s/epoch | mhim s/epoch | speed-up | steady epoch: original s | steady epoch: mhim s | steady speed-up | original peak RSS MiB | mhim peak RSS MiB | memory ratio | GEMM-FLOP bound s/epoch | mhim steady epoch / bound |%s\n' "$gpu_head"
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|%s\n' "$gpu_rule"
 for b in $BASELINES; do
     for m in $MODELS; do
         title=${m}_$b
@@ -95,7 +97,8 @@ for b in $BASELINES; do
         tea_o=() tea_m=()
         [ "$m" = mhim ] && tea_o=(--teacher_init="$WORK/runs_orig/bench/pure_$b") tea_m=(--teacher_init="$WORK/runs_mhim/bench/pure_$b")
         cd "$orig"
-        MHIM_BENCH_GPU_MEM="$WORK/orig_$title.gpumem" PYTHONPATH="$WORK/stubs" timed "orig_$title" "$PYTHON" main.py --datasets=camelyon16 \
+        MHIM_BENCH_EPOCH_TIMES="$WORK/orig_$title.epochs" MHIM_BENCH_GPU_MEM="$WORK/orig_$title.gpumem" \
+            PYTHONPATH="$WORK/stubs" timed "orig_$title" "$PYTHON" main.py --datasets=camelyon16 \
             --dataset_root="$WORK/orig_data" --model_path="$WORK/runs_orig" --project=bench --num_workers=0 \
             "${common[@]}" "${opts[@]}" "${tea_o[@]}" || { cd "$root"; continue; }
         o_secs=$secs o_rss=$rss
@@ -103,10 +106,16 @@ for b in $BASELINES; do
         o_epoch=$(grep -o 'time: [0-9.]*([0-9.]*)' "$WORK/orig_$title.out" | tail -1 | sed 's/.*(\(.*\))/\1/' || true)
         cd "$root"
         timed "mhim_$title" "$mhim" train --dataset_root="$WORK/cohort" --model_path="$WORK/runs_mhim" --project=bench \
-            --threads="$THREADS" --quiet "${dev_opts[@]}" "${common[@]}" "${opts[@]}" "${tea_m[@]}" || continue
+            --threads="$THREADS" --quiet "${dev_opts[@]}" "${common[@]}" "${opts[@]}" "${tea_m[@]}" "${mhim_extra[@]}" || continue
         m_secs=$secs m_rss=$rss
         m_epoch=$(grep -o '"epoch_seconds":[0-9.]*' "$WORK/runs_mhim/bench/$title/metrics.jsonl" |
             awk -F: '{ s += $2; n++ } END { printf "%.3f", s / n }')
+        # steady state: the epochs after the first (the first also warms caches and, for the original, imports);
+        # the original's from the times of its end-of-epoch checkpoint saves, mhim's from its epoch timer
+        o_steady=$(awk 'NR > 1 { s += $1 - p; n++ } { p = $1 } END { if (n) printf "%.3f", s / n }' \
+            "$WORK/orig_$title.epochs" 2>/dev/null || true)
+        m_steady=$(grep -o '"epoch_seconds":[0-9.]*' "$WORK/runs_mhim/bench/$title/metrics.jsonl" |
+            awk -F: 'NR > 1 { s += $2; n++ } END { if (n) printf "%.3f", s / n }')
         kept=$(grep -o '"kept_ratio":[0-9.]*' "$WORK/runs_mhim/bench/$title/metrics.jsonl" | tail -1 | cut -d: -f2)
         flops=$("$PYTHON" "$root/bench/bench_train_helper.py" flops "$WORK/cohort" "$WORK/splits.csv" 2 "$b" "$m" "$kept")
         bound=$(calc "$flops / ($rate * 1e9)")
@@ -119,12 +128,17 @@ for b in $BASELINES; do
                 "$WORK/mhim_$title.err" | tail -1)
             gpu_cols=" $o_gpu | ${m_gpu:-?} |"
         fi
-        printf '| %s | %.2f (train loop %.2f) | %.2f (epoch %.2f) | %.2fx | %s | %s | %.2f | %.2f | %.2f |%s\n' "$title" \
-            "$(calc "$o_secs / $EPOCHS")" "${o_epoch:-0}" "$(calc "$m_secs / $EPOCHS")" "$m_epoch" \
-            "$(calc "$o_secs / $m_secs")" "$o_rss" "$m_rss" "$(calc "$m_rss / $o_rss")" "$bound" \
-            "$(calc "$m_epoch / $bound")" "$gpu_cols"
+        steady_ratio=n/a
+        [ -n "$o_steady" ] && [ -n "$m_steady" ] && steady_ratio=$(awk "BEGIN { printf \"%.2fx\", $o_steady / $m_steady }")
+        printf '| %s | %.2f (train loop %.2f) | %.2f (epoch %.2f) | %.2fx | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |%s\n' \
+            "$title" "$(calc "$o_secs / $EPOCHS")" "${o_epoch:-0}" "$(calc "$m_secs / $EPOCHS")" "$m_epoch" \
+            "$(calc "$o_secs / $m_secs")" "${o_steady:-n/a}" "${m_steady:-n/a}" "$steady_ratio" "$o_rss" "$m_rss" \
+            "$(calc "$m_rss / $o_rss")" "$bound" "$(calc "${m_steady:-$m_epoch} / $bound")" "$gpu_cols"
     done
 done
 echo "# s/epoch = wall time of the whole run (start-up and loading included) / $EPOCHS; in parentheses each program's own"
-echo "# per-epoch timer. Bound = GEMM FLOPs of an epoch (train steps + teacher forwards + validation forwards) / sgemm rate."
+echo "# per-epoch timer. Steady epoch = mean of epochs 2..$EPOCHS (needs EPOCHS >= 2): the original's from the times of"
+echo "# its end-of-epoch ckp.pt saves (training loop, student and teacher validation, saves), mhim's epoch timer (the same"
+echo "# parts). Bound = GEMM FLOPs of an epoch (train steps + teacher forwards + validation forwards of every validated"
+echo "# model) / sgemm rate; the last column divides the steady epoch (or, with EPOCHS=1, the epoch) by it."
 [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"

@@ -9,6 +9,9 @@
 # how it trains on other feature widths (e.g. MUSK1's 166). With MHIM_ORIG_CAT_0DIM=1, torch.cat accepts a 0-d tensor
 # next to 1-d ones as one element: the original's mask union crashes when exactly one id is masked (a `.squeeze()`
 # leaves a 0-d tensor; v1 spec §4.4), which happens on bags of a few instances; this does what was intended.
+# With MHIM_BENCH_EPOCH_TIMES=FILE, every torch.save of the original's end-of-epoch `ckp.pt` appends the time
+# (time.monotonic(), seconds) to FILE: successive differences are its whole epochs (training loop, validation of
+# the student and the teacher, best-model and checkpoint saves), which its own log does not time.
 write_original_stubs() {
     local dir=$1
     mkdir -p "$dir/timm" "$dir/torchvision" "$dir/future"
@@ -50,7 +53,8 @@ EOF
 """Loaded at interpreter start: the NumPy 1.x alias the original uses (utils.EarlyStopping: np.Inf); with
 MHIM_BENCH_GPU_MEM set, the peak GPU memory torch allocated written to that file at exit; with MHIM_ORIG_INPUT_DIM=D,
 nn.Linear(1024, k) built as nn.Linear(D, k) (the original hard-codes 1024-wide features); with MHIM_ORIG_CAT_0DIM set,
-torch.cat takes a 0-d tensor next to 1-d ones as one element (the original's one-masked-id crash)."""
+torch.cat takes a 0-d tensor next to 1-d ones as one element (the original's one-masked-id crash); with
+MHIM_BENCH_EPOCH_TIMES set, the time of every end-of-epoch ckp.pt save appended to that file."""
 import atexit
 import os
 import sys
@@ -96,6 +100,21 @@ if os.environ.get("MHIM_ORIG_CAT_0DIM"):
         return _cat(tensors, *args, **kwargs)
 
     torch.cat = _cat_promoting_0dim
+
+if os.environ.get("MHIM_BENCH_EPOCH_TIMES"):
+    import time
+
+    import torch
+
+    _save = torch.save
+
+    def _save_timed(obj, f, *args, **kwargs):
+        _save(obj, f, *args, **kwargs)
+        if isinstance(f, (str, os.PathLike)) and os.path.basename(os.fspath(f)) == "ckp.pt":
+            with open(os.environ["MHIM_BENCH_EPOCH_TIMES"], "a") as out:
+                out.write("%.6f\n" % time.monotonic())
+
+    torch.save = _save_timed
 EOF
     cat >"$dir/future/builtins.py" <<'EOF'
 """Stub of the Python 2 compatibility package imported by modules/topk (CLAM's loss, unused here)."""
