@@ -47,6 +47,21 @@ void mhim_nystrom_landmarks_backward_acc(float *dx, const float *dout, int64_t h
     }
 }
 
+#define DOT_LANES 16
+
+/* Σ_i a[i]·b[i] in double over DOT_LANES fixed lanes (element i in lane i mod DOT_LANES), the lanes added in a fixed
+ * tree: the same bits in every ISA copy (float products are exact in double). */
+MHIM_SIMD_CLONES_WIDE static double dot_double(const float *a, const float *b, int64_t len) {
+    double lane[DOT_LANES] = {0};
+    int64_t i = 0;
+    for (; i + DOT_LANES <= len; i += DOT_LANES)
+        for (int k = 0; k < DOT_LANES; k++) lane[k] += (double)a[i + k] * b[i + k];
+    for (int k = 0; i + k < len; k++) lane[k] += (double)a[i + k] * b[i + k];
+    for (int w = DOT_LANES / 2; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++) lane[k] += lane[k + w];
+    return lane[0];
+}
+
 void mhim_nystrom_res_conv_forward_acc(float *out, const float *v, const float *w, int64_t heads, int64_t T,
                                        int64_t dh) {
 #pragma omp parallel for schedule(static)
@@ -77,17 +92,14 @@ void mhim_nystrom_res_conv_backward_acc(float *dv, float *dw, const float *dout,
         }
     }
     /* dw: one (head, tap) per iteration; the valid rows of a tap pair up two contiguous spans of v and dout, so
-     * the sum is one dot product (in double, vectorised in a fixed lane order) */
+     * the sum is one dot product */
 #pragma omp parallel for schedule(static)
     for (int64_t hj = 0; hj < heads * MHIM_NYSTROM_RES_KERNEL; hj++) {
         const int64_t h = hj / MHIM_NYSTROM_RES_KERNEL, shift = hj % MHIM_NYSTROM_RES_KERNEL - RES_HALF;
         const int64_t t_lo = shift < 0 ? -shift : 0, t_hi = shift > 0 ? T - shift : T;
         const float *g = dout + (h * T + t_lo) * dh, *vs = v + (h * T + t_lo + shift) * dh;
         const int64_t len = t_hi > t_lo ? (t_hi - t_lo) * dh : 0;
-        double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
-        for (int64_t i = 0; i < len; i++) acc += (double)g[i] * vs[i];
-        dw[hj] += (float)acc;
+        dw[hj] += (float)dot_double(g, vs, len);
     }
 }
 
