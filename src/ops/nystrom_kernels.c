@@ -62,18 +62,44 @@ MHIM_SIMD_CLONES_WIDE static double dot_double(const float *a, const float *b, i
     return lane[0];
 }
 
+/* A quarter of a 64-wide head row as one GNU vector (each ISA copy lowers it to its widest registers). */
+typedef float quarter_row __attribute__((vector_size(16 * sizeof(float)), aligned(4), may_alias));
+
+/* o[0..dh) += Σ_j w[j] · src[(t + step·(j − RES_HALF))·dh + ·] over the taps whose row lies in [0, T): one output row
+ * of the residual convolution (step 1) or of its transpose (step −1). Each element adds its products in tap order
+ * whatever the copy; 64-wide rows (TransMIL's dim_head) keep the sums in registers. Compiled once per ISA without
+ * FMA contraction, so every copy gives the same bits. */
+MHIM_SIMD_CLONES_WIDE static void res_conv_row(float *o, const float *src, const float *w, int64_t t, int64_t step,
+                                               int64_t T, int64_t dh) {
+    if (dh == 64) {
+        quarter_row *q = (quarter_row *)o;
+        quarter_row a0 = q[0], a1 = q[1], a2 = q[2], a3 = q[3];
+        for (int64_t j = 0; j < MHIM_NYSTROM_RES_KERNEL; j++) {
+            const int64_t r = t + step * (j - RES_HALF);
+            if (r < 0 || r >= T) continue;
+            const quarter_row *v = (const quarter_row *)(src + r * dh);
+            const float wj = w[j];
+            a0 += wj * v[0];
+            a1 += wj * v[1];
+            a2 += wj * v[2];
+            a3 += wj * v[3];
+        }
+        q[0] = a0, q[1] = a1, q[2] = a2, q[3] = a3;
+        return;
+    }
+    for (int64_t j = 0; j < MHIM_NYSTROM_RES_KERNEL; j++) {
+        const int64_t r = t + step * (j - RES_HALF);
+        if (r < 0 || r >= T) continue;
+        for (int64_t c = 0; c < dh; c++) o[c] += w[j] * src[r * dh + c];
+    }
+}
+
 void mhim_nystrom_res_conv_forward_acc(float *out, const float *v, const float *w, int64_t heads, int64_t T,
                                        int64_t dh) {
 #pragma omp parallel for schedule(static)
     for (int64_t ht = 0; ht < heads * T; ht++) {
-        const int64_t h = ht / T, t = ht % T;
-        const float *wh = w + h * MHIM_NYSTROM_RES_KERNEL, *vh = v + h * T * dh;
-        float *o = out + ht * dh;
-        for (int64_t j = 0; j < MHIM_NYSTROM_RES_KERNEL; j++) {
-            const int64_t src = t + j - RES_HALF;
-            if (src < 0 || src >= T) continue;
-            for (int64_t c = 0; c < dh; c++) o[c] += wh[j] * vh[src * dh + c];
-        }
+        const int64_t h = ht / T;
+        res_conv_row(out + ht * dh, v + h * T * dh, w + h * MHIM_NYSTROM_RES_KERNEL, ht % T, 1, T, dh);
     }
 }
 
@@ -82,14 +108,8 @@ void mhim_nystrom_res_conv_backward_acc(float *dv, float *dw, const float *dout,
     /* dv: each (head, row) gathers from the output rows it fed */
 #pragma omp parallel for schedule(static)
     for (int64_t hs = 0; hs < heads * T; hs++) {
-        const int64_t h = hs / T, s = hs % T;
-        const float *wh = w + h * MHIM_NYSTROM_RES_KERNEL, *gh = dout + h * T * dh;
-        float *d = dv + hs * dh;
-        for (int64_t j = 0; j < MHIM_NYSTROM_RES_KERNEL; j++) {
-            const int64_t t = s - j + RES_HALF;
-            if (t < 0 || t >= T) continue;
-            for (int64_t c = 0; c < dh; c++) d[c] += wh[j] * gh[t * dh + c];
-        }
+        const int64_t h = hs / T;
+        res_conv_row(dv + hs * dh, dout + h * T * dh, w + h * MHIM_NYSTROM_RES_KERNEL, hs % T, -1, T, dh);
     }
     /* dw: one (head, tap) per iteration; the valid rows of a tap pair up two contiguous spans of v and dout, so
      * the sum is one dot product */
@@ -107,14 +127,8 @@ void mhim_nystrom_res_conv_rows_acc(float *out, int64_t ld, const float *v, cons
                                     int64_t dh, int64_t t0, int64_t rows) {
 #pragma omp parallel for schedule(static)
     for (int64_t rh = 0; rh < rows * heads; rh++) {
-        const int64_t r = rh / heads, h = rh % heads, t = t0 + r;
-        const float *wh = w + h * MHIM_NYSTROM_RES_KERNEL, *vh = v + h * T * dh;
-        float *o = out + r * ld + h * dh;
-        for (int64_t j = 0; j < MHIM_NYSTROM_RES_KERNEL; j++) {
-            const int64_t src = t + j - RES_HALF;
-            if (src < 0 || src >= T) continue;
-            for (int64_t c = 0; c < dh; c++) o[c] += wh[j] * vh[src * dh + c];
-        }
+        const int64_t r = rh / heads, h = rh % heads;
+        res_conv_row(out + r * ld + h * dh, v + h * T * dh, w + h * MHIM_NYSTROM_RES_KERNEL, t0 + r, 1, T, dh);
     }
 }
 
