@@ -12,6 +12,7 @@
 #   SGEMM_N (8000: rows of the N x 1024 x 512 sgemm whose rate gives the bound)
 #   MHIM_OPTS (extra `mhim train` options for every mhim run, e.g. "--memory_budget=256M")
 #   WORK (/tmp/mhim_bench_train; needs about twice the cohort size on disk)  KEEP (1 = keep WORK)
+#   REUSE_COHORT (1 = take the cohort of an earlier KEEP=1 run in WORK instead of writing it again)
 #   DEVICE (cpu | cuda): cpu hides every GPU from both programs (CUDA_VISIBLE_DEVICES=; the original moves its model
 #   to the GPU whenever torch.cuda.is_available()); cuda gives mhim --device=cuda (BUILD must be a -DMHIM_USE_CUDA=ON
 #   build, e.g. build-gpu) and lets the original take the GPU, and adds each program's peak GPU memory: the original's
@@ -44,16 +45,25 @@ cuda) "$PYTHON" -c "import torch; assert torch.cuda.is_available()" ||
 esac
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive
 
-rm -rf "$WORK" && mkdir -p "$WORK/runs_orig" "$WORK/runs_mhim"
+# REUSE_COHORT=1 keeps WORK/cohort and WORK/orig_data of an earlier run with the same cohort knobs (and KEEP=1)
+if [ "${REUSE_COHORT:-0}" = 1 ] && [ -f "$WORK/cohort/label.csv" ] && [ -f "$WORK/orig_data/label.csv" ]; then
+    rm -rf "$WORK/runs_orig" "$WORK/runs_mhim" && mkdir -p "$WORK/runs_orig" "$WORK/runs_mhim"
+    reuse=1
+else
+    rm -rf "$WORK" && mkdir -p "$WORK/runs_orig" "$WORK/runs_mhim"
+    reuse=0
+fi
 . "$root/bench/original_stubs.sh"
 write_original_stubs "$WORK/stubs"
 
 echo "# cohort: $N_SLIDES slides, mean $MEAN instances ($MIN..$MAX) x $DIM; $EPOCHS epochs of fold 2/3; $THREADS threads; device $DEVICE"
 dev_opts=()
 [ "$DEVICE" = cuda ] && dev_opts=(--device=cuda) && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | sed 's/^/# GPU: /'
-"$mhim" synth --out "$WORK/cohort" --n_slides "$N_SLIDES" --mean_instances "$MEAN" --min_instances "$MIN" \
-    --max_instances "$MAX" --feature_dim "$DIM" --seed 1 | sed 's/^/# /'
-"$PYTHON" "$root/bench/bench_train_helper.py" to_pt "$WORK/cohort" "$WORK/orig_data"
+if [ "$reuse" = 0 ]; then
+    "$mhim" synth --out "$WORK/cohort" --n_slides "$N_SLIDES" --mean_instances "$MEAN" --min_instances "$MIN" \
+        --max_instances "$MAX" --feature_dim "$DIM" --seed 1 | sed 's/^/# /'
+    "$PYTHON" "$root/bench/bench_train_helper.py" to_pt "$WORK/cohort" "$WORK/orig_data"
+fi
 "$mhim" splits --dataset_root "$WORK/cohort" --cv_fold 3 --seed 2021 --format csv >"$WORK/splits.csv" 2>/dev/null
 rate=$(OMP_NUM_THREADS=$THREADS "$BUILD/bench/bench_models" --threads "$THREADS" --reps 5 --n "$SGEMM_N" --models abmil |
     sed -n 's/^# sgemm.*= \([0-9.]*\) GFLOP\/s.*/\1/p')
