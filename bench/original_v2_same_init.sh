@@ -39,7 +39,7 @@ mhim=$BUILD/mhim
     { echo "$acc is not the WORK folder of a finished bench/accuracy_original_v2.sh run (data/, runs_orig/, runs_mhim/)"; exit 2; }
 export CUDA_VISIBLE_DEVICES= OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS LC_ALL=C
 
-rm -rf "$WORK" && mkdir -p "$WORK"
+rm -rf "$WORK" && mkdir -p "$WORK/runs_orig" "$WORK/runs_mhim"
 . "$root/bench/original_v2_stubs.sh"
 write_original_v2_stubs "$WORK/stubs"
 helper=$root/bench/bench_train_helper.py
