@@ -26,6 +26,9 @@
                        the mean over folds of the original v2 test metrics that its --wandb logging recorded (the wandb
                        stub of original_v2_stubs.sh writes one JSON line per log call): "acc auc teacher_acc
                        teacher_auc" (the teacher pair `nan` for a run without teacher)
+  val_auc_curve FILE EPOCHS
+                       the mean over folds of the validation AUC of epochs 0..EPOCHS-1, space-separated: FILE is an
+                       original v2 --wandb record (as original_v2_test) or an mhim metrics.jsonl
   accuracy_table ROWS [ACC]
                        the Markdown table of accuracy_original.sh / accuracy_original_v2.sh from its rows (model, seed,
                        original accuracy and AUC, mhim accuracy and AUC), with the mean over seeds and its standard
@@ -154,6 +157,22 @@ def original_v2_test(jsonl):
     print(" ".join(f"{mean(k):.6f}" for k in ("test_acc", "test_auc", "test_ema_acc", "test_ema_auc")))
 
 
+def val_auc_curve(path, epochs):
+    import json
+    by_epoch = {}
+    for line in open(path):
+        row = json.loads(line) if line.strip() else {}
+        if "fold" in row and "val_auc" in row:  # mhim metrics.jsonl: one line per (fold, epoch)
+            by_epoch.setdefault(int(row["epoch"]), []).append(float(row["val_auc"]))
+            continue
+        keys = [k for k in row if k.endswith("-fold/val_auc")]  # the original: "<fold>-fold/val_*" per epoch
+        if keys:
+            prefix = keys[0][: -len("val_auc")]
+            by_epoch.setdefault(int(row[prefix + "val_epoch"]), []).append(float(row[keys[0]]))
+    means = [sum(by_epoch[e]) / len(by_epoch[e]) if by_epoch.get(e) else float("nan") for e in range(epochs)]
+    print(" ".join(f"{m:.3f}" for m in means))
+
+
 def accuracy_table(rows_path, acc_name="accuracy"):
     rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
     print(f"| model | seed | original {acc_name} | mhim {acc_name} | original AUC | mhim AUC |")
@@ -181,6 +200,8 @@ def main(argv):
         return v2_splits(argv[1], argv[2], int(argv[3]), int(argv[4]), float(argv[5]))
     if len(argv) == 2 and argv[0] == "original_v2_test":
         return original_v2_test(argv[1])
+    if len(argv) == 3 and argv[0] == "val_auc_curve":
+        return val_auc_curve(argv[1], int(argv[2]))
     if len(argv) in (2, 3) and argv[0] == "accuracy_table":
         return accuracy_table(*argv[1:])
     if len(argv) == 3 and argv[0] == "to_pt":

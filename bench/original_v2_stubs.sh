@@ -18,6 +18,12 @@
 # * torch < 2.3 has no torch.amp.GradScaler: an fp32 stand-in that steps the optimiser on the unscaled loss.
 #   Without AMP the real scaler multiplies the loss by a power of two and divides the gradients by it again
 #   (exact), and skips a step only on non-finite gradients.
+# Two experiment switches (environment variables read by sitecustomize.py; unset = no effect), used by
+# bench/original_v2_same_init.sh to separate the student's random initialisation from everything else:
+# * MHIM_ORIG_INIT_SEED=S: every MHIM module is initialised from torch.manual_seed(S); the global random stream is
+#   restored afterwards, so dropout, bag order and shuffles draw exactly what they draw without the switch.
+# * MHIM_ORIG_STUDENT_INIT=FILE.h5: every MHIM module built (the students; the teacher is a copy) then loads the
+#   /model group of an mhim checkpoint, non-strictly, and prints the load report.
 write_original_v2_stubs() {
     local dir=$1
     mkdir -p "$dir/git" "$dir/torch_geometric" "$dir/sksurv"
@@ -87,11 +93,13 @@ def concordance_index_censored(*args, **kwargs):
 EOF
     cat >"$dir/sitecustomize.py" <<'EOF'
 """Run-time fixes of the original v2 code on the `--model mhim_pure|mhim` classification path (see
-bench/original_v2_stubs.sh): B1, B2, the missing `suppress` import, and torch.amp.GradScaler on torch < 2.3.
+bench/original_v2_stubs.sh): B1, B2, the missing `suppress` import, and torch.amp.GradScaler on torch < 2.3; the
+experiment switches MHIM_ORIG_INIT_SEED and MHIM_ORIG_STUDENT_INIT.
 Each fix is applied right after the original's module is executed (an import hook), without editing its files."""
 import contextlib
 import importlib.abc
 import importlib.util
+import os
 import sys
 
 import torch
@@ -130,13 +138,32 @@ def _fix_options(module):
     module.more_about_config = more_about_config
 
 
+def _load_student_init(model, path):
+    import h5py
+    import numpy
+
+    with h5py.File(path, "r") as f:
+        state = {key: torch.tensor(numpy.array(value)) for key, value in f["model"].items()}
+    print("MHIM_ORIG_STUDENT_INIT:", path, model.load_state_dict(state, strict=False))
+
+
 def _fix_mhim(module):
     original = module.MHIM.__init__
+    init_seed = os.environ.get("MHIM_ORIG_INIT_SEED")
+    student_init = os.environ.get("MHIM_ORIG_STUDENT_INIT")
 
     def __init__(self, *args, **kwargs):
         kwargs.pop("select_mask", None)
         kwargs.pop("attn_layer", None)
-        original(self, *args, **kwargs)
+        if init_seed is None:
+            original(self, *args, **kwargs)
+        else:
+            state = torch.random.get_rng_state()
+            torch.manual_seed(int(init_seed))
+            original(self, *args, **kwargs)
+            torch.random.set_rng_state(state)
+        if student_init:
+            _load_student_init(self, student_init)
 
     module.MHIM.__init__ = __init__
 

@@ -227,7 +227,7 @@ int engine_init_fold_params(engine_run *r, int fold) {
     const mhim_config *cfg = r->cfg;
     engine_net *n = &r->net;
     mhim_params_zero(n->L, n->student);
-    mhim_model_init_params(n->model, n->student, (uint64_t)cfg->seed);
+    mhim_model_init_params(n->model, n->student, engine_fold_seed(cfg, fold));
     if (!n->mhim) return MHIM_OK;
     if (!mhim_config_has_teacher_init(cfg)) {
         if (!n->tea_same) mhim_params_copy(n->L, n->teacher, n->student);

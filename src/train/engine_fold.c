@@ -159,14 +159,18 @@ static int build_sets(engine_run *r, fold_sets *s) {
     return MHIM_OK;
 }
 
+uint64_t engine_fold_seed(const mhim_config *cfg, int fold) {
+    return (uint64_t)((int64_t)cfg->seed + (cfg->random_seed ? 100 * (int64_t)fold : 0));
+}
+
 /* The epoch's visiting order (fold_sets) and this process's part of it from step `from` on; returns its length. */
 static int64_t epoch_order(const engine_run *r, fold_sets *s, int e, int64_t from) {
     const int W = s->W;
     const mhim_dp_ops *dp = r->opt->dp;
     for (int w = 0; w < W; w++) { /* W > 1 means K = 1: shard w fills slot w of every step */
         const int64_t nw = (s->n_train - w + W - 1) / W;
-        mhim_rng sh = mhim_rng_stream((uint64_t)r->cfg->seed, (uint32_t)e, (uint32_t)r->cur.fold, MHIM_RNG_SHUFFLE,
-                                      (uint32_t)w);
+        mhim_rng sh = mhim_rng_stream(engine_fold_seed(r->cfg, r->cur.fold), (uint32_t)e, (uint32_t)r->cur.fold,
+                                      MHIM_RNG_SHUFFLE, (uint32_t)w);
         mhim_rng_permutation(&sh, s->perm, nw);
         for (int64_t t = 0; t < s->steps * s->K; t++)
             s->order[t * W + w] = t < nw ? s->train[s->perm[t] * W + w] : -1;
@@ -290,7 +294,8 @@ static int train_epochs(engine_run *r, fold_sets *s) {
             if (rc != MHIM_OK) break;
             if (cfg->mm_sche) mm = mhim_cosine_schedule_at(cfg->mm, cfg->mm_final, cfg->num_epoch, iters, 0, 0.0, t);
             n->adam.lr = sched.lr;
-            engine_step_ctx ctx = {.cfg = cfg, .seed = (uint64_t)cfg->seed, .epoch = e, .bag = -1, .r_h = r_h, .mm = mm};
+            engine_step_ctx ctx = {
+                .cfg = cfg, .seed = engine_fold_seed(cfg, r->cur.fold), .epoch = e, .bag = -1, .r_h = r_h, .mm = mm};
             double add[6];
             int guarded_bag;
             rc = train_step(r, s, &ctx, c->iter, &view, add, &guarded_bag);

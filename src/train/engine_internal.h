@@ -205,6 +205,9 @@ void engine_say(engine_run *r, const char *fmt, ...) MHIM_PRINTF(2, 3);
 /* Train, select and test fold r->cur.fold from r->cur (fresh when epoch = iter = 0 and not trained).
  * Returns MHIM_OK, or 1 when a stop was requested (ckp.h5 written), or an error. */
 int engine_run_fold(engine_run *r);
+/* The seed of fold k's random choices (initial weights, bag order, dropout, masking, Merge shuffle): --seed, or
+ * --seed + 100·k with --random_seed (the original v2 re-seeds each fold so). The splits always use --seed. */
+uint64_t engine_fold_seed(const mhim_config *cfg, int fold);
 /* 1 once mhim_train_request_stop was called. */
 int engine_stop_requested(void);
 
