@@ -59,6 +59,10 @@ int mhim_config_check_training(const mhim_config *c) {
     if (c->version == 1 && mhim && !strcmp(c->baseline, "dsmil") && c->cl_alpha <= 0)
         return mhim_fail("--baseline=dsmil with --cl_alpha=0: the original v1 crashes; set --cl_alpha, e.g. 0.1");
     if (c->version == 2 && mhim && (rc = check_v2_mhim(c)) != MHIM_OK) return rc;
+    if (c->random_fold)
+        return mhim_fail("--random_fold: the original then reads each fold's train/val/test sets from a Split column "
+                         "of csv_path, which mhim does not support; for repeated runs with seed + 100*fold on k-fold "
+                         "splits use --random_seed, for fixed folds --split_file");
     if (!c->run_dir)
         return mhim_fail("--%s is required: the run directory is %s/project/title",
                          c->version == 1 ? "model_path" : "output_path", c->version == 1 ? "model_path" : "output_path");

@@ -83,7 +83,7 @@ static const mhim_option table[] = {
     I(same_psize, "0", -INF, INF, V1 | NE, G_DATA, "v1 TCGA file-listing switch (mhim: see feature_dir)"),
     I(img_size, "224", 1, INF, V2 | NE, G_DATA, "image size (end-to-end models only)"),
     B(val2test, "false", SW | V2, G_DATA, "use the validation set as test set"),
-    B(random_fold, "false", SW | V2, G_DATA, "random train/test split per fold instead of k-fold"),
+    B(random_fold, "false", SW | V2, G_DATA, "original: each fold's sets from a Split column of csv_path (not supported: fails; use random_seed)"),
     B(random_seed, "false", SW | V2, G_DATA, "different seed per fold (seed + 100*fold)"),
     I(num_workers, "2", 0, INF, NE, G_DATA, "DataLoader workers (mhim: see threads)"),
     S(num_workers_test, NULL, V2 | NE, G_DATA, "test DataLoader workers"),

@@ -6,6 +6,7 @@
 #  1. Without --random_seed, fold 0 and fold 1 start from the same student.
 #  2. With it, fold 0 starts from the same student as without (seed + 0) and fold 1 from another one.
 #  3. With normal training, fold 0 is bit-identical with and without --random_seed; fold 1 is not.
+#  4. --random_fold (the original's per-fold Split-column CSV, not supported) fails with an error naming it.
 set -u
 bin=${MHIM_BIN:?MHIM_BIN not set}
 tmp=${MHIM_TEST_TMP:-/tmp}/train_v2_random_seed
@@ -48,4 +49,11 @@ same "trained fold 0, without vs with --random_seed" "$o/train_one/fold_0_model_
     "$o/train_rand/fold_0_model_best.h5" 1
 same "trained fold 1, without vs with --random_seed" "$o/train_one/fold_1_model_best.h5" \
     "$o/train_rand/fold_1_model_best.h5" 0
+if "$bin" "${common[@]}" --title rf --random_fold >/dev/null 2>"$tmp/err"; then
+    bad "--random_fold was accepted"
+elif grep -q -- "--random_fold: .*--random_seed" "$tmp/err"; then
+    ok "--random_fold refused: $(head -1 "$tmp/err")"
+else
+    bad "--random_fold: unexpected error"; cat "$tmp/err"
+fi
 exit $fail
