@@ -14,67 +14,67 @@
 /* The one-pass backward: rows up to LN_FUSED_MAX_C wide, LN_PARTS fixed row ranges. */
 #define LN_FUSED_MAX_C 512
 #define LN_PARTS 8
-/* Row sums are taken in double over LANES fixed lanes (element c goes to lane c % LANES), the lanes added in order
- * (32 lanes: enough independent chains to keep the adders busy at any vector width):
- * a fixed summation order (independent of threads) that the compiler can vectorise. The lane loops are unrolled so
- * that the lanes become registers (rolled, GCC keeps them in memory: a store-to-load round trip per step). */
-#define LANES 32
+/* Row sums are taken in double over MHIM_SUM_LANES fixed lanes (element c goes to lane c % MHIM_SUM_LANES), the
+ * lanes added as the fixed tree of mhim_lanes_total (src/ops/vecmath.h): a fixed summation order (independent of
+ * threads and of the ISA copy) computed a vector at a time. */
+#define LANES MHIM_SUM_LANES
 
-MHIM_CLONE_INLINE double lanes_total(const double lane[LANES]) {
-    double t = 0.0;
-    for (int k = 0; k < LANES; k++) t += lane[k];
-    return t;
-}
-
-/* Σ_c x[c] and Σ_c (x[c] − mu)² in the lane order above. */
+/* Σ_c x[c]. */
 MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C) {
-    double lane[LANES] = {0};
+    mhim_lanes l = {{{0}}};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES) {
-#pragma GCC unroll 32
-        for (int k = 0; k < LANES; k++) lane[k] += x[c + k];
-    }
-    for (int k = 0; c < C; c++, k++) lane[k] += x[c];
-    return lanes_total(lane);
-}
-
-MHIM_CLONE_INLINE double row_sq_dev(const float *x, double mu, int64_t C) {
-    double lane[LANES] = {0};
-    int64_t c = 0;
-    for (; c + LANES <= C; c += LANES) {
-#pragma GCC unroll 32
-        for (int k = 0; k < LANES; k++) {
-            double d = x[c + k] - mu;
-            lane[k] += d * d;
+    for (; c + LANES <= C; c += LANES)
+        for (int q = 0; q < 4; q++) {
+            mhim_v8d v;
+            mhim_load8_double(&v, x + c + 8 * q);
+            l.v[q] += v;
         }
-    }
-    for (int k = 0; c < C; c++, k++) {
-        double d = x[c] - mu;
-        lane[k] += d * d;
-    }
-    return lanes_total(lane);
+    for (int k = 0; c < C; c++, k++) mhim_lanes_add_one(&l, k, x[c]);
+    return mhim_lanes_total(&l);
 }
 
-/* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r, in the lane order above. */
+/* Σ_c (x[c] − mu)². */
+MHIM_CLONE_INLINE double row_sq_dev(const float *x, double mu, int64_t C) {
+    mhim_lanes l = {{{0}}};
+    int64_t c = 0;
+    for (; c + LANES <= C; c += LANES)
+        for (int q = 0; q < 4; q++) {
+            mhim_v8d d;
+            mhim_load8_double(&d, x + c + 8 * q);
+            d -= mu;
+            l.v[q] += d * d;
+        }
+    for (int k = 0; c < C; c++, k++) {
+        const double d = x[c] - mu;
+        mhim_lanes_add_one(&l, k, d * d);
+    }
+    return mhim_lanes_total(&l);
+}
+
+/* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight (double), x̂ = (x − m)·r (float). */
 MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const float *weight, float m, float r,
                                      int64_t C, double *sum_g, double *sum_gx) {
-    double lg[LANES] = {0}, lgx[LANES] = {0};
+    mhim_lanes lg = {{{0}}}, lgx = {{{0}}};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES) {
-#pragma GCC unroll 32
-        for (int k = 0; k < LANES; k++) {
-            double g = (double)dy[c + k] * weight[c + k];
-            lg[k] += g;
-            lgx[k] += g * ((x[c + k] - m) * r);
+    for (; c + LANES <= C; c += LANES)
+        for (int q = 0; q < 4; q++) {
+            const int64_t at = c + 8 * q;
+            mhim_v8f xv;
+            memcpy(&xv, x + at, sizeof xv);
+            mhim_v8d g, w;
+            mhim_load8_double(&g, dy + at);
+            mhim_load8_double(&w, weight + at);
+            g *= w;
+            lg.v[q] += g;
+            lgx.v[q] += g * __builtin_convertvector((xv - m) * r, mhim_v8d);
         }
-    }
     for (int k = 0; c < C; c++, k++) {
-        double g = (double)dy[c] * weight[c];
-        lg[k] += g;
-        lgx[k] += g * ((x[c] - m) * r);
+        const double g = (double)dy[c] * weight[c];
+        mhim_lanes_add_one(&lg, k, g);
+        mhim_lanes_add_one(&lgx, k, g * ((x[c] - m) * r));
     }
-    *sum_g = lanes_total(lg);
-    *sum_gx = lanes_total(lgx);
+    *sum_g = mhim_lanes_total(&lg);
+    *sum_gx = mhim_lanes_total(&lgx);
 }
 
 MHIM_SIMD_CLONES_WIDE void mhim_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
