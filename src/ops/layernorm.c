@@ -19,36 +19,29 @@
  * threads and of the ISA copy) computed a vector at a time. */
 #define LANES MHIM_SUM_LANES
 
-/* Σ_c x[c]. */
-MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C) {
-    mhim_lanes l = {{{0}}};
-    int64_t c = 0;
-    for (; c + LANES <= C; c += LANES)
-        for (int q = 0; q < 4; q++) {
-            mhim_v8d v;
-            mhim_load8_double(&v, x + c + 8 * q);
-            l.v[q] += v;
-        }
-    for (int k = 0; c < C; c++, k++) mhim_lanes_add_one(&l, k, x[c]);
-    return mhim_lanes_total(&l);
-}
-
-/* Σ_c (x[c] − mu)². */
-MHIM_CLONE_INLINE double row_sq_dev(const float *x, double mu, int64_t C) {
-    mhim_lanes l = {{{0}}};
+/* The row's mean and C·(biased variance) in one pass: with the shift k = x[0], S1 = Σ_c (x[c] − k) and
+ * S2 = Σ_c (x[c] − k)² (double, lane order above), mean = k + S1/C and C·var = S2 − S1²/C (at least 0). The shift
+ * bounds the cancellation in S2 − S1²/C by (mean − x[0])²/var ≤ C, so the variance keeps ~13 significant digits. */
+MHIM_CLONE_INLINE void row_moments(const float *x, int64_t C, double *mean, double *sq_dev) {
+    const double k = x[0];
+    mhim_lanes s1 = {{{0}}}, s2 = {{{0}}};
     int64_t c = 0;
     for (; c + LANES <= C; c += LANES)
         for (int q = 0; q < 4; q++) {
             mhim_v8d d;
             mhim_load8_double(&d, x + c + 8 * q);
-            d -= mu;
-            l.v[q] += d * d;
+            d -= k;
+            s1.v[q] += d;
+            s2.v[q] += d * d;
         }
-    for (int k = 0; c < C; c++, k++) {
-        const double d = x[c] - mu;
-        mhim_lanes_add_one(&l, k, d * d);
+    for (int l = 0; c < C; c++, l++) {
+        const double d = x[c] - k;
+        mhim_lanes_add_one(&s1, l, d);
+        mhim_lanes_add_one(&s2, l, d * d);
     }
-    return mhim_lanes_total(&l);
+    const double t1 = mhim_lanes_total(&s1), t2 = mhim_lanes_total(&s2), sq = t2 - t1 * t1 / (double)C;
+    *mean = k + t1 / (double)C;
+    *sq_dev = sq > 0.0 ? sq : 0.0;
 }
 
 /* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight (double), x̂ = (x − m)·r (float). */
@@ -82,7 +75,8 @@ MHIM_SIMD_CLONES_WIDE void mhim_layernorm_forward(float *out, float *mean, float
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < N; i++) {
         const float *x = inp + i * C;
-        double mu = row_sum(x, C) / (double)C, var = row_sq_dev(x, mu, C);
+        double mu, var;
+        row_moments(x, C, &mu, &var);
         float m = (float)mu, r = (float)(1.0 / sqrt(var / (double)C + (double)MHIM_LAYERNORM_EPS));
         float *y = out + i * C;
         for (int64_t c = 0; c < C; c++) y[c] = (x[c] - m) * r * weight[c] + bias[c];
