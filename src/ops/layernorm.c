@@ -44,7 +44,7 @@ MHIM_CLONE_INLINE void row_moments(const float *x, int64_t C, double *mean, doub
     *sq_dev = sq > 0.0 ? sq : 0.0;
 }
 
-/* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight (double), x̂ = (x − m)·r (float). */
+/* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r and g·x̂ rounded to float, summed in double. */
 MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const float *weight, float m, float r,
                                      int64_t C, double *sum_g, double *sum_gx) {
     mhim_lanes lg = {{{0}}}, lgx = {{{0}}};
@@ -52,17 +52,16 @@ MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const floa
     for (; c + LANES <= C; c += LANES)
         for (int q = 0; q < 4; q++) {
             const int64_t at = c + 8 * q;
-            mhim_v8f xv;
+            mhim_v8f xv, dyv, wv;
             memcpy(&xv, x + at, sizeof xv);
-            mhim_v8d g, w;
-            mhim_load8_double(&g, dy + at);
-            mhim_load8_double(&w, weight + at);
-            g *= w;
-            lg.v[q] += g;
-            lgx.v[q] += g * __builtin_convertvector((xv - m) * r, mhim_v8d);
+            memcpy(&dyv, dy + at, sizeof dyv);
+            memcpy(&wv, weight + at, sizeof wv);
+            const mhim_v8f g = dyv * wv, gx = g * ((xv - m) * r);
+            lg.v[q] += __builtin_convertvector(g, mhim_v8d);
+            lgx.v[q] += __builtin_convertvector(gx, mhim_v8d);
         }
     for (int k = 0; c < C; c++, k++) {
-        const double g = (double)dy[c] * weight[c];
+        const float g = dy[c] * weight[c];
         mhim_lanes_add_one(&lg, k, g);
         mhim_lanes_add_one(&lgx, k, g * ((x[c] - m) * r));
     }
@@ -97,8 +96,8 @@ MHIM_CLONE_INLINE void row_input_grad(float *dx, int accumulate, const float *dy
         for (int64_t c = 0; c < C; c++) dx[c] = r * (dy[c] * weight[c] - mean_g - (x[c] - m) * r * mean_gx);
 }
 
-/* Row i's input gradient (as row_input_grad) and its terms of the parameter gradients, pw[c] += dy·x̂ and
- * pb[c] += dy (double), in one pass over the row. Called with a constant `accumulate`, so each case is its own loop. */
+/* Row i's input gradient (as row_input_grad) and its terms of the parameter gradients, pw[c] += dy·x̂ (the product
+ * rounded to float) and pb[c] += dy (double sums), in one pass over the row. Called with a constant `accumulate`, so each case is its own loop. */
 MHIM_CLONE_INLINE void row_grads(float *dx, int accumulate, double *pw, double *pb, const float *dy, const float *x,
                                  const float *weight, float m, float r, int64_t C) {
     double sum_g, sum_gx;
@@ -107,7 +106,7 @@ MHIM_CLONE_INLINE void row_grads(float *dx, int accumulate, double *pw, double *
     for (int64_t c = 0; c < C; c++) {
         const float g = dy[c], xhat = (x[c] - m) * r, v = r * (g * weight[c] - mean_g - xhat * mean_gx);
         dx[c] = accumulate ? dx[c] + v : v;
-        pw[c] += (double)g * xhat;
+        pw[c] += g * xhat;
         pb[c] += g;
     }
 }
@@ -154,7 +153,7 @@ MHIM_SIMD_CLONES_WIDE static void layernorm_backward_wide(float *dinp, int accum
             const float *x = inp + i * C + c0, *dy = dout + i * C + c0;
             float m = mean[i], r = rstd[i];
             for (int64_t c = 0; c < width; c++) {
-                part_w[c] += (double)dy[c] * ((x[c] - m) * r);
+                part_w[c] += dy[c] * ((x[c] - m) * r);
                 part_b[c] += dy[c];
             }
         }
