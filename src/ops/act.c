@@ -46,7 +46,7 @@ MHIM_SIMD_CLONES_FMA static void gelu_bwd_span(float *dinp, const float *dout, c
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         const float x = inp[i];
-        const float g = mhim_fast_expf(-0.5f * x * x);
+        const float g = mhim_fast_expf_normal(-0.5f * x * x);
         dinp[i] = dout[i] * (mhim_fast_normal_cdf(x, g) + x * INV_SQRT_2PI * g);
     }
 }
@@ -66,7 +66,7 @@ static void tanh_bwd_span(float *dinp, const float *dout, const float *out, int6
 MHIM_SIMD_CLONES_FMA static void sigmoid_fwd_span(float *out, const float *inp, const float *unused, int64_t n) {
     (void)unused;
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + mhim_fast_expf(-inp[i]));
+    for (int64_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + mhim_fast_expf_normal(-inp[i]));
 }
 
 static void sigmoid_bwd_span(float *dinp, const float *dout, const float *out, int64_t n) {

@@ -73,6 +73,21 @@ MHIM_CLONE_INLINE float mhim_fast_expf(float x) {
     return p * scale_lo * scale_hi;
 }
 
+/* e^x without subnormal results, for sigmoid, the row softmax and the GELU backward (whose outputs are below
+ * FLT_MIN wherever this differs from mhim_fast_expf): x clamped to [−88, 89], one scaling by 2^n built directly from
+ * n + 127 in [0, 255]: the result is 0 where e^x < 2^−126·2^(−1/2) (n = −127; a flush of what would be subnormal),
+ * +inf from x ≥ 88.38 (n = 128; mhim_fast_expf overflows at 88.72), otherwise the bits of mhim_fast_expf. */
+MHIM_CLONE_INLINE float mhim_fast_expf_normal(float x) {
+    const float round_shift = 0x1.8p23f;
+    x = mhim_select(x < -88.0f, -88.0f, x);
+    x = mhim_select(x > 89.0f, 89.0f, x);
+    const float k = x * 0x1.715476p0f + round_shift;
+    const float n = k - round_shift;
+    const float r = (x - n * 0x1.62e4p-1f) - n * 0x1.7f7d1cp-20f;
+    const float p = 1.0f + mhim_expm1_reduced(r);
+    return p * mhim_bits_float((mhim_float_bits(k) - mhim_float_bits(round_shift) + 127u) << 23); /* p·2^n */
+}
+
 /* tanh(x) = sign(x)·E/(E + 2) with E = e^(2|x|) − 1 ≥ 0 computed without cancellation: |x| clamped to 10 (tanh
  * rounds to 1 beyond; NaN passes), n = round(2|x|·log2 e), r = 2|x| − n·ln 2, E = 2^n·s + (2^n − 1) with
  * s = e^r − 1 (mhim_expm1_reduced): for n = 0, E = s exactly; otherwise 2^n·s and 2^n − 1 are exact and only their

@@ -29,7 +29,7 @@ MHIM_CLONE_INLINE void softmax_group(float *y, const float *x, const uint8_t *ke
 }
 
 /* Unmasked contiguous row (attention matrices): the same result structure as softmax_group, with the exponentials
- * vectorised (mhim_fast_expf; one thread owns the row, so the result does not depend on the thread count). Three
+ * vectorised (mhim_fast_expf_normal; one thread owns the row, so the result does not depend on the thread count). Three
  * passes: the maximum (a vector max reduction: exact, so its order does not matter); the exponentials, stored and
  * summed in the same pass in double over MHIM_SUM_LANES fixed lanes (element j in lane j % MHIM_SUM_LANES, lanes
  * added as the fixed tree of mhim_lanes_total); the scaling by 1/Σ. */
@@ -45,7 +45,7 @@ MHIM_CLONE_INLINE void softmax_row(float *y, const float *x, int64_t len) {
     int64_t j = 0;
     for (; j + MHIM_SUM_LANES <= len; j += MHIM_SUM_LANES) {
 #pragma omp simd
-        for (int k = 0; k < MHIM_SUM_LANES; k++) y[j + k] = mhim_fast_expf(x[j + k] - max);
+        for (int k = 0; k < MHIM_SUM_LANES; k++) y[j + k] = mhim_fast_expf_normal(x[j + k] - max);
         for (int q = 0; q < 4; q++) {
             mhim_v8d v;
             mhim_load8_double(&v, y + j + 8 * q);
@@ -53,7 +53,7 @@ MHIM_CLONE_INLINE void softmax_row(float *y, const float *x, int64_t len) {
         }
     }
     for (int k = 0; j < len; j++, k++) {
-        y[j] = mhim_fast_expf(x[j] - max);
+        y[j] = mhim_fast_expf_normal(x[j] - max);
         mhim_lanes_add_one(&lane, k, y[j]);
     }
     const float inv = (float)(1.0 / mhim_lanes_total(&lane));

@@ -5,7 +5,7 @@
  * and ulp where Φ is a normal float) over [−14.2, 14.2]; mhim_fast_erff
  * (absolute error over [−10, 10], oddness, saturation); mhim_fast_tanhf in ulp
  * over [−12, 12] (and its edges, oddness); scalar and vector code
- * of each copy bitwise equal; and the library's gelu forward/backward, sigmoid
+ * of each copy bitwise equal; mhim_fast_expf_normal (ulp, flush and overflow edges); and the library's gelu forward/backward, sigmoid
  * and row softmax against double references. Every STRIDE-th float bit pattern
  * is checked (argv[1], default 97; 1 = all). */
 #include <float.h>
@@ -55,6 +55,17 @@ FASTMATH_LOOP(loop_baseline, )
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 FASTMATH_LOOP(loop_v3, __attribute__((target("arch=x86-64-v3"), optimize("fp-contract=fast"))))
 FASTMATH_LOOP(loop_v4, __attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast"))))
+#endif
+
+/* out[i] = mhim_fast_expf_normal(x[i]), one loop per ISA copy. */
+#define EXPN_LOOP(name, attr)                                                                                          \
+    attr static void name(float *out, const float *x, int64_t n) {                                                     \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) out[i] = mhim_fast_expf_normal(x[i]);                      \
+    }
+EXPN_LOOP(expn_baseline, )
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+EXPN_LOOP(expn_v3, __attribute__((target("arch=x86-64-v3"), optimize("fp-contract=fast"))))
+EXPN_LOOP(expn_v4, __attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast"))))
 #endif
 
 typedef struct {
@@ -176,6 +187,40 @@ static int test_copy(const char *name, fastmath_loop loop, uint32_t stride) {
     return fails;
 }
 
+/* mhim_fast_expf_normal in one ISA copy: ulp error over every stride-th float of [−87.33, 88.3] (normal results),
+ * flush to 0 and early overflow at the documented edges, NaN, and scalar = vector bits. */
+static int test_expf_normal(const char *name, fastmath_loop loop, uint32_t stride) {
+    const int64_t n = 2 * (int64_t)(0x43000000u / stride) + 16; /* ± magnitudes up to 128 */
+    float *x = mhim_malloc((size_t)n * sizeof *x), *y = mhim_malloc((size_t)n * sizeof *y), one;
+    int64_t m = 0;
+    for (uint32_t bits = 0; bits < 0x43000000u; bits += stride) {
+        const float v = mhim_bits_float(bits);
+        if (v <= 87.33f) x[m++] = -v;
+        if (v <= 88.3f) x[m++] = v;
+    }
+    loop(y, x, m);
+    stat e = {0};
+    int64_t diff = 0;
+    for (int64_t i = 0; i < m; i++) {
+        stat_add(&e, ulp_error(y[i], exp((double)x[i])), x[i]);
+        loop(&one, x + i, 1);
+        diff += mhim_float_bits(one) != mhim_float_bits(y[i]);
+    }
+    printf("%s: expf_normal over %lld inputs in [-87.33, 88.3]: max %.3f ulp at x = %.9g (bound %.1f); scalar vs "
+           "vector: %lld differ\n",
+           name, e.count, e.worst, e.worst_x, EXP_MAX_ULP, (long long)diff);
+    int fails = check_true("expf_normal max ulp", e.worst <= EXP_MAX_ULP);
+    fails += check_true("expf_normal scalar vs vector code bitwise", diff == 0);
+    const float edge[] = {-88.0f, -1000.0f, -INFINITY, 88.4f, INFINITY, NAN, -87.3f};
+    float out[7];
+    loop(out, edge, 7);
+    fails += check_true("expf_normal: 0 at -88, -1000, -inf; +inf at 88.4, +inf; NaN; normal at -87.3",
+                        out[0] == 0.0f && out[1] == 0.0f && out[2] == 0.0f && out[3] == INFINITY &&
+                            out[4] == INFINITY && isnan(out[5]) && out[6] >= FLT_MIN);
+    free(x), free(y);
+    return fails;
+}
+
 /* The library's ops (whatever ISA copy this CPU selects) against double
  * references, on a dense grid. */
 static int test_ops(void) {
@@ -243,6 +288,11 @@ int main(int argc, char **argv) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
     if (__builtin_cpu_supports("x86-64-v3")) fails += test_copy("x86-64-v3", loop_v3, stride);
     if (__builtin_cpu_supports("x86-64-v4")) fails += test_copy("x86-64-v4", loop_v4, stride);
+#endif
+    fails += test_expf_normal("baseline", expn_baseline, stride);
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    if (__builtin_cpu_supports("x86-64-v3")) fails += test_expf_normal("x86-64-v3", expn_v3, stride);
+    if (__builtin_cpu_supports("x86-64-v4")) fails += test_expf_normal("x86-64-v4", expn_v4, stride);
 #endif
     fails += test_ops();
     printf("%s\n", fails ? "FAIL" : "OK");
