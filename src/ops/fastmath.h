@@ -1,4 +1,4 @@
-/* src/ops/fastmath.h — branch-free float exp, erf and normal CDF for the element-wise and row loops.
+/* src/ops/fastmath.h — branch-free float exp, tanh, erf and normal CDF for the element-wise and row loops.
  *
  * Plain float arithmetic (+ − × ÷, comparisons, bit blends), no libm call: GCC vectorises these functions inside
  * `omp simd` loops at every ISA. Each operation is a correctly rounded IEEE operation in a fixed order, so within one
@@ -10,6 +10,7 @@
  * Accuracy against double-precision libm (tests/unit/test_fastmath.c, every 7th float; docs/numerics.md):
  *   mhim_fast_expf        ≤ 1.01 ulp where the result is a normal float (x in [−87.33, 88.72]); subnormal results
  *                         within one subnormal spacing, +inf above 88.72, 0 below −103.97, NaN propagated, as libm.
+ *   mhim_fast_tanhf       ≤ 1.95 ulp (every 7th float); exactly ±1 for |x| ≥ 10; odd; NaN propagated.
  *   mhim_fast_erff        ≤ 4.2e-7 absolute; exactly ±1 for |x| ≥ 3.92; odd; NaN propagated.
  *   mhim_fast_normal_cdf  Φ(x) within 2.1e-7 absolute, and within 6 ulp plus the rounding of x²/2 relative while Φ is
  *                         a normal float (x ≥ −13).
@@ -43,12 +44,19 @@ MHIM_CLONE_INLINE float mhim_select(int c, float a, float b) {
     return mhim_bits_float((mhim_float_bits(a) & m) | (mhim_float_bits(b) & ~m));
 }
 
+/* e^r − 1 for |r| ≤ ln2/2 as r + r²·Q(r) (Q of degree 4: e^r to a relative error of 3e-9), relative accuracy kept
+ * for small r. */
+MHIM_CLONE_INLINE float mhim_expm1_reduced(float r) {
+    const float q =
+        0x1.fffffcp-2f + r * (0x1.555492p-3f + r * (0x1.5558f2p-5f + r * (0x1.1239d4p-7f + r * 0x1.6a244cp-10f)));
+    return r + r * r * q;
+}
+
 /* e^x. x is clamped to [−104, 89] (NaN passes: the comparisons are false),
  * which still overflows to +inf and underflows to 0; n = round(x·log2 e) by
  * the 1.5·2^23 rounding shift, r = x − n·ln 2 in two steps (n·ln2_hi is exact
- * for |n| ≤ 256), e^r = 1 + r + r²·Q(r) (degree 6, relative error 3e-9 on |r| ≤
- * ln2/2), and the result is scaled by 2^⌊n/2⌋ then by 2^(n−⌊n/2⌋): both factors
- * are normal floats, so only the last product rounds, also where the result is
+ * for |n| ≤ 256), e^r = 1 + (r + r²·Q(r)) (mhim_expm1_reduced), and the result is scaled by 2^⌊n/2⌋ then by
+ * 2^(n−⌊n/2⌋): both factors are normal floats, so only the last product rounds, also where the result is
  * subnormal. */
 MHIM_CLONE_INLINE float mhim_fast_expf(float x) {
     const float round_shift = 0x1.8p23f;
@@ -57,15 +65,51 @@ MHIM_CLONE_INLINE float mhim_fast_expf(float x) {
     const float k = x * 0x1.715476p0f + round_shift; /* log2 e; the low mantissa bits of k hold n */
     const float n = k - round_shift;
     const float r = (x - n * 0x1.62e4p-1f) - n * 0x1.7f7d1cp-20f; /* ln 2 = hi + lo */
-    const float q =
-        0x1.fffffcp-2f + r * (0x1.555492p-3f + r * (0x1.5558f2p-5f + r * (0x1.1239d4p-7f + r * 0x1.6a244cp-10f)));
-    const float p = 1.0f + (r + r * r * q);
+    const float p = 1.0f + mhim_expm1_reduced(r);
     const uint32_t biased = mhim_float_bits(k) - mhim_float_bits(round_shift) + 256u; /* n + 256, in [106, 384] */
     const uint32_t half = biased >> 1;                                                /* ⌊n/2⌋ + 128 */
     const float scale_lo = mhim_bits_float((half - 1u) << 23);                        /* 2^⌊n/2⌋ */
     const float scale_hi = mhim_bits_float((biased - half - 1u) << 23);               /* 2^(n − ⌊n/2⌋) */
     return p * scale_lo * scale_hi;
 }
+
+/* e^x without subnormal results, for sigmoid, the row softmax and the GELU backward (whose outputs are below
+ * FLT_MIN wherever this differs from mhim_fast_expf): x clamped to [−88, 89], one scaling by 2^n built directly from
+ * n + 127 in [0, 255]: the result is 0 where e^x < 2^−126·2^(−1/2) (n = −127; a flush of what would be subnormal),
+ * +inf from x ≥ 88.38 (n = 128; mhim_fast_expf overflows at 88.72), otherwise the bits of mhim_fast_expf. */
+MHIM_CLONE_INLINE float mhim_fast_expf_normal(float x) {
+    const float round_shift = 0x1.8p23f;
+    x = mhim_select(x < -88.0f, -88.0f, x);
+    x = mhim_select(x > 89.0f, 89.0f, x);
+    const float k = x * 0x1.715476p0f + round_shift;
+    const float n = k - round_shift;
+    const float r = (x - n * 0x1.62e4p-1f) - n * 0x1.7f7d1cp-20f;
+    const float p = 1.0f + mhim_expm1_reduced(r);
+    return p * mhim_bits_float((mhim_float_bits(k) - mhim_float_bits(round_shift) + 127u) << 23); /* p·2^n */
+}
+
+/* tanh(x) = sign(x)·E/(E + 2) with E = e^(2|x|) − 1 ≥ 0 computed without cancellation: |x| clamped to 10 (tanh
+ * rounds to 1 beyond; NaN passes), n = round(2|x|·log2 e), r = 2|x| − n·ln 2, E = 2^n·s + (2^n − 1) with
+ * s = e^r − 1 (mhim_expm1_reduced): for n = 0, E = s exactly; otherwise 2^n·s and 2^n − 1 are exact and only their
+ * sum rounds. Below |x| = TANH_SMALL the quotient is formed as E/2 − (E/2)·q (q = E/(E + 2)), so that q's rounding
+ * is scaled down by q. The sign is copied from x: odd, tanh(±0) = ±0. */
+#define TANH_SMALL 0.5f
+MHIM_CLONE_INLINE float mhim_fast_tanhf(float x) {
+    const float round_shift = 0x1.8p23f;
+    const uint32_t sign = mhim_float_bits(x) & 0x80000000u;
+    const float ax = mhim_bits_float(mhim_float_bits(x) & 0x7fffffffu);
+    const float a = mhim_select(ax > 10.0f, 10.0f, ax);
+    const float k = a * 0x1.715476p1f + round_shift; /* 2·log2 e */
+    const float n = k - round_shift;                 /* in [0, 29] */
+    const float r = (2.0f * a - n * 0x1.62e4p-1f) - n * 0x1.7f7d1cp-20f;
+    const float scale = mhim_bits_float((mhim_float_bits(k) - mhim_float_bits(round_shift) + 127u) << 23); /* 2^n */
+    const float e = scale * mhim_expm1_reduced(r) + (scale - 1.0f);
+    const float q = e / (e + 2.0f);
+    const float half_e = 0.5f * e;
+    const float t = mhim_select(a < TANH_SMALL, half_e - half_e * q, q);
+    return mhim_bits_float(mhim_float_bits(t) | sign);
+}
+#undef TANH_SMALL
 
 /* erf(x) = x·P(x²)/Q(x²) (degrees 6 and 4 in x², fitted on |x| ≤ 4: max
  * absolute error 8e-8 in exact arithmetic, 4e-7 after float rounding), clamped

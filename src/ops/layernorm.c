@@ -14,67 +14,59 @@
 /* The one-pass backward: rows up to LN_FUSED_MAX_C wide, LN_PARTS fixed row ranges. */
 #define LN_FUSED_MAX_C 512
 #define LN_PARTS 8
-/* Row sums are taken in double over LANES fixed lanes (element c goes to lane c % LANES), the lanes added in order
- * (32 lanes: enough independent chains to keep the adders busy at any vector width):
- * a fixed summation order (independent of threads) that the compiler can vectorise. The lane loops are unrolled so
- * that the lanes become registers (rolled, GCC keeps them in memory: a store-to-load round trip per step). */
-#define LANES 32
+/* Row sums are taken in double over MHIM_SUM_LANES fixed lanes (element c goes to lane c % MHIM_SUM_LANES), the
+ * lanes added as the fixed tree of mhim_lanes_total (src/ops/vecmath.h): a fixed summation order (independent of
+ * threads and of the ISA copy) computed a vector at a time. */
+#define LANES MHIM_SUM_LANES
 
-MHIM_CLONE_INLINE double lanes_total(const double lane[LANES]) {
-    double t = 0.0;
-    for (int k = 0; k < LANES; k++) t += lane[k];
-    return t;
-}
-
-/* Σ_c x[c] and Σ_c (x[c] − mu)² in the lane order above. */
-MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C) {
-    double lane[LANES] = {0};
+/* The row's mean and C·(biased variance) in one pass: with the shift k = x[0], S1 = Σ_c (x[c] − k) and
+ * S2 = Σ_c (x[c] − k)² (double, lane order above), mean = k + S1/C and C·var = S2 − S1²/C (at least 0). The shift
+ * bounds the cancellation in S2 − S1²/C by (mean − x[0])²/var ≤ C, so the variance keeps ~13 significant digits. */
+MHIM_CLONE_INLINE void row_moments(const float *x, int64_t C, double *mean, double *sq_dev) {
+    const double k = x[0];
+    mhim_lanes s1 = {{{0}}}, s2 = {{{0}}};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES) {
-#pragma GCC unroll 32
-        for (int k = 0; k < LANES; k++) lane[k] += x[c + k];
-    }
-    for (int k = 0; c < C; c++, k++) lane[k] += x[c];
-    return lanes_total(lane);
-}
-
-MHIM_CLONE_INLINE double row_sq_dev(const float *x, double mu, int64_t C) {
-    double lane[LANES] = {0};
-    int64_t c = 0;
-    for (; c + LANES <= C; c += LANES) {
-#pragma GCC unroll 32
-        for (int k = 0; k < LANES; k++) {
-            double d = x[c + k] - mu;
-            lane[k] += d * d;
+    for (; c + LANES <= C; c += LANES)
+        for (int q = 0; q < 4; q++) {
+            mhim_v8d d;
+            mhim_load8_double(&d, x + c + 8 * q);
+            d -= k;
+            s1.v[q] += d;
+            s2.v[q] += d * d;
         }
+    for (int l = 0; c < C; c++, l++) {
+        const double d = x[c] - k;
+        mhim_lanes_add_one(&s1, l, d);
+        mhim_lanes_add_one(&s2, l, d * d);
     }
-    for (int k = 0; c < C; c++, k++) {
-        double d = x[c] - mu;
-        lane[k] += d * d;
-    }
-    return lanes_total(lane);
+    const double t1 = mhim_lanes_total(&s1), t2 = mhim_lanes_total(&s2), sq = t2 - t1 * t1 / (double)C;
+    *mean = k + t1 / (double)C;
+    *sq_dev = sq > 0.0 ? sq : 0.0;
 }
 
-/* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r, in the lane order above. */
+/* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r and g·x̂ rounded to float, summed in double. */
 MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const float *weight, float m, float r,
                                      int64_t C, double *sum_g, double *sum_gx) {
-    double lg[LANES] = {0}, lgx[LANES] = {0};
+    mhim_lanes lg = {{{0}}}, lgx = {{{0}}};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES) {
-#pragma GCC unroll 32
-        for (int k = 0; k < LANES; k++) {
-            double g = (double)dy[c + k] * weight[c + k];
-            lg[k] += g;
-            lgx[k] += g * ((x[c + k] - m) * r);
+    for (; c + LANES <= C; c += LANES)
+        for (int q = 0; q < 4; q++) {
+            const int64_t at = c + 8 * q;
+            mhim_v8f xv, dyv, wv;
+            memcpy(&xv, x + at, sizeof xv);
+            memcpy(&dyv, dy + at, sizeof dyv);
+            memcpy(&wv, weight + at, sizeof wv);
+            const mhim_v8f g = dyv * wv, gx = g * ((xv - m) * r);
+            lg.v[q] += __builtin_convertvector(g, mhim_v8d);
+            lgx.v[q] += __builtin_convertvector(gx, mhim_v8d);
         }
-    }
     for (int k = 0; c < C; c++, k++) {
-        double g = (double)dy[c] * weight[c];
-        lg[k] += g;
-        lgx[k] += g * ((x[c] - m) * r);
+        const float g = dy[c] * weight[c];
+        mhim_lanes_add_one(&lg, k, g);
+        mhim_lanes_add_one(&lgx, k, g * ((x[c] - m) * r));
     }
-    *sum_g = lanes_total(lg);
-    *sum_gx = lanes_total(lgx);
+    *sum_g = mhim_lanes_total(&lg);
+    *sum_gx = mhim_lanes_total(&lgx);
 }
 
 MHIM_SIMD_CLONES_WIDE void mhim_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
@@ -82,7 +74,8 @@ MHIM_SIMD_CLONES_WIDE void mhim_layernorm_forward(float *out, float *mean, float
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < N; i++) {
         const float *x = inp + i * C;
-        double mu = row_sum(x, C) / (double)C, var = row_sq_dev(x, mu, C);
+        double mu, var;
+        row_moments(x, C, &mu, &var);
         float m = (float)mu, r = (float)(1.0 / sqrt(var / (double)C + (double)MHIM_LAYERNORM_EPS));
         float *y = out + i * C;
         for (int64_t c = 0; c < C; c++) y[c] = (x[c] - m) * r * weight[c] + bias[c];
@@ -103,8 +96,8 @@ MHIM_CLONE_INLINE void row_input_grad(float *dx, int accumulate, const float *dy
         for (int64_t c = 0; c < C; c++) dx[c] = r * (dy[c] * weight[c] - mean_g - (x[c] - m) * r * mean_gx);
 }
 
-/* Row i's input gradient (as row_input_grad) and its terms of the parameter gradients, pw[c] += dy·x̂ and
- * pb[c] += dy (double), in one pass over the row. Called with a constant `accumulate`, so each case is its own loop. */
+/* Row i's input gradient (as row_input_grad) and its terms of the parameter gradients, pw[c] += dy·x̂ (the product
+ * rounded to float) and pb[c] += dy (double sums), in one pass over the row. Called with a constant `accumulate`, so each case is its own loop. */
 MHIM_CLONE_INLINE void row_grads(float *dx, int accumulate, double *pw, double *pb, const float *dy, const float *x,
                                  const float *weight, float m, float r, int64_t C) {
     double sum_g, sum_gx;
@@ -113,7 +106,7 @@ MHIM_CLONE_INLINE void row_grads(float *dx, int accumulate, double *pw, double *
     for (int64_t c = 0; c < C; c++) {
         const float g = dy[c], xhat = (x[c] - m) * r, v = r * (g * weight[c] - mean_g - xhat * mean_gx);
         dx[c] = accumulate ? dx[c] + v : v;
-        pw[c] += (double)g * xhat;
+        pw[c] += g * xhat;
         pb[c] += g;
     }
 }
@@ -160,7 +153,7 @@ MHIM_SIMD_CLONES_WIDE static void layernorm_backward_wide(float *dinp, int accum
             const float *x = inp + i * C + c0, *dy = dout + i * C + c0;
             float m = mean[i], r = rstd[i];
             for (int64_t c = 0; c < width; c++) {
-                part_w[c] += (double)dy[c] * ((x[c] - m) * r);
+                part_w[c] += dy[c] * ((x[c] - m) * r);
                 part_b[c] += dy[c];
             }
         }

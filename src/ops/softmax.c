@@ -8,8 +8,6 @@
 #include "ops/fastmath.h"
 #include "ops/vecmath.h"
 
-#define SUM_LANES 32 /* lanes of the row sums in softmax_row */
-
 /* Softmax of the group x[0], x[stride], …, x[(len-1)·stride] into y (same layout); keep indexes the group. */
 MHIM_CLONE_INLINE void softmax_group(float *y, const float *x, const uint8_t *keep, int64_t len,
                                      int64_t stride) {
@@ -31,32 +29,34 @@ MHIM_CLONE_INLINE void softmax_group(float *y, const float *x, const uint8_t *ke
 }
 
 /* Unmasked contiguous row (attention matrices): the same result structure as softmax_group, with the exponentials
- * vectorised (mhim_fast_expf; one thread owns the row, so the result does not depend on the thread count). */
+ * vectorised (mhim_fast_expf_normal; one thread owns the row, so the result does not depend on the thread count). Three
+ * passes: the maximum (a vector max reduction: exact, so its order does not matter); the exponentials, stored and
+ * summed in the same pass in double over MHIM_SUM_LANES fixed lanes (element j in lane j % MHIM_SUM_LANES, lanes
+ * added as the fixed tree of mhim_lanes_total); the scaling by 1/Σ. */
 MHIM_CLONE_INLINE void softmax_row(float *y, const float *x, int64_t len) {
-    float lane_max[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    int64_t j = 0;
-    for (; j + 8 <= len; j += 8)
-        for (int k = 0; k < 8; k++) lane_max[k] = x[j + k] > lane_max[k] ? x[j + k] : lane_max[k];
     float max = -INFINITY; /* the largest element (NaN ignored, as in softmax_group) */
-    for (; j < len; j++) max = x[j] > max ? x[j] : max;
-    for (int k = 0; k < 8; k++) max = lane_max[k] > max ? lane_max[k] : max;
+#pragma omp simd reduction(max : max)
+    for (int64_t j = 0; j < len; j++) max = x[j] > max ? x[j] : max;
     if (max == -INFINITY) {
-        for (j = 0; j < len; j++) y[j] = 0.0f;
+        for (int64_t j = 0; j < len; j++) y[j] = 0.0f;
         return;
     }
+    mhim_lanes lane = {{{0}}};
+    int64_t j = 0;
+    for (; j + MHIM_SUM_LANES <= len; j += MHIM_SUM_LANES) {
 #pragma omp simd
-    for (j = 0; j < len; j++) y[j] = mhim_fast_expf(x[j] - max);
-    /* Σ y in double over SUM_LANES fixed lanes (element j goes to lane j % SUM_LANES), lanes combined in order: a
-     * fixed summation order that vectorises with enough independent chains at any vector width. */
-    double lane[SUM_LANES] = {0};
-    for (j = 0; j + SUM_LANES <= len; j += SUM_LANES) {
-#pragma GCC unroll 32 /* the lanes become registers (rolled, GCC keeps them in memory) */
-        for (int k = 0; k < SUM_LANES; k++) lane[k] += y[j + k];
+        for (int k = 0; k < MHIM_SUM_LANES; k++) y[j + k] = mhim_fast_expf_normal(x[j + k] - max);
+        for (int q = 0; q < 4; q++) {
+            mhim_v8d v;
+            mhim_load8_double(&v, y + j + 8 * q);
+            lane.v[q] += v;
+        }
     }
-    for (int k = 0; j < len; j++, k++) lane[k] += y[j];
-    double sum = 0.0;
-    for (int k = 0; k < SUM_LANES; k++) sum += lane[k];
-    const float inv = (float)(1.0 / sum);
+    for (int k = 0; j < len; j++, k++) {
+        y[j] = mhim_fast_expf_normal(x[j] - max);
+        mhim_lanes_add_one(&lane, k, y[j]);
+    }
+    const float inv = (float)(1.0 / mhim_lanes_total(&lane));
 #pragma omp simd
     for (j = 0; j < len; j++) y[j] *= inv;
 }

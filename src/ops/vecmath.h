@@ -1,26 +1,21 @@
-/* src/ops/vecmath.h — vector tanhf inside `omp simd` loops, and the ISA copies (target_clones) of the vectorised
- * element and row loops.
- *
- * glibc's libmvec provides SIMD variants of tanhf (x86-64, glibc >= 2.35: SSE4 "b", AVX2 "d" and AVX-512 "e"
- * versions, at most 1.4 ulp from the correctly rounded result); math.h only announces them under -ffast-math, which
- * the CPU reference must not use. Declaring it here with the simd attribute makes GCC call the vector versions in the
- * tanh loop. (exp and erf come from src/ops/fastmath.h.)
+/* src/ops/vecmath.h — the ISA copies (target_clones) of the vectorised element and row loops, and the fixed-order
+ * double lanes of the row sums.
  *
  * The project builds for the x86-64 baseline (SSE2); the vectorised loops are therefore compiled once per ISA with
  * MHIM_SIMD_CLONES_* (GNU target_clones: the loader picks the widest clone the CPU supports, once per process). Every
- * thread of a process runs the same clone, and the tanh loop evaluates fixed blocks of MHIM_SIMD_BLOCK elements
- * starting at index 0, so every element takes the same (vector or scalar) path whatever the thread count: results
- * are bitwise independent of it. Different CPUs may select different clones, whose results may differ by a few ulp
- * (docs/numerics.md). Include after <math.h>. */
+ * thread of a process runs the same clone, so results are bitwise independent of the thread count. Different CPUs
+ * may select different clones; copies with FMA contraction may differ from the others in the last bits
+ * (docs/numerics.md). The clones are enabled where glibc's libmvec is (MHIM_HAVE_LIBMVEC: x86-64 GCC builds). */
 #ifndef MHIM_OPS_VECMATH_H
 #define MHIM_OPS_VECMATH_H
 
-/* Loops calling tanhf run over blocks of this many elements, each block vectorised on its own. */
+#include <string.h>
+
+/* Element-wise spans (src/ops/elementwise.h) are multiples of this many elements. */
 #define MHIM_SIMD_BLOCK 64
 
 #if defined(MHIM_HAVE_LIBMVEC) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((simd("notinbranch"))) float tanhf(float);
-/* AVX-512, AVX2 and baseline copies (tanhf and the double row sums: AVX-512 is fastest on AVX-512 CPUs). */
+/* AVX-512, AVX2 and baseline copies (the double row sums: AVX-512 is fastest on AVX-512 CPUs). */
 #define MHIM_SIMD_CLONES_WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
 /* x86-64-v4 (AVX-512 with FMA), x86-64-v3 (AVX2 with FMA) and baseline copies, with a·b + c contracted into FMAs
  * where the copy has them: for the polynomial code of src/ops/fastmath.h (half the instructions). The FMA copies
@@ -39,5 +34,36 @@ __attribute__((simd("notinbranch"))) float tanhf(float);
 #else
 #define MHIM_CLONE_INLINE static inline
 #endif
+
+/* Fixed-order double row sums over MHIM_SUM_LANES lanes: element c goes to lane c % MHIM_SUM_LANES (32 independent
+ * chains keep the adders busy at any vector width). The lanes are four 8-wide GNU vectors (lanes 8q..8q+7 in v[q]),
+ * so that every ISA copy keeps them in registers and converts float to double a vector at a time (left to the
+ * auto-vectoriser, GCC kept them in memory); the arithmetic is element-wise and in the same order in every copy. */
+#define MHIM_SUM_LANES 32
+
+typedef double mhim_v8d __attribute__((vector_size(64)));
+typedef float mhim_v8f __attribute__((vector_size(32)));
+
+typedef struct {
+    mhim_v8d v[4];
+} mhim_lanes;
+
+/* *out = the 8 floats at p (any alignment), widened to double. (Vectors go through pointers: a 64-byte vector
+ * argument or return value would change the ABI between the ISA copies.) */
+MHIM_CLONE_INLINE void mhim_load8_double(mhim_v8d *out, const float *p) {
+    mhim_v8f f;
+    memcpy(&f, p, sizeof f);
+    *out = __builtin_convertvector(f, mhim_v8d);
+}
+
+/* Lane k += v for a lane k < MHIM_SUM_LANES chosen at run time (row tails). */
+MHIM_CLONE_INLINE void mhim_lanes_add_one(mhim_lanes *l, int k, double v) { l->v[k / 8][k % 8] += v; }
+
+/* Σ of the lanes as a fixed tree: lane k + lane k+16, then the halves again (+8, +4, +2, +1): five dependent
+ * additions per row instead of 31, the same order in every ISA copy. */
+MHIM_CLONE_INLINE double mhim_lanes_total(const mhim_lanes *l) {
+    const mhim_v8d a = (l->v[0] + l->v[2]) + (l->v[1] + l->v[3]);
+    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+}
 
 #endif

@@ -3,8 +3,9 @@
  * where this CPU has them): mhim_fast_expf in ulp over [−87.33, 88.72] and on
  * the subnormal, overflow and NaN edges; mhim_fast_normal_cdf (absolute error,
  * and ulp where Φ is a normal float) over [−14.2, 14.2]; mhim_fast_erff
- * (absolute error over [−10, 10], oddness, saturation); scalar and vector code
- * of each copy bitwise equal; and the library's gelu forward/backward, sigmoid
+ * (absolute error over [−10, 10], oddness, saturation); mhim_fast_tanhf in ulp
+ * over [−12, 12] (and its edges, oddness); scalar and vector code
+ * of each copy bitwise equal; mhim_fast_expf_normal (ulp, flush and overflow edges); and the library's gelu forward/backward, sigmoid
  * and row softmax against double references. Every STRIDE-th float bit pattern
  * is checked (argv[1], default 97; 1 = all). */
 #include <float.h>
@@ -25,6 +26,7 @@
  * to float costs e^(−x²/2) (torch's formula rounds it the same way). */
 #define CDF_MAX_ULP 8.0
 #define ERF_MAX_ABS 5e-7
+#define TANH_MAX_ULP 2.5
 #define GELU_MAX_ERR 2.5e-7 /* |gelu error| / max(1, |x|) */
 #define BATCH 65536
 
@@ -37,21 +39,33 @@ static double ulp_error(float got, double want) {
     return fabs((double)got - want) / ldexp(1.0, e - 24);
 }
 
-/* out[3i] = e^x[i], out[3i+1] = Φ(x[i]), out[3i+2] = erf(x[i]): one loop per
+/* out[4i] = e^x[i], out[4i+1] = Φ(x[i]), out[4i+2] = erf(x[i]), out[4i+3] = tanh(x[i]): one loop per
  * ISA copy, compiled as the library compiles its copies. */
 typedef void (*fastmath_loop)(float *out, const float *x, int64_t n);
 #define FASTMATH_LOOP(name, attr)                                                                                      \
     attr static void name(float *out, const float *x, int64_t n) {                                                     \
         _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                                                          \
-            out[3 * i] = mhim_fast_expf(x[i]);                                                                         \
-            out[3 * i + 1] = mhim_fast_normal_cdf(x[i], mhim_fast_expf(-0.5f * x[i] * x[i]));                          \
-            out[3 * i + 2] = mhim_fast_erff(x[i]);                                                                     \
+            out[4 * i] = mhim_fast_expf(x[i]);                                                                         \
+            out[4 * i + 1] = mhim_fast_normal_cdf(x[i], mhim_fast_expf(-0.5f * x[i] * x[i]));                          \
+            out[4 * i + 2] = mhim_fast_erff(x[i]);                                                                     \
+            out[4 * i + 3] = mhim_fast_tanhf(x[i]);                                                                    \
         }                                                                                                              \
     }
 FASTMATH_LOOP(loop_baseline, )
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 FASTMATH_LOOP(loop_v3, __attribute__((target("arch=x86-64-v3"), optimize("fp-contract=fast"))))
 FASTMATH_LOOP(loop_v4, __attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast"))))
+#endif
+
+/* out[i] = mhim_fast_expf_normal(x[i]), one loop per ISA copy. */
+#define EXPN_LOOP(name, attr)                                                                                          \
+    attr static void name(float *out, const float *x, int64_t n) {                                                     \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) out[i] = mhim_fast_expf_normal(x[i]);                      \
+    }
+EXPN_LOOP(expn_baseline, )
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+EXPN_LOOP(expn_v3, __attribute__((target("arch=x86-64-v3"), optimize("fp-contract=fast"))))
+EXPN_LOOP(expn_v4, __attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast"))))
 #endif
 
 typedef struct {
@@ -69,8 +83,8 @@ static void stat_add(stat *s, double err, float x) {
  * magnitudes first, through loop in batches: e^x in ulp (normal results), Φ
  * absolute and in ulp (normal results). */
 static void sweep(fastmath_loop loop, float lo, float hi, uint32_t stride, stat *exp_ulp, stat *cdf_abs, stat *cdf_ulp,
-                  stat *erf_abs) {
-    float *x = mhim_malloc(BATCH * sizeof *x), *out = mhim_malloc(3 * BATCH * sizeof *out);
+                  stat *erf_abs, stat *tanh_ulp) {
+    float *x = mhim_malloc(BATCH * sizeof *x), *out = mhim_malloc(4 * BATCH * sizeof *out);
     uint32_t bits = 0;
     int negative = 1;
     for (;;) {
@@ -89,10 +103,11 @@ static void sweep(fastmath_loop loop, float lo, float hi, uint32_t stride, stat 
         loop(out, x, n);
         for (int i = 0; i < n; i++) {
             double e = exp((double)x[i]), c = 0.5 * erfc(-(double)x[i] / sqrt(2.0));
-            if (e >= FLT_MIN && e <= FLT_MAX) stat_add(exp_ulp, ulp_error(out[3 * i], e), x[i]);
-            stat_add(cdf_abs, fabs((double)out[3 * i + 1] - c), x[i]);
-            if (c >= FLT_MIN) stat_add(cdf_ulp, ulp_error(out[3 * i + 1], c) - 0.5 * (double)x[i] * x[i], x[i]);
-            stat_add(erf_abs, fabs((double)out[3 * i + 2] - erf((double)x[i])), x[i]);
+            if (e >= FLT_MIN && e <= FLT_MAX) stat_add(exp_ulp, ulp_error(out[4 * i], e), x[i]);
+            stat_add(cdf_abs, fabs((double)out[4 * i + 1] - c), x[i]);
+            if (c >= FLT_MIN) stat_add(cdf_ulp, ulp_error(out[4 * i + 1], c) - 0.5 * (double)x[i] * x[i], x[i]);
+            stat_add(erf_abs, fabs((double)out[4 * i + 2] - erf((double)x[i])), x[i]);
+            stat_add(tanh_ulp, ulp_error(out[4 * i + 3], tanh((double)x[i])), x[i]);
         }
         if (n < BATCH) break;
     }
@@ -100,10 +115,11 @@ static void sweep(fastmath_loop loop, float lo, float hi, uint32_t stride, stat 
 }
 
 static int test_copy(const char *name, fastmath_loop loop, uint32_t stride) {
-    stat e = {0}, c_abs = {0}, c_ulp = {0}, erf_abs = {0}, unused = {0};
-    sweep(loop, -87.33f, 88.72f, stride, &e, &unused, &unused, &unused);
-    sweep(loop, -14.2f, 14.2f, stride, &unused, &c_abs, &c_ulp, &unused);
-    sweep(loop, -10.0f, 10.0f, stride, &unused, &unused, &unused, &erf_abs);
+    stat e = {0}, c_abs = {0}, c_ulp = {0}, erf_abs = {0}, tanh_ulp = {0}, unused = {0};
+    sweep(loop, -87.33f, 88.72f, stride, &e, &unused, &unused, &unused, &unused);
+    sweep(loop, -14.2f, 14.2f, stride, &unused, &c_abs, &c_ulp, &unused, &unused);
+    sweep(loop, -10.0f, 10.0f, stride, &unused, &unused, &unused, &erf_abs, &unused);
+    sweep(loop, -12.0f, 12.0f, stride, &unused, &unused, &unused, &unused, &tanh_ulp);
     printf("%s: expf over %lld inputs in [-87.33, 88.72]: max %.3f ulp at x = "
            "%.9g (bound %.1f)\n",
            name, e.count, e.worst, e.worst_x, EXP_MAX_ULP);
@@ -115,7 +131,10 @@ static int test_copy(const char *name, fastmath_loop loop, uint32_t stride) {
     printf("%s: erff over %lld inputs in [-10, 10]: max abs error %.3g at x = "
            "%.9g (bound %.1e)\n",
            name, erf_abs.count, erf_abs.worst, erf_abs.worst_x, ERF_MAX_ABS);
+    printf("%s: tanhf over %lld inputs in [-12, 12]: max %.3f ulp at x = %.9g (bound %.1f)\n", name, tanh_ulp.count,
+           tanh_ulp.worst, tanh_ulp.worst_x, TANH_MAX_ULP);
     int fails = check_true("expf max ulp", e.worst <= EXP_MAX_ULP);
+    fails += check_true("tanhf max ulp", tanh_ulp.worst <= TANH_MAX_ULP);
     fails += check_true("normal cdf max abs error", c_abs.worst <= CDF_MAX_ABS);
     fails += check_true("normal cdf max ulp", c_ulp.worst <= CDF_MAX_ULP);
     fails += check_true("erff max abs error", erf_abs.worst <= ERF_MAX_ABS);
@@ -124,40 +143,81 @@ static int test_copy(const char *name, fastmath_loop loop, uint32_t stride) {
     const float edge[] = {NAN,    INFINITY, -INFINITY, 0.0f,     -0.0f, 88.72f, 88.73f,
                           -87.5f, -103.9f,  -104.0f,   -1000.0f, 3.92f, -3.92f, 1e30f};
     const int64_t n = 20011;
-    float *x = mhim_malloc((size_t)n * sizeof *x), *ref = mhim_malloc((size_t)(3 * n) * sizeof *ref), one[3];
+    float *x = mhim_malloc((size_t)n * sizeof *x), *ref = mhim_malloc((size_t)(4 * n) * sizeof *ref), one[4];
     test_rng r = {7};
     test_fill_uniform(&r, x, n, -110.0f, 110.0f);
     for (size_t i = 0; i < MHIM_ARRAY_LEN(edge); i++) x[i] = edge[i];
     loop(ref, x, n);
-    const float *nan_ = ref, *pinf = ref + 3, *ninf = ref + 6, *zero = ref + 9, *mzero = ref + 12;
-    fails += check_true("NaN in: NaN out", isnan(nan_[0]) && isnan(nan_[1]) && isnan(nan_[2]));
-    fails += check_true("+inf: expf +inf, cdf 1, erf 1", pinf[0] == INFINITY && pinf[1] == 1.0f && pinf[2] == 1.0f);
-    fails += check_true("-inf: expf 0, cdf 0, erf -1", ninf[0] == 0.0f && ninf[1] == 0.0f && ninf[2] == -1.0f);
-    fails += check_true("0: expf 1, cdf 0.5, erf 0", zero[0] == 1.0f && zero[1] == 0.5f && zero[2] == 0.0f);
-    fails += check_true("-0: erf -0", mzero[2] == 0.0f && signbit(mzero[2]));
-    fails += check_true("expf(88.72) finite, expf(88.73) = +inf", isfinite(ref[15]) && ref[18] == INFINITY);
+    const float *nan_ = ref, *pinf = ref + 4, *ninf = ref + 8, *zero = ref + 12, *mzero = ref + 16;
+    fails += check_true("NaN in: NaN out", isnan(nan_[0]) && isnan(nan_[1]) && isnan(nan_[2]) && isnan(nan_[3]));
+    fails += check_true("+inf: expf +inf, cdf 1, erf 1, tanh 1",
+                        pinf[0] == INFINITY && pinf[1] == 1.0f && pinf[2] == 1.0f && pinf[3] == 1.0f);
+    fails += check_true("-inf: expf 0, cdf 0, erf -1, tanh -1",
+                        ninf[0] == 0.0f && ninf[1] == 0.0f && ninf[2] == -1.0f && ninf[3] == -1.0f);
+    fails += check_true("0: expf 1, cdf 0.5, erf 0, tanh 0",
+                        zero[0] == 1.0f && zero[1] == 0.5f && zero[2] == 0.0f && zero[3] == 0.0f && !signbit(zero[3]));
+    fails += check_true("-0: erf -0, tanh -0",
+                        mzero[2] == 0.0f && signbit(mzero[2]) && mzero[3] == 0.0f && signbit(mzero[3]));
+    fails += check_true("expf(88.72) finite, expf(88.73) = +inf", isfinite(ref[20]) && ref[24] == INFINITY);
     fails += check_true("expf(-87.5), expf(-103.9) subnormal and within one spacing",
-                        ref[21] > 0 && ref[21] < FLT_MIN && fabs(ref[21] - exp(-87.5)) <= ldexp(1.0, -149) &&
-                            ref[24] > 0 && fabs(ref[24] - exp((double)-103.9f)) <= ldexp(1.0, -149));
-    fails += check_true("expf(-104) = expf(-1000) = 0", ref[27] == 0.0f && ref[30] == 0.0f);
+                        ref[28] > 0 && ref[28] < FLT_MIN && fabs(ref[28] - exp(-87.5)) <= ldexp(1.0, -149) &&
+                            ref[32] > 0 && fabs(ref[32] - exp((double)-103.9f)) <= ldexp(1.0, -149));
+    fails += check_true("expf(-104) = expf(-1000) = 0", ref[36] == 0.0f && ref[40] == 0.0f);
     fails += check_true("erf(3.92) = 1, erf(-3.92) = -1, erf(1e30) = 1",
-                        ref[35] == 1.0f && ref[38] == -1.0f && ref[41] == 1.0f);
-    float *neg = mhim_malloc((size_t)n * sizeof *neg), *ref_neg = mhim_malloc((size_t)(3 * n) * sizeof *ref_neg);
+                        ref[46] == 1.0f && ref[50] == -1.0f && ref[54] == 1.0f);
+    fails += check_true("tanh(-1000) = -1, tanh(1e30) = 1", ref[43] == -1.0f && ref[55] == 1.0f);
+    float *neg = mhim_malloc((size_t)n * sizeof *neg), *ref_neg = mhim_malloc((size_t)(4 * n) * sizeof *ref_neg);
     for (int64_t i = 0; i < n; i++) neg[i] = -x[i];
     loop(ref_neg, neg, n);
     int64_t odd = 0;
     for (int64_t i = 0; i < n; i++)
-        odd += !isnan(x[i]) && mhim_float_bits(ref_neg[3 * i + 2]) != (mhim_float_bits(ref[3 * i + 2]) ^ 0x80000000u);
+        for (int k = 2; k < 4; k++)
+            odd += !isnan(x[i]) &&
+                   mhim_float_bits(ref_neg[4 * i + k]) != (mhim_float_bits(ref[4 * i + k]) ^ 0x80000000u);
     free(neg), free(ref_neg);
-    fails += check_true("erf odd, bit for bit", odd == 0);
+    fails += check_true("erf and tanh odd, bit for bit", odd == 0);
     int64_t diff = 0;
     for (int64_t i = 0; i < n; i++) {
         loop(one, x + i, 1);
-        for (int k = 0; k < 3; k++) diff += mhim_float_bits(one[k]) != mhim_float_bits(ref[3 * i + k]);
+        for (int k = 0; k < 4; k++) diff += mhim_float_bits(one[k]) != mhim_float_bits(ref[4 * i + k]);
     }
-    printf("%s: scalar vs vector code: %lld of %lld values differ\n", name, (long long)diff, (long long)(3 * n));
+    printf("%s: scalar vs vector code: %lld of %lld values differ\n", name, (long long)diff, (long long)(4 * n));
     fails += check_true("scalar vs vector code bitwise", diff == 0);
     free(x), free(ref);
+    return fails;
+}
+
+/* mhim_fast_expf_normal in one ISA copy: ulp error over every stride-th float of [−87.33, 88.3] (normal results),
+ * flush to 0 and early overflow at the documented edges, NaN, and scalar = vector bits. */
+static int test_expf_normal(const char *name, fastmath_loop loop, uint32_t stride) {
+    const int64_t n = 2 * (int64_t)(0x43000000u / stride) + 16; /* ± magnitudes up to 128 */
+    float *x = mhim_malloc((size_t)n * sizeof *x), *y = mhim_malloc((size_t)n * sizeof *y), one;
+    int64_t m = 0;
+    for (uint32_t bits = 0; bits < 0x43000000u; bits += stride) {
+        const float v = mhim_bits_float(bits);
+        if (v <= 87.33f) x[m++] = -v;
+        if (v <= 88.3f) x[m++] = v;
+    }
+    loop(y, x, m);
+    stat e = {0};
+    int64_t diff = 0;
+    for (int64_t i = 0; i < m; i++) {
+        stat_add(&e, ulp_error(y[i], exp((double)x[i])), x[i]);
+        loop(&one, x + i, 1);
+        diff += mhim_float_bits(one) != mhim_float_bits(y[i]);
+    }
+    printf("%s: expf_normal over %lld inputs in [-87.33, 88.3]: max %.3f ulp at x = %.9g (bound %.1f); scalar vs "
+           "vector: %lld differ\n",
+           name, e.count, e.worst, e.worst_x, EXP_MAX_ULP, (long long)diff);
+    int fails = check_true("expf_normal max ulp", e.worst <= EXP_MAX_ULP);
+    fails += check_true("expf_normal scalar vs vector code bitwise", diff == 0);
+    const float edge[] = {-88.0f, -1000.0f, -INFINITY, 88.4f, INFINITY, NAN, -87.3f};
+    float out[7];
+    loop(out, edge, 7);
+    fails += check_true("expf_normal: 0 at -88, -1000, -inf; +inf at 88.4, +inf; NaN; normal at -87.3",
+                        out[0] == 0.0f && out[1] == 0.0f && out[2] == 0.0f && out[3] == INFINITY &&
+                            out[4] == INFINITY && isnan(out[5]) && out[6] >= FLT_MIN);
+    free(x), free(y);
     return fails;
 }
 
@@ -190,6 +250,11 @@ static int test_ops(void) {
                                tails_out[3] == 5.6f && tails_out[4] == 100.0f && tails_out[5] == 1e30f);
     mhim_sigmoid_forward(y, x, n);
     for (int64_t i = 0; i < n; i++) worst_s = fmax(worst_s, ulp_error(y[i], 1.0 / (1.0 + exp(-(double)x[i]))));
+    double worst_t = 0;
+    mhim_tanh_forward(y, x, n);
+    for (int64_t i = 0; i < n; i++) worst_t = fmax(worst_t, ulp_error(y[i], tanh((double)x[i])));
+    printf("tanh: max %.2f ulp (x in [-20, 20))\n", worst_t);
+    fails += check_true("tanh error", worst_t <= TANH_MAX_ULP);
     printf("gelu fwd: max |err|/max(1,|x|) %.3g (bound %.1e); gelu bwd: max abs "
            "err %.3g; sigmoid: max %.2f ulp "
            "(x in [-20, 20))\n",
@@ -223,6 +288,11 @@ int main(int argc, char **argv) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
     if (__builtin_cpu_supports("x86-64-v3")) fails += test_copy("x86-64-v3", loop_v3, stride);
     if (__builtin_cpu_supports("x86-64-v4")) fails += test_copy("x86-64-v4", loop_v4, stride);
+#endif
+    fails += test_expf_normal("baseline", expn_baseline, stride);
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    if (__builtin_cpu_supports("x86-64-v3")) fails += test_expf_normal("x86-64-v3", expn_v3, stride);
+    if (__builtin_cpu_supports("x86-64-v4")) fails += test_expf_normal("x86-64-v4", expn_v4, stride);
 #endif
     fails += test_ops();
     printf("%s\n", fails ? "FAIL" : "OK");
