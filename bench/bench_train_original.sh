@@ -107,6 +107,7 @@ for b in $BASELINES; do
         tea_o=() tea_m=()
         [ "$m" = mhim ] && tea_o=(--teacher_init="$WORK/runs_orig/bench/pure_$b") tea_m=(--teacher_init="$WORK/runs_mhim/bench/pure_$b")
         cd "$orig"
+        rm -f "$WORK/orig_$title.epochs"
         MHIM_BENCH_EPOCH_TIMES="$WORK/orig_$title.epochs" MHIM_BENCH_GPU_MEM="$WORK/orig_$title.gpumem" \
             PYTHONPATH="$WORK/stubs" timed "orig_$title" "$PYTHON" main.py --datasets=camelyon16 \
             --dataset_root="$WORK/orig_data" --model_path="$WORK/runs_orig" --project=bench --num_workers=0 \
