@@ -14,7 +14,10 @@
 #include "mhim/log.h"
 
 #define PROGRESS_EVERY_SECONDS 2.0
-#define MAX_RING_SLOTS 16
+/* A streamed store holds at most this many bags: the one in use and three read ahead. One reader thread fills
+ * them (HDF5 reads are serialised), so a deeper ring adds no read throughput, only memory; three bags ahead absorb a
+ * slow read of the shared file system. (On the C16-sized benchmark, 2 buffers trained as fast as 16.) */
+#define MAX_RING_SLOTS 4
 
 static double now_seconds(void) {
     struct timespec ts;
