@@ -10,6 +10,7 @@
 #include "mhim/common.h"
 #include "mhim/log.h"
 #include "mhim/metrics.h"
+#include "mhim/run_lock.h"
 #include "mhim/threads.h"
 #include "train/engine_device.h"
 #include "train/engine_internal.h"
@@ -152,7 +153,7 @@ static int run_folds(engine_run *r) {
 int mhim_train_run(const mhim_config *cfg, const mhim_engine_options *opt, mhim_train_summary *out) {
     memset(out, 0, sizeof *out);
     static const mhim_engine_options defaults = {false, false, false, 0, NULL};
-    engine_run r = {.cfg = cfg, .opt = opt ? opt : &defaults, .sum = out};
+    engine_run r = {.cfg = cfg, .opt = opt ? opt : &defaults, .sum = out, .lock_fd = -1};
     const int unit = r.opt->unit;
     r.writer = !r.opt->dp || r.opt->dp->rank == 0;
     stop_flag = 0;
@@ -170,7 +171,12 @@ int mhim_train_run(const mhim_config *cfg, const mhim_engine_options *opt, mhim_
     }
     const int first = unit ? r.opt->unit_fold : cfg->fold_start;
     r.fold_end = unit ? first + 1 : cfg->cv_fold;
-    rc = write_config(&r);
+    if (r.writer) {
+        char *lock_path = mhim_asprintf("%s.lock", r.ckp_path);
+        rc = mhim_run_lock_acquire(lock_path, &r.lock_fd);
+        free(lock_path);
+    }
+    if (rc == MHIM_OK) rc = write_config(&r);
     if (rc == MHIM_OK) rc = engine_data_open(&r.data, cfg, r.opt->dp, first, r.fold_end);
     if (rc == MHIM_OK && unit && first >= r.data.splits.n_folds)
         rc = mhim_fail("fold %d: the splits have only %d folds (lower --cv_fold)", first, r.data.splits.n_folds);
@@ -224,6 +230,7 @@ int mhim_train_run(const mhim_config *cfg, const mhim_engine_options *opt, mhim_
     free(r.jsonl_path);
     free(r.ckp_path);
     free(r.options_yaml);
+    mhim_run_lock_release(r.lock_fd);
     if (rc != MHIM_OK) mhim_train_summary_free(out);
     return rc;
 }

@@ -197,6 +197,7 @@ typedef struct {
     int fold_end;         /* one past the last fold this run trains */
     int writer;           /* this process writes the run's files (not a data-parallel rank other than 0) */
     char *log_path, *jsonl_path, *ckp_path, *options_yaml;
+    int lock_fd;          /* the run lock (mhim/run_lock.h) held by the writer, -1 if none */
     char model_config[MHIM_MODEL_CONFIG_TEXT];
 } engine_run;
 

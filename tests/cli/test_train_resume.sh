@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `mhim train --auto_resume`: a run killed with SIGKILL mid-way, then resumed, ends with results.csv, the per-fold
 # best checkpoints and ckp.h5 byte-identical to an uninterrupted run; SIGTERM (and SIGUSR1) write ckp.h5 and exit 0,
-# and the resumed run is again byte-identical.
+# and the resumed run is again byte-identical. A second run into the folder of a live one is refused (run lock),
+# and the lock of a SIGKILLed run does not block its resume.
 set -u
 bin=${MHIM_BIN:?MHIM_BIN not set}
 tmp=${MHIM_TEST_TMP:-/tmp}/train_resume_cli
@@ -52,6 +53,10 @@ wait_lines() {
 "$bin" "${args[@]}" >/dev/null 2>"$tmp/err" &
 pid=$!
 if wait_lines 11 $pid; then
+    "$bin" "${args[@]}" >/dev/null 2>"$tmp/err2"; rc=$? # a second run into the same folder while the first lives
+    [ $rc -eq 2 ] && grep -q "ckp.h5.lock: another mhim process (pid $pid) is training into this run folder" "$tmp/err2" &&
+        ok "a second run on the live run's folder is refused: $(tail -1 "$tmp/err2")" ||
+        { bad "second concurrent run: rc=$rc (want 2 and the lock message)"; cat "$tmp/err2"; }
     kill -9 $pid; wait $pid 2>/dev/null
     done_lines=$(grep -c '' "$run/metrics.jsonl")
     echo "killed with SIGKILL after $done_lines epoch lines"

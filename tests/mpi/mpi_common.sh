@@ -22,6 +22,25 @@ make_cohort() {
         --feature_dim 32 --seed 3 >/dev/null 2>&1 || { echo "FAIL synth"; exit 1; }
 }
 
+# kill_session SID: SIGKILL every process of session SID (a launcher started with setsid, and its ranks: Open MPI
+# puts each rank in a process group of its own, so killing the launcher's group leaves them running), then wait
+# until none is left.
+kill_session() {
+    local sid=$1 pids p st f
+    for _ in $(seq 1 100); do
+        pids=""
+        for p in /proc/[0-9]*; do
+            st=$(cat "$p/stat" 2>/dev/null) || continue
+            read -r -a f <<<"${st##*) }" # state ppid pgrp session ... (after the command name)
+            [ "${f[3]:-}" = "$sid" ] && pids="$pids ${p#/proc/}"
+        done
+        [ -z "$pids" ] && return 0
+        kill -9 $pids 2>/dev/null
+        sleep 0.05
+    done
+    echo "FAIL processes of session $sid survived SIGKILL:$pids"; exit 1
+}
+
 # same_file WHAT A B: byte-identical files
 same_file() {
     if cmp -s "$2" "$3"; then ok "$1: identical"; else bad "$1: $2 and $3 differ"; diff "$2" "$3" | head -5; fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Kill and --resume of an MPI sweep: the job is killed (SIGKILL to the whole launcher process group) after a few
+# Kill and --resume of an MPI sweep: the job is killed (SIGKILL to the launcher and every rank) after a few
 # units wrote their checkpoints; the same command with --resume skips the finished units, resumes the others, and
 # ends with every point's results.csv and sweep_results.csv identical to an uninterrupted run.
 name=resume
@@ -24,7 +24,7 @@ for _ in $(seq 1 1500); do
     kill -0 $pid 2>/dev/null || break
     sleep 0.02
 done
-kill -9 -- -$pid 2>/dev/null
+kill_session $pid
 wait $pid 2>/dev/null
 echo "killed with $n unit checkpoints written"
 [ -f "$m/run/sweep_results.csv" ] && bad "the killed run had already finished (make it longer)" || ok "killed mid-sweep"
