@@ -35,8 +35,7 @@ MHIM_SIMD_CLONES_FMA static void gelu_fwd_span(float *out, const float *inp, con
     (void)unused;
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
-        const float x = inp[i];
-        out[i] = x * 0.5f * (1.0f + mhim_fast_erff(x * INV_SQRT2));
+        out[i] = mhim_fast_gelu(inp[i]);
     }
 }
 
@@ -46,7 +45,7 @@ MHIM_SIMD_CLONES_FMA static void gelu_bwd_span(float *dinp, const float *dout, c
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         const float x = inp[i];
-        const float g = mhim_fast_expf_normal(-0.5f * x * x);
+        const float g = mhim_fast_expf_nonpos(-0.5f * x * x);
         dinp[i] = dout[i] * (mhim_fast_normal_cdf(x, g) + x * INV_SQRT_2PI * g);
     }
 }
