@@ -1,4 +1,4 @@
-/* src/ops/fastmath.h — branch-free float exp, tanh, erf and normal CDF for the element-wise and row loops.
+/* src/ops/fastmath.h — branch-free float exp, tanh, GELU and normal CDF for the element-wise and row loops.
  *
  * Plain float arithmetic (+ − × ÷, comparisons, bit blends), no libm call: GCC vectorises these functions inside
  * `omp simd` loops at every ISA. Each operation is a correctly rounded IEEE operation in a fixed order, so within one
@@ -10,8 +10,10 @@
  * Accuracy against double-precision libm (tests/unit/test_fastmath.c, every 7th float; docs/numerics.md):
  *   mhim_fast_expf        ≤ 1.01 ulp where the result is a normal float (x in [−87.33, 88.72]); subnormal results
  *                         within one subnormal spacing, +inf above 88.72, 0 below −103.97, NaN propagated, as libm.
+ *   mhim_fast_expf_nonpos (x ≤ 0, row softmax, GELU backward) ≤ 1.6 ulp where the result is a normal float; 0 where
+ *                         e^x < 2^−126·2^(−1/2) and for −inf; 1 at 0; NaN propagated.
  *   mhim_fast_tanhf       ≤ 1.95 ulp (every 7th float); exactly ±1 for |x| ≥ 10; odd; NaN propagated.
- *   mhim_fast_erff        ≤ 4.2e-7 absolute; exactly ±1 for |x| ≥ 3.92; odd; NaN propagated.
+ *   mhim_fast_gelu        ≤ 2.5e-7·max(1, |x|) absolute; exactly x above 5.1, 0 below −5.1; NaN propagated.
  *   mhim_fast_normal_cdf  Φ(x) within 2.1e-7 absolute, and within 6 ulp plus the rounding of x²/2 relative while Φ is
  *                         a normal float (x ≥ −13).
  * Coefficients: weighted minimax fits (Lawson iterations on Chebyshev nodes, in double, rounded to float). Include
@@ -139,37 +141,20 @@ MHIM_CLONE_INLINE float mhim_fast_tanhf(float x) {
 }
 #undef TANH_SMALL
 
-/* erf(x) = x·P(x²)/Q(x²) (degrees 6 and 4 in x², fitted on |x| ≤ 4: max
- * absolute error 8e-8 in exact arithmetic, 4e-7 after float rounding), clamped
- * to [−1, 1] and exactly ±1 from |x| ≥ 3.92 (where erf is within 3e-8 of ±1;
- * this also covers the inf/inf of huge |x|). No exponential: half the cost of
- * mhim_fast_normal_cdf, with absolute (not relative) accuracy near ±1. */
-MHIM_CLONE_INLINE float mhim_fast_erff(float x) {
-    const float w = x * x;
-    const float num =
-        1.12837863f +
-        w * (0.213945061f +
-             w * (0.0524335168f +
-                  w * (0.00429306924f + w * (0.000155537287f + w * (-1.99032456e-06f + w * 1.92172163e-08f)))));
-    const float den = 1.0f + w * (0.522931516f + w * (0.120799772f + w * (0.0155511219f + w * 0.00109804235f)));
-    float e = x * num / den;
-    e = mhim_select(e > 1.0f, 1.0f, mhim_select(e < -1.0f, -1.0f, e));
-    return mhim_select(x >= 3.92f, 1.0f, mhim_select(x <= -3.92f, -1.0f, e));
-}
-
-/* GELU(x) = x·Φ(x) = (x + |x|·erf(|x|/√2))/2: the rational erf of mhim_fast_erff with the 1/√2 folded into
- * its coefficients (erf(a/√2) = a·P(a²)/Q(a²); P's coefficients are mhim_fast_erff's times 2^−k/√2, Q's times 2^−k,
- * each rounded to float once), evaluated on a = |x|; erf set to exactly 1 from a > 5.5437 (3.92·√2, as
- * mhim_fast_erff; also covers the inf/inf of huge a) and capped at 1 below, so GELU is exactly x above 5.5437,
- * exactly 0 below −5.5437, never positive for x < 0. NaN propagates (through h). Error ≤ 2.5e-7·max(1, |x|)
- * (test_fastmath). */
+/* GELU(x) = x·Φ(x) = (x + a·erf(a/√2))/2 with a = |x|: a rational erf(z) = z·P₀(z²)/Q₀(z²) (degrees 6 and 4, fitted
+ * on |z| ≤ 4: absolute error 8e-8 in exact arithmetic) with the 1/√2 folded into the coefficients (erf(a/√2) =
+ * a·P(a²)/Q(a²): P's are P₀'s times 2^−k/√2, Q's Q₀'s times 2^−k, each rounded to float once). Instead of clamping the
+ * rational to [−1, 1] and saturating it (four selects), erf is set to exactly 1 from a > 5.1 (where it is within
+ * 3.4e-7 of 1) and left as it is below, where it does not exceed 1 (test_fastmath checks that GELU is never positive
+ * for x < 0 in every copy): GELU is exactly x above 5.1 and exactly 0 below −5.1 (NaN at −inf, as torch's formula);
+ * NaN propagates. Error ≤ 2.5e-7·max(1, |x|) against the exact GELU (test_fastmath). */
 MHIM_CLONE_INLINE float mhim_fast_gelu(float x) {
     const float a = mhim_bits_float(mhim_float_bits(x) & 0x7fffffffu);
     const float w = a * a;
     const float num =
         0.79788417f +
-        w * (0.075641f + w * (0.009269024f + w * (0.00037945728f + w * (6.873842e-06f + w * (-4.3980375e-08f +
-                                                                                              w * 2.1232224e-10f)))));
+        w * (0.075641f +
+             w * (0.009269024f + w * (0.00037945728f + w * (6.873842e-06f + w * (-4.3980375e-08f + w * 2.1232224e-10f)))));
     const float den = 1.0f + w * (0.26146576f + w * (0.030199943f + w * (0.0019438902f + w * 6.862765e-05f)));
     const float e = a * num / den;
     return 0.5f * (x + a * mhim_select(a > 5.1f, 1.0f, e));
