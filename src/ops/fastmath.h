@@ -96,7 +96,8 @@ MHIM_CLONE_INLINE float mhim_fast_expf_normal(float x) {
  * steps as mhim_fast_expf; e^r = 1 + r·q(r) by one Horner polynomial of degree 5 (q fitted for minimax relative
  * error: 9.1e-8 on |r| ≤ ln2/2 in exact arithmetic). Below x = −88 (also −inf) the result is 0 by a select instead of
  * a clamp of x (one instruction less); NaN passes. Relative error ≤ 2.3 ulp where the result is a normal float
- * (baseline copy; 2.0 with FMA; test_fastmath); 0 where e^x < 2^−126·2^(−1/2) (n = −127, as mhim_fast_expf_normal); exactly 1 at x = 0. */
+ * (baseline copy; 2.0 with FMA; test_fastmath); 0 where e^x < 2^−126·2^(−1/2) (n = −127, as
+ * mhim_fast_expf_normal); exactly 1 at x = 0. */
 MHIM_CLONE_INLINE float mhim_fast_expf_nonpos(float x) {
     const float round_shift = 0x1.8p23f + 127.0f;
     const float k = x * 0x1.715476p0f + round_shift; /* log2 e; the low mantissa bits of k hold n + 127 */
@@ -154,7 +155,8 @@ MHIM_CLONE_INLINE float mhim_fast_gelu(float x) {
     const float num =
         0.79788417f +
         w * (0.075641f +
-             w * (0.009269024f + w * (0.00037945728f + w * (6.873842e-06f + w * (-4.3980375e-08f + w * 2.1232224e-10f)))));
+             w * (0.009269024f +
+                  w * (0.00037945728f + w * (6.873842e-06f + w * (-4.3980375e-08f + w * 2.1232224e-10f)))));
     const float den = 1.0f + w * (0.26146576f + w * (0.030199943f + w * (0.0019438902f + w * 6.862765e-05f)));
     const float e = a * num / den;
     return 0.5f * (x + a * mhim_select(a > 5.1f, 1.0f, e));
@@ -173,7 +175,8 @@ MHIM_CLONE_INLINE float mhim_fast_normal_cdf(float x, float g) {
              u * (0x1.2ed54ap-2f +
                   u * (0x1.198b5cp-5f +
                        u * (-0x1.a98ff8p-4f +
-                            u * (-0x1.3f3794p-6f + u * (0x1.cd5db8p-5f + u * (0x1.1485cap-11f + u * -0x1.e4e958p-6f)))))));
+                            u * (-0x1.3f3794p-6f +
+                                 u * (0x1.cd5db8p-5f + u * (0x1.1485cap-11f + u * -0x1.e4e958p-6f)))))));
     const float half_erfc = t * half_p * g;
     return x < 0.0f ? half_erfc : 1.0f - half_erfc;
 }

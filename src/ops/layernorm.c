@@ -51,7 +51,8 @@ MHIM_CLONE_INLINE void row_moments(const float *x, int64_t C, double *mean, doub
 /* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r and g·x̂ rounded to float. Element c goes to lane
  * c % LANES; each lane sums up to LN_FLOAT_GROUPS of its terms in float (one block of LN_FLOAT_GROUPS·LANES
  * elements), then adds the block's float sum to its double sum; the row's last (C mod LANES) terms go to the double
- * lanes directly. Error against the double sums of the same float terms: at most 3·2^−24·Σ|terms| (docs/numerics.md). */
+ * lanes directly. Error against the double sums of the same float terms: at most 3·2^−24·Σ|terms|
+ * (docs/numerics.md). */
 MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const float *weight, float m, float r,
                                      int64_t C, double *sum_g, double *sum_gx) {
     mhim_lanes lg = {{{0}}}, lgx = {{{0}}};
