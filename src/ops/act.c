@@ -9,7 +9,6 @@
 #include "ops/fastmath.h"
 #include "ops/vecmath.h"
 
-#define INV_SQRT2 0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
 
 /* Span kernels: one serial, vectorised pass over n elements. gelu, tanh and sigmoid use src/ops/fastmath.h, whose
@@ -30,23 +29,20 @@ static void relu_bwd_span(float *dinp, const float *dout, const float *out, int6
     }
 }
 
-/* GELU(x) = 0.5·x·(1 + erf(x/√2)), torch's formula, with the rational erf of fastmath.h (no exponential). */
+/* GELU(x) = x·Φ(x) (torch's 0.5·x·(1 + erf(x/√2))) by mhim_fast_gelu: x/2 + x²·P(x²)/Q(x²), no exponential. */
 MHIM_SIMD_CLONES_FMA static void gelu_fwd_span(float *out, const float *inp, const float *unused, int64_t n) {
     (void)unused;
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        const float x = inp[i];
-        out[i] = x * 0.5f * (1.0f + mhim_fast_erff(x * INV_SQRT2));
-    }
+    for (int64_t i = 0; i < n; i++) out[i] = mhim_fast_gelu(inp[i]);
 }
 
-/* GELU'(x) = Φ(x) + x·φ(x) from one exponential g = exp(−x²/2): φ = g/√(2π), Φ from the same g
- * (mhim_fast_normal_cdf). docs/numerics.md. */
+/* GELU'(x) = Φ(x) + x·φ(x) from one exponential g = exp(−x²/2) (mhim_fast_expf_nonpos): φ = g/√(2π), Φ from the
+ * same g (mhim_fast_normal_cdf). docs/numerics.md. */
 MHIM_SIMD_CLONES_FMA static void gelu_bwd_span(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         const float x = inp[i];
-        const float g = mhim_fast_expf_normal(-0.5f * x * x);
+        const float g = mhim_fast_expf_nonpos(-0.5f * x * x);
         dinp[i] = dout[i] * (mhim_fast_normal_cdf(x, g) + x * INV_SQRT_2PI * g);
     }
 }

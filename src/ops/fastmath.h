@@ -1,4 +1,4 @@
-/* src/ops/fastmath.h — branch-free float exp, tanh, erf and normal CDF for the element-wise and row loops.
+/* src/ops/fastmath.h — branch-free float exp, tanh, GELU and normal CDF for the element-wise and row loops.
  *
  * Plain float arithmetic (+ − × ÷, comparisons, bit blends), no libm call: GCC vectorises these functions inside
  * `omp simd` loops at every ISA. Each operation is a correctly rounded IEEE operation in a fixed order, so within one
@@ -10,8 +10,10 @@
  * Accuracy against double-precision libm (tests/unit/test_fastmath.c, every 7th float; docs/numerics.md):
  *   mhim_fast_expf        ≤ 1.01 ulp where the result is a normal float (x in [−87.33, 88.72]); subnormal results
  *                         within one subnormal spacing, +inf above 88.72, 0 below −103.97, NaN propagated, as libm.
+ *   mhim_fast_expf_nonpos (x ≤ 0, row softmax, GELU backward) ≤ 2.3 ulp where the result is a normal float; 0 where
+ *                         e^x < 2^−126·2^(−1/2) and for −inf; 1 at 0; NaN propagated.
  *   mhim_fast_tanhf       ≤ 1.95 ulp (every 7th float); exactly ±1 for |x| ≥ 10; odd; NaN propagated.
- *   mhim_fast_erff        ≤ 4.2e-7 absolute; exactly ±1 for |x| ≥ 3.92; odd; NaN propagated.
+ *   mhim_fast_gelu        ≤ 2.5e-7·max(1, |x|) absolute; exactly x above 5.1, 0 below −5.1; NaN propagated.
  *   mhim_fast_normal_cdf  Φ(x) within 2.1e-7 absolute, and within 6 ulp plus the rounding of x²/2 relative while Φ is
  *                         a normal float (x ≥ −13).
  * Coefficients: weighted minimax fits (Lawson iterations on Chebyshev nodes, in double, rounded to float). Include
@@ -88,45 +90,76 @@ MHIM_CLONE_INLINE float mhim_fast_expf_normal(float x) {
     return p * mhim_bits_float((mhim_float_bits(k) - mhim_float_bits(round_shift) + 127u) << 23); /* p·2^n */
 }
 
+/* e^x for x ≤ 0 (a logit minus its row maximum; −inf and NaN allowed), for the row softmax, whose probabilities
+ * need less than the 1-ulp exponential. n = round(x·log2 e) by the rounding shift 1.5·2^23 + 127, so that the low
+ * bits of k hold n + 127 and k's bits shifted left by 23 are 2^n (for n ≥ −127, i.e. x ≥ −88); r = x − n·ln 2 in two
+ * steps as mhim_fast_expf; e^r = 1 + r·q(r) by one Horner polynomial of degree 5 (q fitted for minimax relative
+ * error: 9.1e-8 on |r| ≤ ln2/2 in exact arithmetic). Below x = −88 (also −inf) the result is 0 by a select instead of
+ * a clamp of x (one instruction less); NaN passes. Relative error ≤ 2.3 ulp where the result is a normal float
+ * (baseline copy; 2.0 with FMA; test_fastmath); 0 where e^x < 2^−126·2^(−1/2) (n = −127, as
+ * mhim_fast_expf_normal); exactly 1 at x = 0. */
+MHIM_CLONE_INLINE float mhim_fast_expf_nonpos(float x) {
+    const float round_shift = 0x1.8p23f + 127.0f;
+    const float k = x * 0x1.715476p0f + round_shift; /* log2 e; the low mantissa bits of k hold n + 127 */
+    const float n = k - round_shift;
+    const float r = (x - n * 0x1.62e4p-1f) - n * 0x1.7f7d1cp-20f;
+    const float p =
+        1.0f +
+        r * (0x1.fffff6p-1f + r * (0x1.fffdc6p-2f + r * (0x1.555a6ap-3f + r * (0x1.573a54p-5f + r * 0x1.0fa834p-7f))));
+    const float e = p * mhim_bits_float(mhim_float_bits(k) << 23); /* p·2^n */
+    return mhim_select(x < -88.0f, 0.0f, e);
+}
+
 /* tanh(x) = sign(x)·E/(E + 2) with E = e^(2|x|) − 1 ≥ 0 computed without cancellation: |x| clamped to 10 (tanh
  * rounds to 1 beyond; NaN passes), n = round(2|x|·log2 e), r = 2|x| − n·ln 2, E = 2^n·s + (2^n − 1) with
  * s = e^r − 1 (mhim_expm1_reduced): for n = 0, E = s exactly; otherwise 2^n·s and 2^n − 1 are exact and only their
  * sum rounds. Below |x| = TANH_SMALL the quotient is formed as E/2 − (E/2)·q (q = E/(E + 2)), so that q's rounding
- * is scaled down by q. The sign is copied from x: odd, tanh(±0) = ±0. */
+ * is scaled down by q. The sign is copied from x: odd, tanh(±0) = ±0.
+ * Evaluated in fewer instructions with the same bits: the reduction is carried out on r/2 = |x| − n·ln2/2 (every
+ * step of mhim_expm1_reduced scaled by a power of 2, which is exact), s/2 = r/2 + (r/2)²·Q″(r/2) with Q″'s
+ * coefficients those of mhim_expm1_reduced times 2^(k+1), E = 2^(n+1)·(s/2) + (2^n − 1); the rounding shift
+ * 1.5·2^23 + 128 leaves n + 128 in k's low bits, so k's bits shifted left by 23 are 2^(n+1). The final choice is a
+ * float `?:` (one blend; the clamp stays a bit blend, see mhim_select). */
 #define TANH_SMALL 0.5f
 MHIM_CLONE_INLINE float mhim_fast_tanhf(float x) {
-    const float round_shift = 0x1.8p23f;
+    const float round_shift = 0x1.8p23f + 128.0f;
     const uint32_t sign = mhim_float_bits(x) & 0x80000000u;
     const float ax = mhim_bits_float(mhim_float_bits(x) & 0x7fffffffu);
     const float a = mhim_select(ax > 10.0f, 10.0f, ax);
     const float k = a * 0x1.715476p1f + round_shift; /* 2·log2 e */
     const float n = k - round_shift;                 /* in [0, 29] */
-    const float r = (2.0f * a - n * 0x1.62e4p-1f) - n * 0x1.7f7d1cp-20f;
-    const float scale = mhim_bits_float((mhim_float_bits(k) - mhim_float_bits(round_shift) + 127u) << 23); /* 2^n */
-    const float e = scale * mhim_expm1_reduced(r) + (scale - 1.0f);
+    const float half_r = (a - n * 0x1.62e4p-2f) - n * 0x1.7f7d1cp-21f;
+    const float scale2 = mhim_bits_float(mhim_float_bits(k) << 23); /* 2^(n+1) */
+    const float q2 =
+        0x1.fffffcp-1f +
+        half_r * (0x1.555492p-1f + half_r * (0x1.5558f2p-2f + half_r * (0x1.1239d4p-3f + half_r * 0x1.6a244cp-5f)));
+    const float half_s = half_r + half_r * half_r * q2;
+    const float e = scale2 * half_s + (0.5f * scale2 - 1.0f);
     const float q = e / (e + 2.0f);
     const float half_e = 0.5f * e;
-    const float t = mhim_select(a < TANH_SMALL, half_e - half_e * q, q);
+    const float t = a < TANH_SMALL ? half_e - half_e * q : q;
     return mhim_bits_float(mhim_float_bits(t) | sign);
 }
 #undef TANH_SMALL
 
-/* erf(x) = x·P(x²)/Q(x²) (degrees 6 and 4 in x², fitted on |x| ≤ 4: max
- * absolute error 8e-8 in exact arithmetic, 4e-7 after float rounding), clamped
- * to [−1, 1] and exactly ±1 from |x| ≥ 3.92 (where erf is within 3e-8 of ±1;
- * this also covers the inf/inf of huge |x|). No exponential: half the cost of
- * mhim_fast_normal_cdf, with absolute (not relative) accuracy near ±1. */
-MHIM_CLONE_INLINE float mhim_fast_erff(float x) {
-    const float w = x * x;
+/* GELU(x) = x·Φ(x) = (x + a·erf(a/√2))/2 with a = |x|: a rational erf(z) = z·P₀(z²)/Q₀(z²) (degrees 6 and 4, fitted
+ * on |z| ≤ 4: absolute error 8e-8 in exact arithmetic) with the 1/√2 folded into the coefficients (erf(a/√2) =
+ * a·P(a²)/Q(a²): P's are P₀'s times 2^−k/√2, Q's Q₀'s times 2^−k, each rounded to float once). Instead of clamping the
+ * rational to [−1, 1] and saturating it (four selects), erf is set to exactly 1 from a > 5.1 (where it is within
+ * 3.4e-7 of 1) and left as it is below, where it does not exceed 1 (test_fastmath checks that GELU is never positive
+ * for x < 0 in every copy): GELU is exactly x above 5.1 and exactly 0 below −5.1 (NaN at −inf, as torch's formula);
+ * NaN propagates. Error ≤ 2.5e-7·max(1, |x|) against the exact GELU (test_fastmath). */
+MHIM_CLONE_INLINE float mhim_fast_gelu(float x) {
+    const float a = mhim_bits_float(mhim_float_bits(x) & 0x7fffffffu);
+    const float w = a * a;
     const float num =
-        1.12837863f +
-        w * (0.213945061f +
-             w * (0.0524335168f +
-                  w * (0.00429306924f + w * (0.000155537287f + w * (-1.99032456e-06f + w * 1.92172163e-08f)))));
-    const float den = 1.0f + w * (0.522931516f + w * (0.120799772f + w * (0.0155511219f + w * 0.00109804235f)));
-    float e = x * num / den;
-    e = mhim_select(e > 1.0f, 1.0f, mhim_select(e < -1.0f, -1.0f, e));
-    return mhim_select(x >= 3.92f, 1.0f, mhim_select(x <= -3.92f, -1.0f, e));
+        0.79788417f +
+        w * (0.075641f +
+             w * (0.009269024f +
+                  w * (0.00037945728f + w * (6.873842e-06f + w * (-4.3980375e-08f + w * 2.1232224e-10f)))));
+    const float den = 1.0f + w * (0.26146576f + w * (0.030199943f + w * (0.0019438902f + w * 6.862765e-05f)));
+    const float e = a * num / den;
+    return 0.5f * (x + a * mhim_select(a > 5.1f, 1.0f, e));
 }
 
 /* Φ(x), the standard normal CDF, given g = mhim_fast_expf(−0.5f·x·x) (the caller usually needs g for φ as well).
@@ -136,14 +169,15 @@ MHIM_CLONE_INLINE float mhim_fast_erff(float x) {
 MHIM_CLONE_INLINE float mhim_fast_normal_cdf(float x, float g) {
     const float t = 1.0f / (1.0f + 0x1.6a09e6p-2f * fabsf(x)); /* 1/(1 + |x|/(2√2)) */
     const float u = t - 0.6f;
-    const float p =
-        0.585224509f +
-        u * (0.802588105f +
-             u * (0.591471016f +
-                  u * (0.0687364191f +
-                       u * (-0.20779413f +
-                            u * (-0.0389669314f + u * (0.112638205f + u * (0.00105485006f + u * -0.0591932982f)))))));
-    const float half_erfc = 0.5f * t * p * g;
+    const float half_p = /* P/2: the coefficients halved (exact) */
+        0x1.2ba28cp-2f +
+        u * (0x1.9aecd4p-2f +
+             u * (0x1.2ed54ap-2f +
+                  u * (0x1.198b5cp-5f +
+                       u * (-0x1.a98ff8p-4f +
+                            u * (-0x1.3f3794p-6f +
+                                 u * (0x1.cd5db8p-5f + u * (0x1.1485cap-11f + u * -0x1.e4e958p-6f)))))));
+    const float half_erfc = t * half_p * g;
     return x < 0.0f ? half_erfc : 1.0f - half_erfc;
 }
 

@@ -18,6 +18,10 @@
  * lanes added as the fixed tree of mhim_lanes_total (src/ops/vecmath.h): a fixed summation order (independent of
  * threads and of the ISA copy) computed a vector at a time. */
 #define LANES MHIM_SUM_LANES
+/* Float partial sums before the double ones (docs/numerics.md): in the row sums of the backward, up to this many
+ * terms per lane; in its dγ/dβ partials, up to LN_FLOAT_ROWS rows. */
+#define LN_FLOAT_GROUPS 4
+#define LN_FLOAT_ROWS 8
 
 /* The row's mean and C·(biased variance) in one pass: with the shift k = x[0], S1 = Σ_c (x[c] − k) and
  * S2 = Σ_c (x[c] − k)² (double, lane order above), mean = k + S1/C and C·var = S2 − S1²/C (at least 0). The shift
@@ -44,22 +48,33 @@ MHIM_CLONE_INLINE void row_moments(const float *x, int64_t C, double *mean, doub
     *sq_dev = sq > 0.0 ? sq : 0.0;
 }
 
-/* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r and g·x̂ rounded to float, summed in double. */
+/* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r and g·x̂ rounded to float. Element c goes to lane
+ * c % LANES; each lane sums up to LN_FLOAT_GROUPS of its terms in float (one block of LN_FLOAT_GROUPS·LANES
+ * elements), then adds the block's float sum to its double sum; the row's last (C mod LANES) terms go to the double
+ * lanes directly. Error against the double sums of the same float terms: at most 3·2^−24·Σ|terms|
+ * (docs/numerics.md). */
 MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const float *weight, float m, float r,
                                      int64_t C, double *sum_g, double *sum_gx) {
     mhim_lanes lg = {{{0}}}, lgx = {{{0}}};
     int64_t c = 0;
-    for (; c + LANES <= C; c += LANES)
-        for (int q = 0; q < 4; q++) {
-            const int64_t at = c + 8 * q;
-            mhim_v8f xv, dyv, wv;
-            memcpy(&xv, x + at, sizeof xv);
-            memcpy(&dyv, dy + at, sizeof dyv);
-            memcpy(&wv, weight + at, sizeof wv);
-            const mhim_v8f g = dyv * wv, gx = g * ((xv - m) * r);
-            lg.v[q] += __builtin_convertvector(g, mhim_v8d);
-            lgx.v[q] += __builtin_convertvector(gx, mhim_v8d);
+    while (c + LANES <= C) {
+        float fg[LANES] = {0}, fgx[LANES] = {0};
+        for (int b = 0; b < LN_FLOAT_GROUPS && c + LANES <= C; b++, c += LANES) {
+#pragma omp simd
+            for (int k = 0; k < LANES; k++) {
+                const float g = dy[c + k] * weight[c + k];
+                fg[k] += g;
+                fgx[k] += g * ((x[c + k] - m) * r);
+            }
         }
+        for (int q = 0; q < 4; q++) {
+            mhim_v8d v;
+            mhim_load8_double(&v, fg + 8 * q);
+            lg.v[q] += v;
+            mhim_load8_double(&v, fgx + 8 * q);
+            lgx.v[q] += v;
+        }
+    }
     for (int k = 0; c < C; c++, k++) {
         const float g = dy[c] * weight[c];
         mhim_lanes_add_one(&lg, k, g);
@@ -97,8 +112,9 @@ MHIM_CLONE_INLINE void row_input_grad(float *dx, int accumulate, const float *dy
 }
 
 /* Row i's input gradient (as row_input_grad) and its terms of the parameter gradients, pw[c] += dy·x̂ (the product
- * rounded to float) and pb[c] += dy (double sums), in one pass over the row. Called with a constant `accumulate`, so each case is its own loop. */
-MHIM_CLONE_INLINE void row_grads(float *dx, int accumulate, double *pw, double *pb, const float *dy, const float *x,
+ * rounded to float) and pb[c] += dy (float sums over up to LN_FLOAT_ROWS rows), in one pass over the row. Called with
+ * a constant `accumulate`, so each case is its own loop. */
+MHIM_CLONE_INLINE void row_grads(float *dx, int accumulate, float *pw, float *pb, const float *dy, const float *x,
                                  const float *weight, float m, float r, int64_t C) {
     double sum_g, sum_gx;
     row_grad_sums(dy, x, weight, m, r, C, &sum_g, &sum_gx);
@@ -121,11 +137,17 @@ MHIM_SIMD_CLONES_WIDE static void layernorm_backward_fused(float *dinp, int accu
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int p = 0; p < LN_PARTS; p++) {
         double *pw = part_w[p], *pb = part_b[p];
+        float fw[LN_FUSED_MAX_C], fb[LN_FUSED_MAX_C]; /* float sums over up to LN_FLOAT_ROWS rows */
         for (int64_t c = 0; c < C; c++) pw[c] = pb[c] = 0.0;
-        for (int64_t i = N * p / LN_PARTS; i < N * (p + 1) / LN_PARTS; i++) {
-            const float *x = inp + i * C, *dy = dout + i * C;
-            if (accumulate) row_grads(dinp + i * C, 1, pw, pb, dy, x, weight, mean[i], rstd[i], C);
-            else row_grads(dinp + i * C, 0, pw, pb, dy, x, weight, mean[i], rstd[i], C);
+        const int64_t first = N * p / LN_PARTS, end = N * (p + 1) / LN_PARTS;
+        for (int64_t i0 = first; i0 < end; i0 += LN_FLOAT_ROWS) {
+            for (int64_t c = 0; c < C; c++) fw[c] = fb[c] = 0.0f;
+            for (int64_t i = i0; i < MHIM_MIN(i0 + LN_FLOAT_ROWS, end); i++) {
+                const float *x = inp + i * C, *dy = dout + i * C;
+                if (accumulate) row_grads(dinp + i * C, 1, fw, fb, dy, x, weight, mean[i], rstd[i], C);
+                else row_grads(dinp + i * C, 0, fw, fb, dy, x, weight, mean[i], rstd[i], C);
+            }
+            for (int64_t c = 0; c < C; c++) pw[c] += fw[c], pb[c] += fb[c];
         }
     }
     for (int64_t c = 0; c < C; c++) {

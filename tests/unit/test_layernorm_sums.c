@@ -1,0 +1,64 @@
+/* LayerNorm backward (float partial sums over fixed blocks, docs/numerics.md) against a double-precision evaluation
+ * of the same formula from the same float mean/rstd: rows wide enough for several float blocks per lane (C = 300,
+ * the one-pass path with two full blocks of 128 columns, a group of 32 and a tail of 12; C = 700, the wide path) and
+ * N = 37 rows (four blocks of 8 rows and a partial one). Prints the compared tensors; exits non-zero on a mismatch. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "mhim/common.h"
+#include "mhim/ops/norm.h"
+
+/* dx, dγ, dβ in double (rounded to float at the end) for rows normalised with the given float mean/rstd. */
+static void reference(float *dx, float *dg, float *db, const float *dy, const float *x, const float *w,
+                      const float *mean, const float *rstd, int64_t N, int64_t C) {
+    double *sg = mhim_calloc((size_t)C, sizeof *sg), *sb = mhim_calloc((size_t)C, sizeof *sb);
+    for (int64_t i = 0; i < N; i++) {
+        double sum_g = 0, sum_gx = 0;
+        for (int64_t c = 0; c < C; c++) {
+            const double xhat = ((double)x[i * C + c] - mean[i]) * rstd[i], g = (double)dy[i * C + c] * w[c];
+            sum_g += g, sum_gx += g * xhat;
+            sg[c] += dy[i * C + c] * xhat, sb[c] += dy[i * C + c];
+        }
+        for (int64_t c = 0; c < C; c++) {
+            const double xhat = ((double)x[i * C + c] - mean[i]) * rstd[i], g = (double)dy[i * C + c] * w[c];
+            dx[i * C + c] = (float)(rstd[i] * (g - sum_g / (double)C - xhat * sum_gx / (double)C));
+        }
+    }
+    for (int64_t c = 0; c < C; c++) dg[c] = (float)sg[c], db[c] = (float)sb[c];
+    free(sg), free(sb);
+}
+
+static int check_width(int64_t N, int64_t C) {
+    test_rng r = {.s = (uint64_t)(11 + C)};
+    const int64_t n = N * C;
+    float *x = mhim_malloc((size_t)n * sizeof *x), *dy = mhim_malloc((size_t)n * sizeof *dy);
+    float *y = mhim_malloc((size_t)n * sizeof *y), *dx = mhim_malloc((size_t)n * sizeof *dx);
+    float *dx_ref = mhim_malloc((size_t)n * sizeof *dx_ref), *w = mhim_malloc((size_t)C * sizeof *w);
+    float *b = mhim_malloc((size_t)C * sizeof *b), *dg = mhim_calloc((size_t)C, sizeof *dg);
+    float *db = mhim_calloc((size_t)C, sizeof *db), *dg_ref = mhim_malloc((size_t)C * sizeof *dg_ref);
+    float *db_ref = mhim_malloc((size_t)C * sizeof *db_ref), *mean = mhim_malloc((size_t)N * sizeof *mean);
+    float *rstd = mhim_malloc((size_t)N * sizeof *rstd);
+    test_fill_uniform(&r, x, n, -2.0f, 3.0f);
+    test_fill_uniform(&r, dy, n, -1.0f, 1.0f);
+    test_fill_uniform(&r, w, C, 0.5f, 1.5f);
+    test_fill_uniform(&r, b, C, -0.1f, 0.1f);
+    mhim_layernorm_forward(y, mean, rstd, x, w, b, N, C);
+    mhim_layernorm_backward(dx, dg, db, dy, x, w, mean, rstd, N, C);
+    reference(dx_ref, dg_ref, db_ref, dy, x, w, mean, rstd, N, C);
+    printf("N = %lld, C = %lld:\n", (long long)N, (long long)C);
+    int fails = check_close("  dx", dx, dx_ref, n, 1e-6, 1e-5);
+    fails += check_close("  dweight", dg, dg_ref, C, 1e-5, 1e-5);
+    fails += check_close("  dbias", db, db_ref, C, 1e-5, 1e-5);
+    free(x), free(dy), free(y), free(dx), free(dx_ref), free(w), free(b), free(dg), free(db), free(dg_ref),
+        free(db_ref), free(mean), free(rstd);
+    return fails;
+}
+
+int main(void) {
+    int fails = check_width(37, 300);
+    fails += check_width(37, 700);
+    printf("%s\n", fails ? "FAIL" : "OK");
+    return fails != 0;
+}
