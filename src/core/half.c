@@ -2,33 +2,22 @@
 #include "mhim/half.h"
 
 #include <stdatomic.h>
-#include <string.h>
 
-static uint32_t float_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float bits_float(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
+#include "core/float_bits.h"
 
 float mhim_half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exponent = (h >> 10) & 0x1fu;
     uint32_t mantissa = h & 0x3ffu;
     if (exponent == 0x1f) /* inf, or NaN made quiet with its payload kept (as the F16C instruction does) */
-        return bits_float(sign | 0x7f800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0u));
+        return mhim_bits_float(sign | 0x7f800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0u));
     if (exponent == 0) /* zero or subnormal: mantissa * 2^-24, exact in fp32 */
-        return bits_float(sign | float_bits((float)mantissa * 0x1p-24f));
-    return bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+        return mhim_bits_float(sign | mhim_float_bits((float)mantissa * 0x1p-24f));
+    return mhim_bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
 
 uint16_t mhim_float_to_half(float f) {
-    uint32_t x = float_bits(f);
+    uint32_t x = mhim_float_bits(f);
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
     uint32_t ax = x & 0x7fffffffu;
     if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu)); /* quiet NaN */
@@ -39,8 +28,8 @@ uint16_t mhim_float_to_half(float f) {
     }
     /* |f| < 2^-14: adding 0.5 (whose ulp is 2^-24) rounds |f| to a multiple of 2^-24, ties to even;
      * the count of those steps is the fp16 subnormal (1024 = the smallest normal, also correct). */
-    float rounded = bits_float(ax) + 0.5f;
-    return (uint16_t)(sign | (float_bits(rounded) - float_bits(0.5f)));
+    float rounded = mhim_bits_float(ax) + 0.5f;
+    return (uint16_t)(sign | (mhim_float_bits(rounded) - mhim_float_bits(0.5f)));
 }
 
 static void half_to_float_portable(const uint16_t *src, float *dst, int64_t n) {

@@ -22,21 +22,10 @@
 #define MHIM_OPS_FASTMATH_H
 
 #include <stdint.h>
-#include <string.h>
 
+#include "core/float_bits.h"
 #include "ops/vecmath.h"
 
-MHIM_CLONE_INLINE uint32_t mhim_float_bits(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-MHIM_CLONE_INLINE float mhim_bits_float(uint32_t u) {
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
 
 /* c ? a : b as a bit blend: GCC keeps it a data-flow select (a float `?:` on a
  * constant lets it thread the constant through the rest of the caller's loop
