@@ -94,7 +94,8 @@ def main():
     input_dim = torch.load(steps[0]["file"]).shape[1]
 
     torch.manual_seed(a.torch_seed)
-    student = MHIM(input_dim=input_dim, mlp_dim=512, n_classes=max(labels.values()) + 1, temp_t=0.1, dropout=a.dropout, act="gelu",
+    student = MHIM(input_dim=input_dim, mlp_dim=512, n_classes=max(labels.values()) + 1, temp_t=0.1,
+                   dropout=a.dropout, act="gelu",
                    mask_ratio_h=0.03, mask_ratio_hr=1.0, da_act="relu", baseline="attn", head=8, attn2score=True,
                    merge_enable=True, merge_k=5, merge_mm=0.9999, merge_ratio=0.8)
     student.merge.attn.dropout.p = a.merge_dropout

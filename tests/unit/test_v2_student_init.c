@@ -1,9 +1,9 @@
 /* The MHIM-v2 stage-2 student's initial weights are not the stage-1 model's (mhim/model.h,
  * mhim_model_network_init_seed). The original builds the Merge module before it initialises the network, so with
  * the same seed its stage-1 (mhim_pure) model and its stage-2 student get unrelated weights; mhim once gave both
- * the same, so the stage-2 student started next to its teacher (docs/results.md, "The consistency loss follows the
- * stage-1 teacher"). Checked for ABMIL, TransMIL and DSMIL: every network tensor shared by the two layouts
- * differs and is uncorrelated (|cos| < 0.2); the init stays deterministic; mhim_pure and v1 keep the seed itself. */
+ * the same, so the stage-2 student started next to its teacher (docs/results.md, "The consistency loss").
+ * Checked for ABMIL, TransMIL and DSMIL: every drawn network tensor shared by the two layouts differs and is
+ * uncorrelated (|cos| <= 0.2); the init stays deterministic; mhim_pure and v1 keep the seed itself. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
