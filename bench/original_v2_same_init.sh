@@ -22,7 +22,8 @@
 # validation AUC curve: how far the init alone moves the fold mean.
 # With SWAP_TEACHERS=1, each seed also runs the original (mhim's init) with mhim's stage-1 teachers (saved as .pt
 # state dicts) and mhim with the original's teachers, and prints the mean consistency (aux) loss over the folds after
-# epochs 0, 10, 20 and the last of all four runs: the level of that loss follows the teacher, not the program.
+# epochs 0, 10, 20 and the last of all four runs (docs/results.md, "The consistency loss": this found that mhim's
+# stage-2 student started at its own teachers' initial weights).
 # Knobs: SEEDS ("2021 2022"), EPOCHS (50), CURVE (5), SWEEP (""), SWAP_TEACHERS (0), SWEEP_EPOCHS (2), CV_FOLD (10), VAL_RATIO (0.2),
 # THREADS (1), BUILD (build), PYTHON (python3: the original's Python, see accuracy_original_v2.sh),
 # WORK (/tmp/mhim_original_v2_same_init), STAGE2 (the stage-2 switches of accuracy_original_v2.sh).
@@ -107,13 +108,13 @@ for seed in $SEEDS; do
     TEACHERS=$WORK/mhim_teachers_s$seed original "mtea_s$seed" "$seed" "$EPOCHS" MHIM_ORIG_STUDENT_INIT="$init"
     TEACHERS=$acc/runs_orig/acc/mhim_pure_s$seed mhim_run "otea_s$seed" "$seed" "$EPOCHS"
     alpha=$(sed -n 's/.*--aux_alpha=\([^ ]*\).*/\1/p' <<<"$STAGE2")
-    last=$((EPOCHS - 1))
-    echo "seed $seed, consistency loss after epochs 0 10 20 $last (mean over the folds; the same initial student):"
+    epochs=$(for e in 0 10 20; do [ "$e" -lt "$((EPOCHS - 1))" ] && printf '%s ' "$e"; done; echo $((EPOCHS - 1)))
+    echo "seed $seed, consistency loss after epochs $epochs (mean over the folds; the same initial student):"
     for run in "original, its own teachers|$WORK/orig_minit_s$seed.jsonl" \
                "original, mhim's teachers|$WORK/orig_mtea_s$seed.jsonl" \
                "mhim, the original's teachers|$WORK/runs_mhim/same/otea_s$seed/metrics.jsonl" \
                "mhim, its own teachers|$WORK/runs_mhim/same/mhim_s$seed/metrics.jsonl"; do
-        echo "  ${run%%|*}: $("$PYTHON" "$helper" consistency_curve "${run#*|}" "${alpha:-0.5}" 0 10 20 "$last")"
+        echo "  ${run%%|*}: $("$PYTHON" "$helper" consistency_curve "${run#*|}" "${alpha:-0.5}" $epochs)"
     done
 done
 first=${SEEDS%% *}
