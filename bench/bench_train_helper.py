@@ -29,6 +29,12 @@
   val_auc_curve FILE EPOCHS
                        the mean over folds of the validation AUC of epochs 0..EPOCHS-1, space-separated: FILE is an
                        original v2 --wandb record (as original_v2_test) or an mhim metrics.jsonl
+  consistency_curve FILE ALPHA EPOCH...
+                       the mean over folds of the stage-2 consistency (aux) loss of each EPOCH, space-separated: FILE is
+                       an original v2 --wandb record (its epoch row logs aux_alpha times the epoch mean: divided by
+                       ALPHA here) or an mhim metrics.jsonl (cl_loss)
+  h5_to_pt H5 PT       the /model group of an mhim checkpoint saved as a torch state dict (what the original's
+                       --teacher_init reads)
   accuracy_table ROWS [ACC]
                        the Markdown table of accuracy_original.sh / accuracy_original_v2.sh from its rows (model, seed,
                        original accuracy and AUC, mhim accuracy and AUC), with the mean over seeds and its standard
@@ -173,6 +179,32 @@ def val_auc_curve(path, epochs):
     print(" ".join(f"{m:.3f}" for m in means))
 
 
+def consistency_curve(path, alpha, epochs):
+    import json
+    by_epoch, last = {}, {}
+    for line in open(path):
+        row = json.loads(line) if line.strip() else {}
+        if "fold" in row and "cl_loss" in row and "val_auc" in row:  # mhim metrics.jsonl: one line per (fold, epoch)
+            by_epoch.setdefault(int(row["epoch"]), []).append(float(row["cl_loss"]))
+            continue
+        for key, value in row.items():  # the original: a train row "<fold>-fold/aux_loss", then "<fold>-fold/val_*"
+            fold = key.split("-fold/")[0]
+            if key.endswith("-fold/aux_loss"):
+                last[fold] = float(value) / alpha
+            elif key.endswith("-fold/val_epoch") and fold in last:
+                by_epoch.setdefault(int(value), []).append(last[fold])
+    means = [sum(by_epoch[e]) / len(by_epoch[e]) if by_epoch.get(e) else float("nan") for e in epochs]
+    print(" ".join(f"{m:.3f}" for m in means))
+
+
+def h5_to_pt(h5_path, pt_path):
+    import numpy
+    import torch
+    with h5py.File(h5_path, "r") as f:
+        state = {key: torch.tensor(numpy.array(value)) for key, value in f["model"].items()}
+    torch.save(state, pt_path)
+
+
 def accuracy_table(rows_path, acc_name="accuracy"):
     rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
     print(f"| model | seed | original {acc_name} | mhim {acc_name} | original AUC | mhim AUC |")
@@ -202,6 +234,10 @@ def main(argv):
         return original_v2_test(argv[1])
     if len(argv) == 3 and argv[0] == "val_auc_curve":
         return val_auc_curve(argv[1], int(argv[2]))
+    if len(argv) >= 4 and argv[0] == "consistency_curve":
+        return consistency_curve(argv[1], float(argv[2]), [int(e) for e in argv[3:]])
+    if len(argv) == 3 and argv[0] == "h5_to_pt":
+        return h5_to_pt(argv[1], argv[2])
     if len(argv) in (2, 3) and argv[0] == "accuracy_table":
         return accuracy_table(*argv[1:])
     if len(argv) == 3 and argv[0] == "to_pt":

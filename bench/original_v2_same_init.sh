@@ -20,7 +20,11 @@
 # With SWEEP="1 2 3 ..." the original also runs the first seed's stage 2 for SWEEP_EPOCHS epochs with its student
 # initialised from torch.manual_seed(S) for each S (MHIM_ORIG_INIT_SEED; nothing else changes) and prints its
 # validation AUC curve: how far the init alone moves the fold mean.
-# Knobs: SEEDS ("2021 2022"), EPOCHS (50), CURVE (5), SWEEP (""), SWEEP_EPOCHS (2), CV_FOLD (10), VAL_RATIO (0.2),
+# With SWAP_TEACHERS=1, each seed also runs the original (mhim's init) with mhim's stage-1 teachers (saved as .pt
+# state dicts) and mhim with the original's teachers, and prints the mean consistency (aux) loss over the folds after
+# epochs 0, 10, 20 and the last of all four runs (docs/results.md, "The consistency loss": this found that mhim's
+# stage-2 student started at its own teachers' initial weights).
+# Knobs: SEEDS ("2021 2022"), EPOCHS (50), CURVE (5), SWEEP (""), SWAP_TEACHERS (0), SWEEP_EPOCHS (2), CV_FOLD (10), VAL_RATIO (0.2),
 # THREADS (1), BUILD (build), PYTHON (python3: the original's Python, see accuracy_original_v2.sh),
 # WORK (/tmp/mhim_original_v2_same_init), STAGE2 (the stage-2 switches of accuracy_original_v2.sh).
 set -euo pipefail
@@ -28,7 +32,7 @@ orig=${1:?usage: original_v2_same_init.sh ORIGINAL_V2_CHECKOUT ACCURACY_WORK}
 acc=${2:?usage: original_v2_same_init.sh ORIGINAL_V2_CHECKOUT ACCURACY_WORK}
 root=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$root/build} SEEDS=${SEEDS:-2021 2022} EPOCHS=${EPOCHS:-50} CURVE=${CURVE:-5} SWEEP=${SWEEP:-}
-SWEEP_EPOCHS=${SWEEP_EPOCHS:-2} CV_FOLD=${CV_FOLD:-10} VAL_RATIO=${VAL_RATIO:-0.2} THREADS=${THREADS:-1}
+SWEEP_EPOCHS=${SWEEP_EPOCHS:-2} SWAP_TEACHERS=${SWAP_TEACHERS:-0} CV_FOLD=${CV_FOLD:-10} VAL_RATIO=${VAL_RATIO:-0.2} THREADS=${THREADS:-1}
 PYTHON=${PYTHON:-python3} WORK=${WORK:-/tmp/mhim_original_v2_same_init}
 STAGE2=${STAGE2:---attn2score --merge_enable --merge_mm=0.9999 --aux_alpha=0.5 --mask_ratio_h=0.03 --merge_ratio=0.8 --merge_k=5}
 mhim=$BUILD/mhim
@@ -49,24 +53,26 @@ read -r -a stage2 <<<"$STAGE2"
 common=(--datasets=panda --dataset_root="$acc/data" --input_dim="$dim" --cv_fold="$CV_FOLD" --val_ratio="$VAL_RATIO"
         --baseline=attn --model=mhim "${stage2[@]}")
 
-# original TITLE SEED EPOCHS [ENV=VALUE...]: the original's stage 2 with its own teacher; record $WORK/orig_TITLE.jsonl
+# original TITLE SEED EPOCHS [ENV=VALUE...]: the original's stage 2 with its own teacher (the folder $TEACHERS when
+# set); record $WORK/orig_TITLE.jsonl
 original() {
-    local title=$1 seed=$2 epochs=$3
+    local title=$1 seed=$2 epochs=$3 teachers=${TEACHERS:-$acc/runs_orig/acc/mhim_pure_s$2}
     shift 3
     (cd "$orig" && env "$@" MHIM_ORIG_WANDB_LOG="$WORK/orig_$title.jsonl" PYTHONPATH="$WORK/stubs" nice -n 5 \
         "$PYTHON" main.py -c config/feat_cls.yaml --output_path="$WORK/runs_orig" --project=same --num_workers=0 \
         --wandb "${common[@]}" --seed="$seed" --num_epoch="$epochs" --title="$title" \
-        --teacher_init="$acc/runs_orig/acc/mhim_pure_s$seed" >"$WORK/orig_$title.log" 2>&1) ||
+        --teacher_init="$teachers" >"$WORK/orig_$title.log" 2>&1) ||
         { echo "original $title failed: see $WORK/orig_$title.log"; exit 1; }
 }
 
-# mhim_run TITLE SEED EPOCHS [OPTIONS...]: mhim's stage 2 with its own teacher, into $WORK/runs_mhim/same/TITLE
+# mhim_run TITLE SEED EPOCHS [OPTIONS...]: mhim's stage 2 with its own teacher (the folder $TEACHERS when set), into
+# $WORK/runs_mhim/same/TITLE
 mhim_run() {
-    local title=$1 seed=$2 epochs=$3
+    local title=$1 seed=$2 epochs=$3 teachers=${TEACHERS:-$acc/runs_mhim/acc/mhim_pure_s$2}
     shift 3
     nice -n 5 "$mhim" train -c "$root/configs/v2_feat_cls.yaml" --output_path="$WORK/runs_mhim" --project=same \
         --threads="$THREADS" --quiet "${common[@]}" --seed="$seed" --num_epoch="$epochs" --title="$title" \
-        --teacher_init="$acc/runs_mhim/acc/mhim_pure_s$seed" "$@" >"$WORK/mhim_$title.log" 2>&1 ||
+        --teacher_init="$teachers" "$@" >"$WORK/mhim_$title.log" 2>&1 ||
         { echo "mhim $title failed: see $WORK/mhim_$title.log"; exit 1; }
 }
 
@@ -94,6 +100,22 @@ for seed in $SEEDS; do
         "$WORK/runs_mhim/same/mhim_s$seed/results.csv")
     echo "| $seed | mhim | $("$PYTHON" "$helper" val_auc_curve "$WORK/runs_mhim/same/mhim_s$seed/metrics.jsonl" \
         "$CURVE") | $a | $b |"
+    [ "$SWAP_TEACHERS" = 1 ] || continue
+    mkdir -p "$WORK/mhim_teachers_s$seed"
+    for h5 in "$acc/runs_mhim/acc/mhim_pure_s$seed"/fold_*_model_best.h5; do
+        "$PYTHON" "$helper" h5_to_pt "$h5" "$WORK/mhim_teachers_s$seed/$(basename "$h5" .h5).pt"
+    done
+    TEACHERS=$WORK/mhim_teachers_s$seed original "mtea_s$seed" "$seed" "$EPOCHS" MHIM_ORIG_STUDENT_INIT="$init"
+    TEACHERS=$acc/runs_orig/acc/mhim_pure_s$seed mhim_run "otea_s$seed" "$seed" "$EPOCHS"
+    alpha=$(sed -n 's/.*--aux_alpha=\([^ ]*\).*/\1/p' <<<"$STAGE2")
+    epochs=$(for e in 0 10 20; do [ "$e" -lt "$((EPOCHS - 1))" ] && printf '%s ' "$e"; done; echo $((EPOCHS - 1)))
+    echo "seed $seed, consistency loss after epochs $epochs (mean over the folds; the same initial student):"
+    for run in "original, its own teachers|$WORK/orig_minit_s$seed.jsonl" \
+               "original, mhim's teachers|$WORK/orig_mtea_s$seed.jsonl" \
+               "mhim, the original's teachers|$WORK/runs_mhim/same/otea_s$seed/metrics.jsonl" \
+               "mhim, its own teachers|$WORK/runs_mhim/same/mhim_s$seed/metrics.jsonl"; do
+        echo "  ${run%%|*}: $("$PYTHON" "$helper" consistency_curve "${run#*|}" "${alpha:-0.5}" $epochs)"
+    done
 done
 first=${SEEDS%% *}
 for s in $SWEEP; do

@@ -69,8 +69,15 @@ int mhim_model_create(mhim_model **out, const mhim_model_config *mc);
 void mhim_model_free(mhim_model *m);
 const mhim_model_config *mhim_model_get_config(const mhim_model *m);
 const mhim_param_layout *mhim_model_layout(const mhim_model *m);
-/* The original initialisation (see each model's header), deterministic in seed. */
+/* The original initialisation (see each model's header), deterministic in seed. The network tensors are drawn
+ * from mhim_model_network_init_seed(config, seed), the Merge tensors (merge_k > 0) from seed. */
 void mhim_model_init_params(const mhim_model *m, float *params, uint64_t seed);
+/* The key of the network tensors' initial draws: seed itself, or, for an MHIM-v2 stage-2 model (merge_k > 0), a
+ * key derived from it. The original builds the Merge module, which draws from torch's stream, before it
+ * initialises the network: with the same seed its stage-2 student is unrelated to the stage-1 (mhim_pure) model,
+ * and so to the teacher trained from it. With the same key both would get the same weights, and the student would
+ * start next to its teacher. */
+uint64_t mhim_model_network_init_seed(const mhim_model_config *mc, uint64_t seed);
 /* Floats of the bag feature (512, or C·512 for DSMIL). */
 int64_t mhim_model_feat_size(const mhim_model *m);
 /* Rows of the per-instance map of mhim_model_predict: TransMIL heads, else 1. */

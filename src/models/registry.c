@@ -118,11 +118,21 @@ void mhim_model_free(mhim_model *m) {
 const mhim_model_config *mhim_model_get_config(const mhim_model *m) { return &m->cfg; }
 const mhim_param_layout *mhim_model_layout(const mhim_model *m) { return &m->layout; }
 
+uint64_t mhim_model_network_init_seed(const mhim_model_config *mc, uint64_t seed) {
+    if (mc->merge_k <= 0) return seed;
+    /* splitmix64 of seed: a key unrelated to seed (and to any nearby seed) */
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 void mhim_model_init_params(const mhim_model *m, float *params, uint64_t seed) {
+    const uint64_t net = mhim_model_network_init_seed(&m->cfg, seed);
     switch (m->cfg.kind) {
-    case MHIM_MODEL_ABMIL: mhim_abmil_init_params(&m->net.abmil, params, seed); break;
-    case MHIM_MODEL_TRANSMIL: mhim_transmil_init_params(&m->net.transmil, params, seed); break;
-    case MHIM_MODEL_DSMIL: mhim_dsmil_init_params(&m->net.dsmil, params, seed); break;
+    case MHIM_MODEL_ABMIL: mhim_abmil_init_params(&m->net.abmil, params, net); break;
+    case MHIM_MODEL_TRANSMIL: mhim_transmil_init_params(&m->net.transmil, params, net); break;
+    case MHIM_MODEL_DSMIL: mhim_dsmil_init_params(&m->net.dsmil, params, net); break;
     }
     if (m->cfg.merge_k > 0) mhim_v2_init_merge_params(&m->layout, params, seed);
 }
