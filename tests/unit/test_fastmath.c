@@ -195,25 +195,33 @@ static int test_copy(const char *name, fastmath_loop loop, uint32_t stride) {
     return fails;
 }
 
+/* Runs one ISA copy's exponential loop over x[0..m) into y, adds each result's ulp error against double exp to *e,
+ * and returns how many results differ in their bits when the same input goes through the loop alone (scalar code). */
+static int64_t scan_exp(fastmath_loop loop, const float *x, float *y, int64_t m, stat *e) {
+    loop(y, x, m);
+    int64_t diff = 0;
+    for (int64_t i = 0; i < m; i++) {
+        float one;
+        stat_add(e, ulp_error(y[i], exp((double)x[i])), x[i]);
+        loop(&one, x + i, 1);
+        diff += mhim_float_bits(one) != mhim_float_bits(y[i]);
+    }
+    return diff;
+}
+
 /* mhim_fast_expf_normal in one ISA copy: ulp error over every stride-th float of [−87.33, 88.3] (normal results),
  * flush to 0 and early overflow at the documented edges, NaN, and scalar = vector bits. */
 static int test_expf_normal(const char *name, fastmath_loop loop, uint32_t stride) {
     const int64_t n = 2 * (int64_t)(0x43000000u / stride) + 16; /* ± magnitudes up to 128 */
-    float *x = mhim_malloc((size_t)n * sizeof *x), *y = mhim_malloc((size_t)n * sizeof *y), one;
+    float *x = mhim_malloc((size_t)n * sizeof *x), *y = mhim_malloc((size_t)n * sizeof *y);
     int64_t m = 0;
     for (uint32_t bits = 0; bits < 0x43000000u; bits += stride) {
         const float v = mhim_bits_float(bits);
         if (v <= 87.33f) x[m++] = -v;
         if (v <= 88.3f) x[m++] = v;
     }
-    loop(y, x, m);
     stat e = {0};
-    int64_t diff = 0;
-    for (int64_t i = 0; i < m; i++) {
-        stat_add(&e, ulp_error(y[i], exp((double)x[i])), x[i]);
-        loop(&one, x + i, 1);
-        diff += mhim_float_bits(one) != mhim_float_bits(y[i]);
-    }
+    const int64_t diff = scan_exp(loop, x, y, m, &e);
     printf("%s: expf_normal over %lld inputs in [-87.33, 88.3]: max %.3f ulp at x = %.9g (bound %.1f); scalar vs "
            "vector: %lld differ\n",
            name, e.count, e.worst, e.worst_x, EXP_MAX_ULP, (long long)diff);
@@ -233,18 +241,12 @@ static int test_expf_normal(const char *name, fastmath_loop loop, uint32_t strid
  * ±0, the flush to 0 at −88, −1000 and −inf, NaN, and scalar = vector bits. */
 static int test_expf_nonpos(const char *name, fastmath_loop loop, uint32_t stride) {
     const int64_t n = (int64_t)(0x42b00000u / stride) + 1; /* magnitudes up to 88 */
-    float *x = mhim_malloc((size_t)n * sizeof *x), *y = mhim_malloc((size_t)n * sizeof *y), one;
+    float *x = mhim_malloc((size_t)n * sizeof *x), *y = mhim_malloc((size_t)n * sizeof *y);
     int64_t m = 0;
     for (uint32_t bits = 0; bits < 0x42b00000u; bits += stride)
         if (mhim_bits_float(bits) <= 87.33f) x[m++] = -mhim_bits_float(bits);
-    loop(y, x, m);
     stat e = {0};
-    int64_t diff = 0;
-    for (int64_t i = 0; i < m; i++) {
-        stat_add(&e, ulp_error(y[i], exp((double)x[i])), x[i]);
-        loop(&one, x + i, 1);
-        diff += mhim_float_bits(one) != mhim_float_bits(y[i]);
-    }
+    const int64_t diff = scan_exp(loop, x, y, m, &e);
     printf("%s: expf_nonpos over %lld inputs in [-87.33, 0]: max %.3f ulp at x = %.9g (bound %.1f); scalar vs vector: "
            "%lld differ\n",
            name, e.count, e.worst, e.worst_x, EXP_NONPOS_MAX_ULP, (long long)diff);

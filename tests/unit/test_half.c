@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/float_bits.h"
 #include "mhim/common.h"
 #include "mhim/half.h"
 
@@ -15,18 +16,6 @@ static double half_value_reference(uint16_t h) {
     double v = exponent == 0 ? ldexp(mantissa, -24) : ldexp(1024 + mantissa, exponent - 25);
     if (exponent == 31) v = mantissa ? NAN : INFINITY;
     return sign ? -v : v;
-}
-
-static uint32_t bits_of(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float float_of(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
 }
 
 /* Nearest fp16 to x by bisection over the ordered positive finite fp16 values; ties go to the even
@@ -80,7 +69,7 @@ static int compare_against_reference(const char *name, const float *xs, int64_t 
     for (int64_t i = 0; i < n; i++) {
         uint16_t got = mhim_float_to_half(xs[i]), want = float_to_half_reference(xs[i]);
         if (!same_half(got, want) && bad++ < 3)
-            printf("  %s: x=%a (0x%08x) got 0x%04x want 0x%04x\n", name, (double)xs[i], bits_of(xs[i]), got, want);
+            printf("  %s: x=%a (0x%08x) got 0x%04x want 0x%04x\n", name, (double)xs[i], mhim_float_bits(xs[i]), got, want);
     }
     printf("  %s: %lld values, %lld mismatches\n", name, (long long)n, (long long)bad);
     return check_true(name, bad == 0);
@@ -111,7 +100,7 @@ static int test_random_and_special(void) {
     int64_t n = 0;
     for (int i = 0; i < n_random; i++) { /* random bit patterns, and random values in the fp16 range */
         uint32_t u = (uint32_t)(test_uniform(&r, 0.0f, 1.0f) * 4294967040.0f) ^ (uint32_t)(i * 2654435761u);
-        xs[n++] = i % 2 ? float_of(u) : ldexpf(test_uniform(&r, -1.0f, 1.0f), (int)test_uniform(&r, -30.0f, 17.0f));
+        xs[n++] = i % 2 ? mhim_bits_float(u) : ldexpf(test_uniform(&r, -1.0f, 1.0f), (int)test_uniform(&r, -30.0f, 17.0f));
     }
     float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 65504.0f, 65519.99f, 65520.0f, -65520.0f,
                         0x1p-24f, 0x1p-25f, 0x1.000002p-25f, 0x1p-26f, 0x1p-14f, 0x1.ffcp-15f, 1e-45f};
@@ -129,12 +118,12 @@ static int test_arrays_match_scalar(void) {
     for (int i = 0; i < n; i++) h[i] = (uint16_t)(i * 7919u);
     mhim_half_to_float_array(h, f, n);
     int64_t bad = 0;
-    for (int i = 0; i < n; i++) bad += bits_of(f[i]) != bits_of(mhim_half_to_float(h[i]));
+    for (int i = 0; i < n; i++) bad += mhim_float_bits(f[i]) != mhim_float_bits(mhim_half_to_float(h[i]));
     printf("  fp16->fp32 array vs scalar: %lld bit mismatches\n", (long long)bad);
     fails += check_true("fp16->fp32 array form bit-identical to scalar", bad == 0);
 
     test_rng r = {99};
-    for (int i = 0; i < n; i++) f[i] = i % 3 ? ldexpf(test_uniform(&r, -2.0f, 2.0f), i % 41 - 26) : float_of(i * 2654435761u);
+    for (int i = 0; i < n; i++) f[i] = i % 3 ? ldexpf(test_uniform(&r, -2.0f, 2.0f), i % 41 - 26) : mhim_bits_float(i * 2654435761u);
     mhim_float_to_half_array(f, h2, n);
     bad = 0;
     for (int i = 0; i < n; i++) bad += h2[i] != mhim_float_to_half(f[i]);
