@@ -195,18 +195,24 @@ static int test_copy(const char *name, fastmath_loop loop, uint32_t stride) {
     return fails;
 }
 
-/* Runs one ISA copy's exponential loop over x[0..m) into y, adds each result's ulp error against double exp to *e,
- * and returns how many results differ in their bits when the same input goes through the loop alone (scalar code). */
-static int64_t scan_exp(fastmath_loop loop, const float *x, float *y, int64_t m, stat *e) {
+/* Runs one ISA copy's exponential loop over x[0..m) into y, prints the largest ulp error against double exp and how
+ * many results change their bits when the same input goes through the loop alone (scalar code), and checks both:
+ * the error within bound_ulp, no bit differences. `what` names the function and its input range. Returns failures. */
+static int scan_exp(const char *name, const char *what, fastmath_loop loop, const float *x, float *y, int64_t m,
+                    double bound_ulp) {
     loop(y, x, m);
+    stat e = {0};
     int64_t diff = 0;
     for (int64_t i = 0; i < m; i++) {
         float one;
-        stat_add(e, ulp_error(y[i], exp((double)x[i])), x[i]);
+        stat_add(&e, ulp_error(y[i], exp((double)x[i])), x[i]);
         loop(&one, x + i, 1);
         diff += mhim_float_bits(one) != mhim_float_bits(y[i]);
     }
-    return diff;
+    printf("%s: %s over %lld inputs: max %.3f ulp at x = %.9g (bound %.1f); scalar vs vector: %lld differ\n", name,
+           what, e.count, e.worst, e.worst_x, bound_ulp, (long long)diff);
+    int fails = check_true("max ulp within the bound", e.worst <= bound_ulp);
+    return fails + check_true("scalar vs vector code bitwise", diff == 0);
 }
 
 /* mhim_fast_expf_normal in one ISA copy: ulp error over every stride-th float of [−87.33, 88.3] (normal results),
@@ -220,13 +226,7 @@ static int test_expf_normal(const char *name, fastmath_loop loop, uint32_t strid
         if (v <= 87.33f) x[m++] = -v;
         if (v <= 88.3f) x[m++] = v;
     }
-    stat e = {0};
-    const int64_t diff = scan_exp(loop, x, y, m, &e);
-    printf("%s: expf_normal over %lld inputs in [-87.33, 88.3]: max %.3f ulp at x = %.9g (bound %.1f); scalar vs "
-           "vector: %lld differ\n",
-           name, e.count, e.worst, e.worst_x, EXP_MAX_ULP, (long long)diff);
-    int fails = check_true("expf_normal max ulp", e.worst <= EXP_MAX_ULP);
-    fails += check_true("expf_normal scalar vs vector code bitwise", diff == 0);
+    int fails = scan_exp(name, "expf_normal in [-87.33, 88.3]", loop, x, y, m, EXP_MAX_ULP);
     const float edge[] = {-88.0f, -1000.0f, -INFINITY, 88.4f, INFINITY, NAN, -87.3f};
     float out[7];
     loop(out, edge, 7);
@@ -245,13 +245,7 @@ static int test_expf_nonpos(const char *name, fastmath_loop loop, uint32_t strid
     int64_t m = 0;
     for (uint32_t bits = 0; bits < 0x42b00000u; bits += stride)
         if (mhim_bits_float(bits) <= 87.33f) x[m++] = -mhim_bits_float(bits);
-    stat e = {0};
-    const int64_t diff = scan_exp(loop, x, y, m, &e);
-    printf("%s: expf_nonpos over %lld inputs in [-87.33, 0]: max %.3f ulp at x = %.9g (bound %.1f); scalar vs vector: "
-           "%lld differ\n",
-           name, e.count, e.worst, e.worst_x, EXP_NONPOS_MAX_ULP, (long long)diff);
-    int fails = check_true("expf_nonpos max ulp", e.worst <= EXP_NONPOS_MAX_ULP);
-    fails += check_true("expf_nonpos scalar vs vector code bitwise", diff == 0);
+    int fails = scan_exp(name, "expf_nonpos in [-87.33, 0]", loop, x, y, m, EXP_NONPOS_MAX_ULP);
     const float edge[] = {0.0f, -0.0f, -88.0f, -1000.0f, -INFINITY, NAN, -87.3f};
     float out[7];
     loop(out, edge, 7);
