@@ -9,7 +9,6 @@
 #include "ops/fastmath.h"
 #include "ops/vecmath.h"
 
-#define INV_SQRT_2PI 0.39894228040143267794f
 
 /* Span kernels: one serial, vectorised pass over n elements. gelu, tanh and sigmoid use src/ops/fastmath.h, whose
  * vector and scalar code give the same bits, so results are bitwise independent of the thread count and of where the
@@ -36,14 +35,11 @@ MHIM_SIMD_CLONES_FMA static void gelu_fwd_span(float *out, const float *inp, con
     for (int64_t i = 0; i < n; i++) out[i] = mhim_fast_gelu(inp[i]);
 }
 
-/* GELU'(x) = Φ(x) + x·φ(x) from one exponential g = exp(−x²/2) (mhim_fast_expf_nonpos): φ = g/√(2π), Φ from the
- * same g (mhim_fast_normal_cdf). docs/numerics.md. */
+/* GELU'(x) = Φ(x) + x·φ(x) by mhim_fast_gelu_grad: 1/2 + x·P(x²)/Q(x²), no exponential. docs/numerics.md. */
 MHIM_SIMD_CLONES_FMA static void gelu_bwd_span(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
-        const float x = inp[i];
-        const float g = mhim_fast_expf_nonpos(-0.5f * x * x);
-        dinp[i] = dout[i] * (mhim_fast_normal_cdf(x, g) + x * INV_SQRT_2PI * g);
+        dinp[i] = dout[i] * mhim_fast_gelu_grad(inp[i]);
     }
 }
 
