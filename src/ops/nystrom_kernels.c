@@ -138,7 +138,8 @@ void mhim_nystrom_res_conv_rows_acc(float *out, int64_t ld, const float *v, cons
 
 /* One row in place; one thread owns the row, so the result does not depend on the thread count. */
 MHIM_SIMD_CLONES_FMA static void softmax_row_floor(float *y, int64_t L) {
-    float max = -INFINITY;
+    float max = -INFINITY; /* a vector max reduction: exact, so its order does not matter (NaN ignored) */
+#pragma omp simd reduction(max : max)
     for (int64_t j = 0; j < L; j++) max = y[j] > max ? y[j] : max;
     const float lo = max + SOFTMAX_FLOOR;
 #pragma omp simd
