@@ -153,11 +153,12 @@ MHIM_CLONE_INLINE float mhim_fast_gelu(float x) {
 
 /* GELU'(x) = Φ(x) + x·φ(x) (the derivative of torch's exact GELU) as 1/2 + x·P(x²)/Q(x²): the odd part
  * erf(x/√2)/2 + x·φ(x) divided by x is an even function, fitted as a rational in w = x² (degrees 7 and 6, weighted
- * minimax on |x| ≤ 6.1: absolute error 6.2e-9 in exact arithmetic, 1.4e-8 with the coefficients rounded to float;
- * Q ≥ 1 there). From |x| > 6.1, where x·φ(x) < 2.1e-8, the result is exactly 1 (x > 0) or 0 (x < 0), also at
- * ±inf; NaN propagates. One division and no exponential. Absolute error ≤ 3e-7 (test_fastmath; 2.8e-7 measured in the
- * baseline copy, 2.2e-7 with FMA, from rounding where x·P/Q is near 1/2: the result's spacing near 1 is 1.2e-7;
- * torch 2.15's float GELU backward is 3.0e-7 from the exact derivative). */
+ * minimax on |x| ≤ 6.1 by tests/reference/fit_gelu_grad.py: absolute error 6.2e-9 in exact arithmetic, 1.4e-8
+ * with the coefficients rounded to float; Q ≥ 1 there). From |x| > 6.1, where x·φ(x) < 2.1e-8, the result is
+ * exactly 1 (x > 0) or 0 (x < 0), also at ±inf; NaN propagates. One division and no exponential. Absolute error
+ * ≤ 3e-7 (test_fastmath; 2.8e-7 measured in the baseline copy, 2.4e-7 with FMA, from rounding where x·P/Q is near
+ * 1/2: the result's spacing near 1 is 1.2e-7; torch 2.15's float GELU backward is 3.0e-7 from the exact
+ * derivative). */
 #define GELU_GRAD_CUT 6.1f
 MHIM_CLONE_INLINE float mhim_fast_gelu_grad(float x) {
     const float w = x * x;
