@@ -2,13 +2,10 @@
  * depend on the thread count. */
 #include "mhim/ops/act.h"
 
-#include <math.h>
-
 #include "mhim/common.h"
 #include "ops/elementwise.h"
 #include "ops/fastmath.h"
 #include "ops/vecmath.h"
-
 
 /* Span kernels: one serial, vectorised pass over n elements. gelu, tanh and sigmoid use src/ops/fastmath.h, whose
  * vector and scalar code give the same bits, so results are bitwise independent of the thread count and of where the
@@ -38,9 +35,7 @@ MHIM_SIMD_CLONES_FMA static void gelu_fwd_span(float *out, const float *inp, con
 /* GELU'(x) = Φ(x) + x·φ(x) by mhim_fast_gelu_grad: 1/2 + x·P(x²)/Q(x²), no exponential. docs/numerics.md. */
 MHIM_SIMD_CLONES_FMA static void gelu_bwd_span(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        dinp[i] = dout[i] * mhim_fast_gelu_grad(inp[i]);
-    }
+    for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * mhim_fast_gelu_grad(inp[i]);
 }
 
 /* tanh with mhim_fast_tanhf (e^(2|x|) − 1 from the fastmath exponential's reduced polynomial, one division). */

@@ -10,14 +10,13 @@
  * Accuracy against double-precision libm (tests/unit/test_fastmath.c, every 7th float; docs/numerics.md):
  *   mhim_fast_expf        ≤ 1.01 ulp where the result is a normal float (x in [−87.33, 88.72]); subnormal results
  *                         within one subnormal spacing, +inf above 88.72, 0 below −103.97, NaN propagated, as libm.
- *   mhim_fast_expf_nonpos (x ≤ 0, row softmax, GELU backward) ≤ 2.3 ulp where the result is a normal float; 0 where
+ *   mhim_fast_expf_nonpos (x ≤ 0, row softmax) ≤ 2.3 ulp where the result is a normal float; 0 where
  *                         e^x < 2^−126·2^(−1/2) and for −inf; 1 at 0; NaN propagated.
  *   mhim_fast_tanhf       ≤ 1.95 ulp (every 7th float); exactly ±1 for |x| ≥ 10; odd; NaN propagated.
  *   mhim_fast_gelu        ≤ 2.5e-7·max(1, |x|) absolute; exactly x above 5.1, 0 below −5.1; NaN propagated.
  *   mhim_fast_gelu_grad   GELU'(x) = Φ(x) + x·φ(x) within 3e-7 absolute; exactly 1 above 6.1, 0 below −6.1; NaN
  *                         propagated.
- * Coefficients: weighted minimax fits (Lawson iterations on Chebyshev nodes, in double, rounded to float). Include
- * after <math.h>. */
+ * Coefficients: weighted minimax fits (Lawson iterations on Chebyshev nodes, in double, rounded to float). */
 #ifndef MHIM_OPS_FASTMATH_H
 #define MHIM_OPS_FASTMATH_H
 
@@ -25,7 +24,6 @@
 
 #include "core/float_bits.h"
 #include "ops/vecmath.h"
-
 
 /* c ? a : b as a bit blend: GCC keeps it a data-flow select (a float `?:` on a
  * constant lets it thread the constant through the rest of the caller's loop
@@ -64,8 +62,8 @@ MHIM_CLONE_INLINE float mhim_fast_expf(float x) {
     return p * scale_lo * scale_hi;
 }
 
-/* e^x without subnormal results, for sigmoid, the row softmax and the GELU backward (whose outputs are below
- * FLT_MIN wherever this differs from mhim_fast_expf): x clamped to [−88, 89], one scaling by 2^n built directly from
+/* e^x without subnormal results, for sigmoid (whose output is below FLT_MIN wherever this differs from
+ * mhim_fast_expf): x clamped to [−88, 89], one scaling by 2^n built directly from
  * n + 127 in [0, 255]: the result is 0 where e^x < 2^−126·2^(−1/2) (n = −127; a flush of what would be subnormal),
  * +inf from x ≥ 88.38 (n = 128; mhim_fast_expf overflows at 88.72), otherwise the bits of mhim_fast_expf. */
 MHIM_CLONE_INLINE float mhim_fast_expf_normal(float x) {
@@ -171,7 +169,8 @@ MHIM_CLONE_INLINE float mhim_fast_gelu_grad(float x) {
     const float q =
         1.0f +
         w * (0x1.41bc2ep-2f +
-             w * (0x1.7dc2fap-5f + w * (0x1.1949cep-8f + w * (0x1.1c42ecp-12f + w * (0x1.80896ap-17f + w * 0x1.addef6p-22f)))));
+             w * (0x1.7dc2fap-5f +
+                  w * (0x1.1949cep-8f + w * (0x1.1c42ecp-12f + w * (0x1.80896ap-17f + w * 0x1.addef6p-22f)))));
     const float odd = x * (p / q);
     const float sign_half = mhim_bits_float((mhim_float_bits(x) & 0x80000000u) | 0x3f000000u); /* ±1/2 */
     const float a = mhim_bits_float(mhim_float_bits(x) & 0x7fffffffu);

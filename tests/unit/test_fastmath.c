@@ -83,11 +83,15 @@ static void stat_add(stat *s, double err, float x) {
 
 /* The exact GELU x·Φ(x) and its derivative Φ(x) + x·φ(x) in double. */
 static double gelu_exact(double x) { return x * 0.5 * erfc(-x / sqrt(2.0)); }
-static double gelu_grad_exact(double x) { return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2.0 * M_PI); }
+static double gelu_grad_exact(double x) {
+    return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2.0 * M_PI);
+}
 
 /* Every stride-th float bit pattern in [lo, hi] (lo < 0 < hi), negative
- * magnitudes first, through loop in batches: e^x in ulp (normal results), GELU' absolute, GELU error / max(1, |x|) and its positive results below 0, tanh in ulp. */
-static void sweep(fastmath_loop loop, float lo, float hi, uint32_t stride, stat *exp_ulp, stat *grad_abs, stat *gelu_err, long long *gelu_positive, stat *tanh_ulp) {
+ * magnitudes first, through loop in batches: e^x in ulp (normal results), GELU' absolute, GELU error / max(1, |x|)
+ * and its positive results below 0, tanh in ulp. */
+static void sweep(fastmath_loop loop, float lo, float hi, uint32_t stride, stat *exp_ulp, stat *grad_abs,
+                  stat *gelu_err, long long *gelu_positive, stat *tanh_ulp) {
     float *x = mhim_malloc(BATCH * sizeof *x), *out = mhim_malloc(4 * BATCH * sizeof *out);
     uint32_t bits = 0;
     int negative = 1;
