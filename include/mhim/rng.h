@@ -39,6 +39,15 @@ typedef struct {
     uint64_t next;      /* index of the next value drawn sequentially */
 } mhim_rng;
 
+/* SplitMix64 (Steele et al., 2014): advances *state by the golden-ratio increment and returns the mixed value. A
+ * fast stream for synthetic data, and a way to derive a key unrelated to a given one. */
+static inline uint64_t mhim_splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 /* Raw Philox4x32 with `rounds` rounds (10 for everything in this library). */
 void mhim_philox4x32(const uint32_t ctr[4], const uint32_t key[2], int rounds, uint32_t out[4]);
 

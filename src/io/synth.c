@@ -196,13 +196,6 @@ static void tumour_region(const mhim_synth_options *o, int slide, const mhim_syn
 
 /* ---- features -------------------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Approximately standard normal from 32 random bits: the sum of four 8-bit uniforms (Irwin–Hall),
  * centred and scaled to unit variance. */
 static float quick_normal(uint32_t bits) {
@@ -214,11 +207,11 @@ static float quick_normal(uint32_t bits) {
 static void fill_noise(uint64_t *state, const float *sd, float *noise, int64_t d) {
     int64_t j = 0;
     for (; j + 2 <= d; j += 2) {
-        uint64_t w = splitmix64(state);
+        uint64_t w = mhim_splitmix64(state);
         noise[j] = sd[j] * quick_normal((uint32_t)w);
         noise[j + 1] = sd[j + 1] * quick_normal((uint32_t)(w >> 32));
     }
-    if (j < d) noise[j] = sd[j] * quick_normal((uint32_t)splitmix64(state));
+    if (j < d) noise[j] = sd[j] * quick_normal((uint32_t)mhim_splitmix64(state));
 }
 
 /* One instance: x = stain * scale * r * (1 + r/2), r = relu(bias + a*direction + loadings^T z + noise). */
@@ -227,11 +220,11 @@ static void instance_values(const mhim_synth_model *m, const float *offset, floa
     int64_t d = m->d;
     float z[N_FACTORS];
     for (int k = 0; k < N_FACTORS; k++) {
-        uint64_t w = splitmix64(&state);
+        uint64_t w = mhim_splitmix64(&state);
         z[k] = offset[k] + 0.5f * (quick_normal((uint32_t)w) + quick_normal((uint32_t)(w >> 32))) * 1.4142136f;
     }
     float a = 0;
-    if (tumour) a = strength * powf((float)(splitmix64(&state) >> 40) * 0x1p-24f, (float)DIFFICULTY_POWER);
+    if (tumour) a = strength * powf((float)(mhim_splitmix64(&state) >> 40) * 0x1p-24f, (float)DIFFICULTY_POWER);
     fill_noise(&state, m->noise_sd, noise, d);
     const float *restrict bias = m->bias, *restrict dir = m->direction, *restrict scale = m->scale;
 #if defined(_OPENMP)

@@ -12,6 +12,7 @@
 #include "mhim/models/transmil.h"
 #include "mhim/ops/loss.h"
 #include "mhim/ops/merge.h"
+#include "mhim/rng.h"
 #include "mhim/v2.h"
 #include "mhim/models/network_configs.h"
 
@@ -120,11 +121,8 @@ const mhim_param_layout *mhim_model_layout(const mhim_model *m) { return &m->lay
 
 uint64_t mhim_model_network_init_seed(const mhim_model_config *mc, uint64_t seed) {
     if (mc->merge_k <= 0) return seed;
-    /* splitmix64 of seed: a key unrelated to seed (and to any nearby seed) */
-    uint64_t z = seed + 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    uint64_t state = seed; /* one SplitMix64 step: a key unrelated to seed (and to any nearby seed) */
+    return mhim_splitmix64(&state);
 }
 
 void mhim_model_init_params(const mhim_model *m, float *params, uint64_t seed) {
