@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mhim/bagstore.h"
 #include "mhim/common.h"
 #include "mhim/cuda_select.h"
 #include "mhim/log.h"
@@ -42,6 +43,7 @@ typedef struct engine_device {
     int64_t host_label;
     size_t step_mark;            /* arena level above the persistent buffers */
     size_t bag_bytes;            /* device bytes of the bag cache or the streaming buffers */
+    int fp16_bags;               /* resident bags kept in fp16 (--store_dtype=fp16 without --standardize) */
 } engine_device;
 
 /* The device copy of bag `bag` (host rows x): resident bags are uploaded on first use. */
@@ -50,14 +52,15 @@ static const float *device_bag(engine_device *g, int64_t bag, const float *x) {
     return mhim_cuda_bags_get(g->bags, bag, x);
 }
 
-/* Plan the device bags: resident when the device can hold them all, else streamed. */
+/* Plan the device bags: resident when the device can hold them all, else streamed. Resident bags are stored in
+ * fp16 when g->fp16_bags (the host rows are then fp16 values already, so the device copy is exact). */
 static int plan_bags(engine_device *g) {
     engine_data *d = g->data;
     int64_t *rows = mhim_malloc((size_t)MHIM_MAX(d->n_bags, 1) * sizeof *rows);
     for (int64_t i = 0; i < d->n_bags; i++) rows[i] = mhim_bagstore_n_instances(d->store, i);
     mhim_cuda_bags_destroy(g->bags);
     g->bags = NULL;
-    int rc = mhim_cuda_bags_create(&g->bags, g->ctx, rows, d->n_bags, d->dim, 0, SIZE_MAX);
+    int rc = mhim_cuda_bags_create(&g->bags, g->ctx, rows, d->n_bags, d->dim, g->fp16_bags, SIZE_MAX);
     if (rc != MHIM_OK) {
         MHIM_WARN("GPU bags: %s; streaming each bag instead", mhim_error());
         rc = mhim_cuda_bags_create(&g->bags, g->ctx, rows, d->n_bags, d->dim, 0, 0);
@@ -65,8 +68,12 @@ static int plan_bags(engine_device *g) {
     if (rc == MHIM_OK) {
         int64_t values = 0, largest = 0;
         for (int64_t i = 0; i < d->n_bags; i++) values += rows[i], largest = MHIM_MAX(largest, rows[i]);
-        values = mhim_cuda_bags_resident(g->bags) ? values : 2 * largest;
-        g->bag_bytes = (size_t)(values * d->dim) * sizeof(float);
+        if (!mhim_cuda_bags_resident(g->bags))
+            g->bag_bytes = (size_t)(2 * largest * d->dim) * sizeof(float); /* two streaming buffers */
+        else if (g->fp16_bags) /* the cache plus one fp32 work buffer of the largest bag */
+            g->bag_bytes = (size_t)(values * d->dim) * sizeof(uint16_t) + (size_t)(largest * d->dim) * sizeof(float);
+        else
+            g->bag_bytes = (size_t)(values * d->dim) * sizeof(float);
     }
     free(rows);
     return rc;
@@ -118,6 +125,10 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     n->dev = g;
     g->data = d;
     g->total = n->L->total;
+    /* fp16 on the device only where it is exact: z-scored rows are not fp16 values any more */
+    mhim_store_dtype dtype = MHIM_STORE_FP32;
+    if ((rc = mhim_store_dtype_parse(cfg->store_dtype, "--store_dtype", &dtype)) != MHIM_OK) return rc;
+    g->fp16_bags = dtype == MHIM_STORE_FP16 && !cfg->standardize;
     const int64_t C = n->C, F = n->feat_size, M = MHIM_MAX(d->max_instances, 1);
     if ((rc = mhim_cuda_net_create(&g->net, n->model)) != MHIM_OK) return rc;
     size_t bytes = 6 * block(g->total, sizeof(float)) + 5 * block(F, sizeof(float)) + block(5 * C, sizeof(float));
@@ -146,7 +157,8 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     char desc[256];
     mhim_cuda_device_describe(ordinal, desc, sizeof desc);
     MHIM_INFO("training on GPU %d (%s): arena %.1f MiB, bags %s (%.1f MiB)", ordinal, desc, (double)bytes / 1048576.0,
-              mhim_cuda_bags_resident(g->bags) ? "resident (fp32)" : "streamed", (double)g->bag_bytes / 1048576.0);
+              !mhim_cuda_bags_resident(g->bags) ? "streamed" : g->fp16_bags ? "resident (fp16)" : "resident (fp32)",
+              (double)g->bag_bytes / 1048576.0);
     return MHIM_OK;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `mhim train --device=cuda` against `--device=cpu` on a small synthetic cohort: ABMIL pure, ABMIL mhim (teacher
 # from the pure run), ABMIL mhim with --bags_per_step 2 (MHIM_BAGS_PER_STEP; the step's gradients summed on the
-# device), DSMIL pure (and with MHIM_TRAIN_DSMIL_BPS=1 also with --bags_per_step) and TransMIL mhim (random teacher),
+# device), DSMIL pure (and with MHIM_TRAIN_DSMIL_BPS=1 also with --bags_per_step), ABMIL pure with --store_dtype fp16
+# (bags cached in fp16 on the device) and TransMIL mhim (random teacher),
 # 3 epochs x 3 folds each; the mean test AUC of results.csv must agree within
 # 0.02 and the first epoch's mean training loss within 1e-3 relative (float rounding only: same seeds, dropout masks
 # and mask code). Prints both per model. Exits 77 when this mhim has no CUDA backend or no GPU is usable (the first
@@ -85,6 +86,11 @@ for device in cuda cpu; do
     run "$device" mhim_attn_bps --baseline attn --teacher_init "$tmp/models/p/pure_attn_$device" --cl_alpha=0.1 \
         --mask_ratio=0.5 --mask_ratio_h=0.01 --mask_ratio_hr=0.5 --mrh_sche --init_stu_type=fc --bags_per_step "$bps"
     run "$device" pure_dsmil --model pure --baseline dsmil
+    run "$device" pure_attn_fp16 --model pure --baseline attn --store_dtype fp16
+    if [ "$device" = cuda ] && ! grep -q "bags resident (fp16)" "$tmp/err"; then
+        echo "FAIL pure_attn_fp16: --store_dtype fp16 did not keep the bags in fp16 on the device"
+        fail=1
+    fi
     [ "${MHIM_TRAIN_DSMIL_BPS:-0}" = 1 ] && run "$device" pure_dsmil_bps --model pure --baseline dsmil --bags_per_step "$bps"
     [ "${MHIM_TRAIN_TRANSMIL:-1}" = 1 ] && run "$device" mhim_tmil --baseline selfattn --model mhim --cl_alpha=0.1 --mask_ratio=0.5 --mask_ratio_h=0.01 \
         --mask_ratio_hr=0.5 --mrh_sche
@@ -92,7 +98,7 @@ done
 # metrics.jsonl of a run without its timing fields
 metrics() { sed -e 's/,"epoch_seconds":[0-9.e+-]*//' -e 's/,"peak_rss_mib":[0-9.e+-]*//' "$tmp/models/p/$1/metrics.jsonl"; }
 
-titles=(pure_attn mhim_attn mhim_attn_bps pure_dsmil)
+titles=(pure_attn mhim_attn mhim_attn_bps pure_dsmil pure_attn_fp16)
 [ "${MHIM_TRAIN_DSMIL_BPS:-0}" = 1 ] && titles+=(pure_dsmil_bps)
 [ "${MHIM_TRAIN_TRANSMIL:-1}" = 1 ] && titles+=(mhim_tmil)
 for title in "${titles[@]}"; do

@@ -12,27 +12,35 @@
 #include "../../../cuda/model_embed.c"
 #include "../../../cuda/model_transmil.c"
 #include "mhim/cuda_bags.h"
+#include "mhim/half.h"
 #include "mhim/optim.h"
 
 void mhim_cuda_sync(mhim_cuda_ctx *ctx) { (void)ctx; }
 
 void mhim_cuda_versions(char *buf, size_t len) { snprintf(buf, len, "host stand-in of the CUDA runtime"); }
 
-/* Resident bags only: each bag copied into its own host block on its first put. */
+/* Resident bags only: each bag copied into its own host block on its first put; with fp16 storage the block holds
+ * fp16 bits and get widens them into one work buffer, as the device cache does. */
 struct mhim_cuda_bags {
     int64_t n_bags, dim, *rows;
-    float **store;
+    int fp16;
+    void **store;
+    float *work; /* fp16: the widened rows of the last get */
 };
 
 int mhim_cuda_bags_create(mhim_cuda_bags **out, mhim_cuda_ctx *ctx, const int64_t *rows, int64_t n_bags, int64_t dim,
                           int fp16, size_t budget_bytes) {
-    (void)ctx, (void)fp16, (void)budget_bytes;
+    (void)ctx, (void)budget_bytes;
     mhim_cuda_bags *b = mhim_calloc(1, sizeof *b);
     b->n_bags = n_bags;
     b->dim = dim;
+    b->fp16 = fp16;
     b->rows = mhim_malloc((size_t)(n_bags + 1) * sizeof *b->rows);
     memcpy(b->rows, rows, (size_t)n_bags * sizeof *rows);
     b->store = mhim_calloc((size_t)n_bags + 1, sizeof *b->store);
+    int64_t largest = 1;
+    for (int64_t i = 0; i < n_bags; i++) largest = MHIM_MAX(largest, rows[i]);
+    if (fp16) b->work = mhim_malloc((size_t)(largest * dim) * sizeof(float));
     *out = b;
     return MHIM_OK;
 }
@@ -42,6 +50,7 @@ void mhim_cuda_bags_destroy(mhim_cuda_bags *b) {
     for (int64_t i = 0; i < b->n_bags; i++) free(b->store[i]);
     free(b->store);
     free(b->rows);
+    free(b->work);
     free(b);
 }
 
@@ -53,15 +62,20 @@ int mhim_cuda_bags_resident(const mhim_cuda_bags *b) {
 void mhim_cuda_bags_put(mhim_cuda_bags *b, int64_t bag, const float *host) {
     MHIM_ASSERT(bag >= 0 && bag < b->n_bags);
     if (b->store[bag]) return;
-    const size_t bytes = (size_t)(b->rows[bag] * b->dim) * sizeof(float);
-    b->store[bag] = mhim_malloc(bytes + 1);
-    memcpy(b->store[bag], host, bytes);
+    const int64_t n = b->rows[bag] * b->dim;
+    b->store[bag] = mhim_malloc((size_t)n * (b->fp16 ? sizeof(uint16_t) : sizeof(float)) + 1);
+    if (b->fp16)
+        mhim_float_to_half_array(host, b->store[bag], n);
+    else
+        memcpy(b->store[bag], host, (size_t)n * sizeof(float));
 }
 
 const float *mhim_cuda_bags_get(mhim_cuda_bags *b, int64_t bag, const float *host) {
     (void)host;
     MHIM_ASSERT(bag >= 0 && bag < b->n_bags && b->store[bag]);
-    return b->store[bag];
+    if (!b->fp16) return b->store[bag];
+    mhim_half_to_float_array(b->store[bag], b->work, b->rows[bag] * b->dim);
+    return b->work;
 }
 
 void mhim_cuda_cross_entropy_forward(mhim_cuda_ctx *ctx, float *loss, float *probs, const float *logits,
