@@ -4,11 +4,14 @@
  *   backward -> AdamW -> EMA teacher.
  * The bag is uploaded once (as a resident bag store would hold it); nothing is allocated inside the timed loop.
  * Prints median step time over the repetitions and the peak device memory (arena + cuBLAS workspace + bag).
- *   build/bench/bench_gpu [instances=9000] [dim=1024] [repetitions=50]
+ *   build/bench/bench_gpu [instances=9000] [dim=1024] [repetitions=50] [fp32|bf16]
+ * bf16: the first layer's forward and weight-gradient GEMMs take bf16 copies of the bag, the weight and the output
+ * gradient, converted inside the step as the networks do with --precision=bf16 (cuda/model_embed.c).
  * The PyTorch reference on the same GPU is bench/bench_gpu.py (same shapes, same step); record both in
  * docs/benchmarks.md with the GPU model. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "mhim/common.h"
@@ -25,6 +28,20 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+/* h (N, D) = x · wᵀ, in fp32 or (bf16) on bf16 copies of x and w; *x16 receives the bag's bf16 copy (arena). */
+static void first_layer(mhim_cuda_ctx *ctx, int bf16, float *h, const float *x, const float *w, int64_t N,
+                        int64_t DIN, uint16_t **x16) {
+    if (!bf16) {
+        mhim_cuda_linear_forward(ctx, h, x, w, NULL, N, DIN, D);
+        return;
+    }
+    *x16 = mhim_cuda_alloc(ctx, (size_t)(N * DIN) * sizeof(uint16_t));
+    uint16_t *w16 = mhim_cuda_alloc(ctx, (size_t)(D * DIN) * sizeof(uint16_t));
+    mhim_cuda_float_to_bf16(ctx, *x16, x, N * DIN);
+    mhim_cuda_float_to_bf16(ctx, w16, w, D * DIN);
+    mhim_cuda_gemm_bf16(ctx, 0, 1, N, D, DIN, 1.0f, *x16, w16, 0.0f, h);
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -33,8 +50,10 @@ static int cmp_double(const void *a, const void *b) {
 int main(int argc, char **argv) {
     const int64_t N = argc > 1 ? atoll(argv[1]) : 9000, DIN = argc > 2 ? atoll(argv[2]) : 1024;
     const int reps = argc > 3 ? atoi(argv[3]) : 50;
-    if (N < 1 || DIN < 1 || reps < 1) {
-        fprintf(stderr, "usage: bench_gpu [instances>=1] [dim>=1] [repetitions>=1]\n");
+    const char *precision = argc > 4 ? argv[4] : "fp32";
+    const int bf16 = !strcmp(precision, "bf16");
+    if (N < 1 || DIN < 1 || reps < 1 || (!bf16 && strcmp(precision, "fp32") != 0)) {
+        fprintf(stderr, "usage: bench_gpu [instances>=1] [dim>=1] [repetitions>=1] [fp32|bf16]\n");
         return 2;
     }
     int device = 0;
@@ -83,14 +102,15 @@ int main(int argc, char **argv) {
         uint8_t *drop = mhim_cuda_alloc(ctx, (size_t)(N * D));
         const mhim_rng ds = mhim_rng_stream(1, (uint32_t)(r + 3), 0, MHIM_RNG_DROPOUT, 0);
         /* teacher */
-        mhim_cuda_linear_forward(ctx, h, x, t + o_w0, NULL, N, DIN, D);
+        uint16_t *x16 = NULL;
+        first_layer(ctx, bf16, h, x, t + o_w0, N, DIN, &x16);
         mhim_cuda_bias_act_dropout_forward(ctx, h, NULL, h, t + o_b0, MHIM_ACT_RELU, NULL, 0.0f, N, D);
         mhim_cuda_abmil_scores_forward(ctx, s, NULL, hid, h, t + o_w1, NULL, t + o_w2, NULL, MHIM_ACT_RELU, N, D, L, 1);
         mhim_cuda_softmax_instances_forward(ctx, A, s, NULL, N, 1);
         mhim_cuda_attnpool_forward(ctx, zt, A, h, N, 1, D);
         /* student */
         mhim_cuda_dropout_mask(ctx, drop, &ds, 0, 0.25f, N * D);
-        mhim_cuda_linear_forward(ctx, h, x, p + o_w0, NULL, N, DIN, D);
+        first_layer(ctx, bf16, h, x, p + o_w0, N, DIN, &x16);
         mhim_cuda_bias_act_dropout_forward(ctx, h, NULL, h, p + o_b0, MHIM_ACT_RELU, drop, 0.25f, N, D);
         mhim_cuda_abmil_scores_forward(ctx, s, NULL, hid, h, p + o_w1, NULL, p + o_w2, NULL, MHIM_ACT_RELU, N, D, L, 1);
         mhim_cuda_softmax_instances_forward(ctx, A, s, keep, N, 1);
@@ -109,7 +129,14 @@ int main(int argc, char **argv) {
                                             p + o_w1, p + o_w2, MHIM_ACT_RELU, N, D, L, 1);
         mhim_cuda_dropout_backward(ctx, dh, dh, drop, 0.25f, N * D);
         mhim_cuda_act_backward(ctx, MHIM_ACT_RELU, dh, dh, NULL, h, N * D); /* h > 0 iff kept and pre > 0 */
-        mhim_cuda_linear_backward(ctx, NULL, g + o_w0, g + o_b0, dh, x, p + o_w0, N, DIN, D);
+        if (bf16) { /* += dhᵀ · x on bf16 copies; the bias gradient from fp32 dh */
+            uint16_t *dh16 = mhim_cuda_alloc(ctx, (size_t)(N * D) * sizeof(uint16_t));
+            mhim_cuda_float_to_bf16(ctx, dh16, dh, N * D);
+            mhim_cuda_gemm_bf16(ctx, 1, 0, D, DIN, N, 1.0f, dh16, x16, 1.0f, g + o_w0);
+            mhim_cuda_colsum_acc(ctx, g + o_b0, dh, N, D);
+        } else {
+            mhim_cuda_linear_backward(ctx, NULL, g + o_w0, g + o_b0, dh, x, p + o_w0, N, DIN, D);
+        }
         mhim_adam_begin_step(&opt);
         mhim_cuda_adam_update(ctx, &opt, p, g, m, v, np);
         mhim_cuda_ema_update(ctx, t, p, np, 0.9999);
@@ -118,9 +145,9 @@ int main(int argc, char **argv) {
         if (r >= 0) ms[r] = now_ms() - t0;
     }
     qsort(ms, (size_t)reps, sizeof *ms, cmp_double);
-    printf("bench_gpu abmil+mhim step: instances=%lld dim=%lld reps=%d median_ms=%.3f min_ms=%.3f "
+    printf("bench_gpu abmil+mhim step: instances=%lld dim=%lld reps=%d precision=%s median_ms=%.3f min_ms=%.3f "
            "peak_arena_mib=%.1f\n",
-           (long long)N, (long long)DIN, reps, ms[reps / 2], ms[0],
+           (long long)N, (long long)DIN, reps, precision, ms[reps / 2], ms[0],
            (double)mhim_cuda_arena_peak(ctx) / (1024.0 * 1024.0));
     mhim_cuda_ctx_destroy(ctx);
     free(ms);

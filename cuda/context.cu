@@ -170,6 +170,30 @@ extern "C" void mhim_cuda_gemm_batched(mhim_cuda_ctx *ctx, int trans_a, int tran
                                                 mhim_cuda_blas_dim(batch)));
 }
 
+extern "C" void mhim_cuda_set_first_layer_bf16(mhim_cuda_ctx *ctx, int on) { ctx->first_layer_bf16 = on != 0; }
+
+extern "C" int mhim_cuda_first_layer_bf16(const mhim_cuda_ctx *ctx) { return ctx->first_layer_bf16; }
+
+// The bf16 GEMM leaves pedantic math for its one call (tensor cores with fp32 accumulation), then restores it.
+extern "C" void mhim_cuda_gemm_bf16(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                                    float alpha, const uint16_t *a, const uint16_t *b, float beta, float *c) {
+    if (M == 0 || N == 0) return;
+    if (K == 0) { // the contract is C = beta·C, as mhim_cuda_gemm
+        MHIM_ASSERT(beta == 0.0f || beta == 1.0f);
+        if (beta == 0.0f) mhim_cuda_memset0(ctx, c, (size_t)(M * N) * sizeof(float));
+        return;
+    }
+    const int m = mhim_cuda_blas_dim(M), n = mhim_cuda_blas_dim(N), k = mhim_cuda_blas_dim(K);
+    const int lda = trans_a ? m : k, ldb = trans_b ? k : n;
+    const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    MHIM_CUBLAS_CHECK(cublasSetMathMode(ctx->blas, CUBLAS_DEFAULT_MATH));
+    const cublasStatus_t gemm = cublasGemmEx(ctx->blas, op_b, op_a, n, m, k, &alpha, b, CUDA_R_16BF, ldb, a,
+                                             CUDA_R_16BF, lda, &beta, c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F,
+                                             CUBLAS_GEMM_DEFAULT);
+    MHIM_CUBLAS_CHECK(cublasSetMathMode(ctx->blas, CUBLAS_PEDANTIC_MATH));
+    MHIM_CUBLAS_CHECK(gemm);
+}
+
 extern "C" void mhim_cuda_gemm(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                                float alpha, const float *a, const float *b, float beta, float *c) {
     mhim_cuda_gemm_batched(ctx, trans_a, trans_b, M, N, K, alpha, a, 0, b, 0, beta, c, 0, 1);

@@ -31,6 +31,7 @@ struct mhim_cuda_ctx {
     double *reduce_scratch;     // MHIM_CUDA_REDUCE_SCRATCH_BYTES: chunk partials of the two-pass column sums
     unsigned char *arena;       // one cudaMalloc, bump-allocated
     size_t arena_capacity, arena_used, arena_peak;
+    int first_layer_bf16;       // --precision=bf16: the front end's GEMMs in bf16 (mhim_cuda_set_first_layer_bf16)
 };
 
 // Abort with the CUDA error string: a failing runtime call inside an op is a bug or a lost device, never bad

@@ -1,4 +1,5 @@
-// Linear layer on cuBLAS, the fixed-order column sum of bias gradients, and fp16 widening (see mhim/cuda_ops.h).
+// Linear layer on cuBLAS, the fixed-order column sum of bias gradients, fp16 widening and bf16 narrowing (see
+// mhim/cuda_ops.h).
 #include <cuda_fp16.h>
 
 #include "internal.cuh"
@@ -41,6 +42,21 @@ __global__ void colsum_finish_kernel(float *dst, const double *partial, int64_t 
 
 __global__ void half_to_float_kernel(float *out, const __half *in, int64_t n) {
     MHIM_CUDA_FOR(i, n) out[i] = __half2float(in[i]);
+}
+
+// mhim_float_to_bf16's rounding: nearest, ties to even; NaN stays a quiet NaN with its sign and top payload bits.
+__global__ void float_to_bf16_kernel(uint16_t *out, const float *in, int64_t n) {
+    MHIM_CUDA_FOR(i, n) {
+        const uint32_t x = __float_as_uint(in[i]);
+        out[i] = (x & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((x >> 16) | 0x40u)
+                                                 : (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+    }
+}
+
+extern "C" void mhim_cuda_float_to_bf16(mhim_cuda_ctx *ctx, uint16_t *out, const float *in, int64_t n) {
+    if (n <= 0) return;
+    float_to_bf16_kernel<<<mhim_cuda_blocks(n), MHIM_CUDA_THREADS, 0, ctx->stream>>>(out, in, n);
+    MHIM_CUDA_LAUNCHED();
 }
 
 extern "C" void mhim_cuda_colsum_acc(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t N, int64_t C) {

@@ -67,6 +67,25 @@ void mhim_cuda_gemm(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_t M, int
 void mhim_cuda_gemm_batched(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                             float alpha, const float *a, int64_t stride_a, const float *b, int64_t stride_b,
                             float beta, float *c, int64_t stride_c, int64_t batch);
+/* bf16 first layer (--precision=bf16): off by default; when on, the GPU networks' front end converts its input rows,
+ * its weight and the gradient of its output to bf16 and runs the two first-layer GEMMs (forward and weight gradient)
+ * as mhim_cuda_gemm_bf16; everything else stays fp32. */
+void mhim_cuda_set_first_layer_bf16(mhim_cuda_ctx *ctx, int on);
+int mhim_cuda_first_layer_bf16(const mhim_cuda_ctx *ctx);
+/* out (n) = bf16 bits of in (n), the rounding of mhim_float_to_bf16 (same bits). */
+void mhim_cuda_float_to_bf16(mhim_cuda_ctx *ctx, uint16_t *out, const float *in, int64_t n);
+/* Row-major c (M,N) = alpha·op(a)·op(b) + beta·c with a, b bf16 and c fp32: products exact, sums in fp32
+ * (cublasGemmEx, CUBLAS_COMPUTE_32F on tensor cores; the summation order is cuBLAS's). */
+void mhim_cuda_gemm_bf16(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                         const uint16_t *a, const uint16_t *b, float beta, float *c);
+/* Arena bytes of the bf16 copies one front-end forward + backward needs on up to n_max rows: the rows
+ * (n_max, input_dim), the weight (dim, input_dim) and the output gradient (n_max, dim), 256-byte blocks each. */
+static inline size_t mhim_cuda_bf16_first_layer_bytes(int64_t n_max, int64_t input_dim, int64_t dim) {
+    const int64_t counts[3] = {n_max * input_dim, dim * input_dim, n_max * dim};
+    size_t bytes = 0;
+    for (int i = 0; i < 3; i++) bytes += ((size_t)counts[i] * 2 + 255) / 256 * 256;
+    return bytes;
+}
 /* out (n) = fp16 bits in (n) widened to float (bags cached in fp16 storage). */
 void mhim_cuda_half_to_float(mhim_cuda_ctx *ctx, float *out, const uint16_t *in, int64_t n);
 /* dst (C) += Σ_rows src (N, C) in double, in a fixed chunked order (bias gradients; partials in the context's own 1 MiB scratch). */

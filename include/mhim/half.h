@@ -13,6 +13,12 @@
 float mhim_half_to_float(uint16_t h);
 uint16_t mhim_float_to_half(float f);
 
+/* bfloat16 (the top half of an fp32): widening is exact; narrowing rounds to nearest, ties to even (finite values
+ * beyond the bf16 range give ±inf), and a NaN stays a quiet NaN with its sign and top payload bits. The device
+ * conversion (mhim_cuda_float_to_bf16) gives the same bits. */
+float mhim_bf16_to_float(uint16_t b);
+uint16_t mhim_float_to_bf16(float f);
+
 /* dst[i] = fp32(src[i]) for i < n; src and dst must not overlap. */
 void mhim_half_to_float_array(const uint16_t *src, float *dst, int64_t n);
 /* dst[i] = fp16(src[i]) for i < n (round to nearest even); src and dst must not overlap. */

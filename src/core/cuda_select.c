@@ -43,6 +43,10 @@ int mhim_device_gpu_coverage(const mhim_config *cfg) {
 }
 
 int mhim_device_check_training(const mhim_config *cfg, int *cuda_ordinal) {
+    *cuda_ordinal = -1;
+    if (cfg->precision && !strcmp(cfg->precision, "bf16") && (!cfg->device || strcmp(cfg->device, "cuda") != 0))
+        return mhim_fail("--precision=bf16: bf16 first-layer matmuls run on the GPU only; add --device=cuda or use "
+                         "--precision=fp32");
     int rc = mhim_device_select(cfg->device, cuda_ordinal);
     if (rc != MHIM_OK || *cuda_ordinal < 0) return rc;
     return mhim_device_gpu_coverage(cfg);

@@ -1,4 +1,4 @@
-/* fp16 <-> fp32 conversion (see mhim/half.h): portable bit arithmetic plus an F16C fast path. */
+/* fp16 <-> fp32 conversion (see mhim/half.h): portable bit arithmetic plus an F16C fast path; bf16 <-> fp32. */
 #include "mhim/half.h"
 
 #include <stdatomic.h>
@@ -14,6 +14,14 @@ float mhim_half_to_float(uint16_t h) {
     if (exponent == 0) /* zero or subnormal: mantissa * 2^-24, exact in fp32 */
         return mhim_bits_float(sign | mhim_float_bits((float)mantissa * 0x1p-24f));
     return mhim_bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+float mhim_bf16_to_float(uint16_t b) { return mhim_bits_float((uint32_t)b << 16); }
+
+uint16_t mhim_float_to_bf16(float f) {
+    const uint32_t x = mhim_float_bits(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* NaN: quiet, payload top kept */
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
 }
 
 uint16_t mhim_float_to_half(float f) {

@@ -15,6 +15,8 @@
 #include "mhim/cuda.h"
 #include "mhim/cuda_bags.h"
 #include "mhim/cuda_model.h"
+#include "mhim/cuda_ops.h"
+#include "mhim/models/embed.h"
 #ifdef MHIM_HAVE_NCCL
 #include "mhim/cuda_nccl.h"
 #endif
@@ -135,7 +137,11 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
     bytes += block(2, sizeof(float)) + block(n->map_rows * M, sizeof(float)) + block(M, sizeof(int64_t)) + block(1, sizeof(int64_t));
     if (several) bytes += block(g->total + ENGINE_STEP_EXTRA, sizeof(float));
     bytes += mhim_cuda_net_arena_bytes(g->net, M) + ARENA_SLACK;
+    const int bf16 = cfg->precision && !strcmp(cfg->precision, "bf16");
+    /* bf16 copies of the front end: the teacher's forward and the student's step may both hold theirs */
+    if (bf16) bytes += 2 * mhim_cuda_bf16_first_layer_bytes(M, d->dim, MHIM_EMBED_DIM);
     if ((rc = mhim_cuda_ctx_create(&g->ctx, ordinal, bytes)) != MHIM_OK) return rc;
+    mhim_cuda_set_first_layer_bf16(g->ctx, bf16);
     float **params[] = {&g->student, &g->teacher, &g->grads, &g->adam_m, &g->adam_v, &g->eval_params};
     for (size_t i = 0; i < MHIM_ARRAY_LEN(params); i++) *params[i] = mhim_cuda_floats(g->ctx, g->total);
     float **feats[] = {&g->feat_t, &g->feat_s, &g->d_feat, &g->p_s, &g->p_t};
@@ -156,9 +162,10 @@ int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engin
                   use_nccl ? "on the GPUs (NCCL)" : "through the host (MPI)");
     char desc[256];
     mhim_cuda_device_describe(ordinal, desc, sizeof desc);
-    MHIM_INFO("training on GPU %d (%s): arena %.1f MiB, bags %s (%.1f MiB)", ordinal, desc, (double)bytes / 1048576.0,
+    MHIM_INFO("training on GPU %d (%s): arena %.1f MiB, bags %s (%.1f MiB), first layer %s", ordinal, desc,
+              (double)bytes / 1048576.0,
               !mhim_cuda_bags_resident(g->bags) ? "streamed" : g->fp16_bags ? "resident (fp16)" : "resident (fp32)",
-              (double)g->bag_bytes / 1048576.0);
+              (double)g->bag_bytes / 1048576.0, bf16 ? "bf16 (fp32 sums)" : "fp32");
     return MHIM_OK;
 }
 

@@ -1,6 +1,7 @@
 /* What the GPU training engine covers (mhim_device_gpu_coverage, checked for --device=cuda before a run starts):
  * v1 ABMIL/DSMIL/TransMIL pure and MHIM are accepted, also with --bags_per_step > 1 and in data-parallel groups;
- * MHIM-v2 is refused with one message naming the option and pointing to --device=cpu. Runs in every build (no GPU needed). */
+ * MHIM-v2 is refused with one message naming the option and pointing to --device=cpu; --precision=bf16 without
+ * --device=cuda is refused. Runs in every build (no GPU needed). */
 #include <stdio.h>
 #include <string.h>
 
@@ -34,8 +35,29 @@ static int expect(const char *label, int want_ok, const char *want, const char *
     return !ok;
 }
 
+/* --precision=bf16 without --device=cuda: refused by mhim_device_check_training with a message naming both. */
+static int expect_bf16_refused_on_cpu(void) {
+    char *argv[] = {(char *)"train", (char *)"--precision=bf16", NULL};
+    mhim_config cfg;
+    mhim_opt_args oa;
+    mhim_error_clear();
+    if (mhim_config_parse(&cfg, 2, argv, &oa) != MHIM_OK) {
+        printf("FAIL bf16 on cpu: parse: %s\n", mhim_error());
+        return 1;
+    }
+    mhim_opt_args_free(&oa);
+    int ordinal = 7;
+    const int rc = mhim_device_check_training(&cfg, &ordinal);
+    const char *msg = rc == MHIM_OK ? "" : mhim_error();
+    const int ok = rc == MHIM_EINPUT && ordinal == -1 && strstr(msg, "--precision=bf16") && strstr(msg, "--device=cuda");
+    printf("%s bf16 on cpu: rc=%d %s\n", ok ? "ok  " : "FAIL", rc, msg);
+    mhim_config_free(&cfg);
+    return !ok;
+}
+
 int main(void) {
     int bad = 0;
+    bad += expect_bf16_refused_on_cpu();
     bad += expect("ABMIL pure", 1, NULL, (const char *const[]){"--model=pure", "--baseline=attn", NULL});
     bad += expect("ABMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=attn", NULL});
     bad += expect("DSMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=dsmil", NULL});

@@ -1,6 +1,6 @@
 /* fp16 <-> fp32: exhaustive fp16 -> fp32 against a double-precision formula, round trips, fp32 -> fp16
  * against a brute-force nearest-even reference at every rounding boundary and on random bit patterns,
- * and the array (SIMD) forms against the scalar forms. */
+ * and the array (SIMD) forms against the scalar forms; bf16 <-> fp32 likewise (test_bf16). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,8 +135,52 @@ static int test_arrays_match_scalar(void) {
     return fails;
 }
 
+/* bf16: widening is the top half of an fp32; narrowing against the nearer of the two bf16 neighbours in double (ties
+ * to the even one; the value past the largest finite counts as 2^128, so overflow rounds to inf as IEEE does) on every
+ * bf16 pattern, every rounding boundary next to it and random bit patterns; NaN stays a quiet NaN with its sign. */
+static uint16_t float_to_bf16_reference(float x) {
+    const uint32_t bits = mhim_float_bits(x);
+    const uint16_t lo = (uint16_t)(bits >> 16), hi = (uint16_t)(lo + 1);
+    const double a = fabs((double)x), v_lo = fabs((double)mhim_bf16_to_float(lo));
+    const double v_hi = (hi & 0x7fff) == 0x7f80 ? 0x1p128 : fabs((double)mhim_bf16_to_float(hi));
+    const double below = a - v_lo, above = v_hi - a;
+    return below < above ? lo : above < below ? hi : (lo & 1) ? hi : lo;
+}
+
+static int test_bf16(void) {
+    int64_t bad = 0, checked = 0;
+    for (uint32_t b = 0; b < 65536; b++) {
+        const float v = mhim_bf16_to_float((uint16_t)b);
+        bad += mhim_float_bits(v) != b << 16;
+        if (isnan(v)) {
+            const uint16_t back = mhim_float_to_bf16(v);
+            bad += (back & 0x7f80) != 0x7f80 || !(back & 0x40) || (back & 0x8000) != (b & 0x8000);
+            continue;
+        }
+        bad += mhim_float_to_bf16(v) != b;
+        for (uint32_t low = 0x7fff; low <= 0x8001; low++) { /* just below, at and above the halfway point */
+            const float x = mhim_bits_float(b << 16 | low);
+            if (isnan(x)) continue;
+            bad += mhim_float_to_bf16(x) != float_to_bf16_reference(x), checked++;
+        }
+    }
+    test_rng r = {7};
+    for (int i = 0; i < 1000000; i++) {
+        const float x = mhim_bits_float((uint32_t)(test_uniform(&r, 0, 1) * 65536.0f) << 16 |
+                                        (uint32_t)(test_uniform(&r, 0, 1) * 65536.0f));
+        if (isnan(x)) continue;
+        bad += mhim_float_to_bf16(x) != float_to_bf16_reference(x), checked++;
+    }
+    printf("  bf16: %lld mismatches (65536 patterns, %lld rounded values)\n", (long long)bad, (long long)checked);
+    int fails = check_true("bf16 widening exact, narrowing nearest-even, NaN quiet", bad == 0);
+    fails += check_true("bf16 overflow rounds to inf", mhim_float_to_bf16(mhim_bits_float(0x7f7f8000u)) == 0x7f80 &&
+                                                       mhim_float_to_bf16(mhim_bits_float(0x7f7f7fffu)) == 0x7f7f);
+    return fails;
+}
+
 int main(void) {
     int fails = 0;
+    fails += test_bf16();
     fails += test_half_to_float_exhaustive();
     fails += test_round_trip();
     fails += test_rounding_boundaries();

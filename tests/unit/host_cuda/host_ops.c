@@ -12,6 +12,7 @@
 #include "../../../cuda/model_transmil.h"
 #include "mhim/common.h"
 #include "mhim/cuda.h"
+#include "mhim/half.h"
 #include "mhim/ops.h"
 #include "ops/gemm.h"
 
@@ -20,6 +21,7 @@
 struct mhim_cuda_ctx {
     unsigned char *base;
     size_t capacity, used, peak;
+    int first_layer_bf16;
 };
 
 int mhim_cuda_device_count(int *count, char *why, size_t why_len) {
@@ -98,6 +100,37 @@ void mhim_cuda_gemm_batched(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_
     (void)ctx;
     for (int64_t i = 0; i < batch; i++)
         mhim_gemm(trans_a, trans_b, M, N, K, alpha, a + i * stride_a, b + i * stride_b, beta, c + i * stride_c);
+}
+
+void mhim_cuda_set_first_layer_bf16(mhim_cuda_ctx *ctx, int on) { ctx->first_layer_bf16 = on != 0; }
+
+int mhim_cuda_first_layer_bf16(const mhim_cuda_ctx *ctx) { return ctx->first_layer_bf16; }
+
+void mhim_cuda_float_to_bf16(mhim_cuda_ctx *ctx, uint16_t *out, const float *in, int64_t n) {
+    (void)ctx;
+    for (int64_t i = 0; i < n; i++) out[i] = mhim_float_to_bf16(in[i]);
+}
+
+void mhim_cuda_colsum_acc(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t N, int64_t C) {
+    (void)ctx;
+    for (int64_t c = 0; c < C; c++) {
+        double s = 0.0;
+        for (int64_t i = 0; i < N; i++) s += src[i * C + c];
+        dst[c] += (float)s;
+    }
+}
+
+/* The bf16 GEMM as the widened operands' fp32 GEMM (products of bf16 values are exact in fp32). */
+void mhim_cuda_gemm_bf16(mhim_cuda_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                         const uint16_t *a, const uint16_t *b, float beta, float *c) {
+    (void)ctx;
+    float *a32 = mhim_malloc((size_t)MHIM_MAX(M * K, 1) * sizeof(float));
+    float *b32 = mhim_malloc((size_t)MHIM_MAX(N * K, 1) * sizeof(float));
+    for (int64_t i = 0; i < M * K; i++) a32[i] = mhim_bf16_to_float(a[i]);
+    for (int64_t i = 0; i < N * K; i++) b32[i] = mhim_bf16_to_float(b[i]);
+    mhim_gemm(trans_a, trans_b, M, N, K, alpha, a32, b32, beta, c);
+    free(a32);
+    free(b32);
 }
 
 void mhim_cuda_linear_forward(mhim_cuda_ctx *ctx, float *out, const float *inp, const float *weight,
