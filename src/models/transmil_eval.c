@@ -20,10 +20,12 @@
 #include "mhim/ops/nystrom.h"
 #include "mhim/ops/ppeg.h"
 #include "models/transmil_scores.h"
+#include "ops/fastmath.h"
 #include "ops/gemm.h"
+#include "ops/vecmath.h"
 
 #define EVAL_BLOCK 1024 /* query rows or key columns per block */
-#define A3_FLOOR (-87.0f) /* the logit floor of mhim_nystrom_softmax_rows (fast vectorised exp) */
+#define A3_FLOOR (-87.0f) /* the logit floor of mhim_nystrom_softmax_rows, below the row max */
 
 /* Dimensions of one evaluation forward. */
 typedef struct {
@@ -178,6 +180,28 @@ static void key_logits(float *logits, const eval_layer *s, const eval_dims *d, i
                 d->dh, 0.0f, logits + h * d->m * B, B);
 }
 
+/* One block x (B) of an a3 row's logits into its online statistics: *top = max(*top, max x), *sum rescaled to the
+ * new maximum plus Σ e^(max(x, top + A3_FLOOR) − top) — the floor and the vectorised exponential of
+ * mhim_nystrom_softmax_rows, so the evaluation forward rounds as the training forward does. */
+MHIM_SIMD_CLONES_FMA static void a3_row_stats(const float *x, int64_t B, float *top_io, double *sum_io) {
+    float top = *top_io;
+#pragma omp simd reduction(max : top)
+    for (int64_t j = 0; j < B; j++) top = x[j] > top ? x[j] : top;
+    const float lo = top + A3_FLOOR;
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < B; j++) sum += mhim_fast_expf((x[j] > lo ? x[j] : lo) - top);
+    *sum_io = *sum_io * exp((double)*top_io - (double)top) + sum;
+    *top_io = top;
+}
+
+/* x (B) = a3's probabilities of one row block from its logits, row maximum top and 1 / row sum inv. */
+MHIM_SIMD_CLONES_FMA static void a3_row_probs(float *x, int64_t B, float top, float inv) {
+    const float lo = top + A3_FLOOR;
+#pragma omp simd
+    for (int64_t j = 0; j < B; j++) x[j] = mhim_fast_expf((x[j] > lo ? x[j] : lo) - top) * inv;
+}
+
 /* Phase 3: a3 = softmax(q_land kᵀ) over all np keys (pads included) in two sweeps: row max and sum (online
  * rescaling), then a3v = a3 · v; attn (H, n-1) = r · a3 on the instance keys when not NULL. */
 static void key_sweeps(eval_layer *s, float *attn, mhim_arena *arena, const eval_dims *d) {
@@ -189,26 +213,14 @@ static void key_sweeps(eval_layer *s, float *attn, mhim_arena *arena, const eval
         const int64_t B = MHIM_MIN((int64_t)EVAL_BLOCK, np - t0);
         key_logits(logits, s, d, t0, B);
 #pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < H * m; i++) {
-            const float *x = logits + i * B;
-            float top = s->a3_max[i];
-            for (int64_t j = 0; j < B; j++) top = x[j] > top ? x[j] : top;
-            double sum = s->a3_sum[i] * exp((double)s->a3_max[i] - (double)top);
-#pragma omp simd reduction(+ : sum)
-            for (int64_t j = 0; j < B; j++) sum += expf(fmaxf(x[j] - top, A3_FLOOR));
-            s->a3_max[i] = top, s->a3_sum[i] = sum;
-        }
+        for (int64_t i = 0; i < H * m; i++) a3_row_stats(logits + i * B, B, &s->a3_max[i], &s->a3_sum[i]);
     }
     for (int64_t t0 = 0; t0 < np; t0 += EVAL_BLOCK) {
         const int64_t B = MHIM_MIN((int64_t)EVAL_BLOCK, np - t0);
         key_logits(logits, s, d, t0, B);
 #pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < H * m; i++) {
-            float *x = logits + i * B;
-            const float top = s->a3_max[i], inv = (float)(1.0 / s->a3_sum[i]);
-#pragma omp simd
-            for (int64_t j = 0; j < B; j++) x[j] = expf(fmaxf(x[j] - top, A3_FLOOR)) * inv;
-        }
+        for (int64_t i = 0; i < H * m; i++)
+            a3_row_probs(logits + i * B, B, s->a3_max[i], (float)(1.0 / s->a3_sum[i]));
         for (int64_t h = 0; h < H; h++) {
             const float *a3h = logits + h * m * B;
             mhim_gemm(0, 0, m, dh, B, 1.0f, a3h, s->v + (h * np + t0) * dh, t0 ? 1.0f : 0.0f, s->a3v + h * m * dh);
