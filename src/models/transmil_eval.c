@@ -25,7 +25,6 @@
 #include "ops/vecmath.h"
 
 #define EVAL_BLOCK 1024 /* query rows or key columns per block */
-#define A3_FLOOR (-87.0f) /* the logit floor of mhim_nystrom_softmax_rows, below the row max */
 
 /* Dimensions of one evaluation forward. */
 typedef struct {
@@ -181,13 +180,13 @@ static void key_logits(float *logits, const eval_layer *s, const eval_dims *d, i
 }
 
 /* One block x (B) of an a3 row's logits into its online statistics: *top = max(*top, max x), *sum rescaled to the
- * new maximum plus Σ e^(max(x, top + A3_FLOOR) − top) — the floor and the vectorised exponential of
- * mhim_nystrom_softmax_rows, so the evaluation forward rounds as the training forward does. */
+ * new maximum plus Σ e^(max(x, top + MHIM_NYSTROM_SOFTMAX_FLOOR) − top) — the floor and the vectorised exponential
+ * of mhim_nystrom_softmax_rows, so the evaluation forward rounds as the training forward does. */
 MHIM_SIMD_CLONES_FMA static void a3_row_stats(const float *x, int64_t B, float *top_io, double *sum_io) {
     float top = *top_io;
 #pragma omp simd reduction(max : top)
     for (int64_t j = 0; j < B; j++) top = x[j] > top ? x[j] : top;
-    const float lo = top + A3_FLOOR;
+    const float lo = top + MHIM_NYSTROM_SOFTMAX_FLOOR;
     double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < B; j++) sum += mhim_fast_expf((x[j] > lo ? x[j] : lo) - top);
@@ -197,7 +196,7 @@ MHIM_SIMD_CLONES_FMA static void a3_row_stats(const float *x, int64_t B, float *
 
 /* x (B) = a3's probabilities of one row block from its logits, row maximum top and 1 / row sum inv. */
 MHIM_SIMD_CLONES_FMA static void a3_row_probs(float *x, int64_t B, float top, float inv) {
-    const float lo = top + A3_FLOOR;
+    const float lo = top + MHIM_NYSTROM_SOFTMAX_FLOOR;
 #pragma omp simd
     for (int64_t j = 0; j < B; j++) x[j] = mhim_fast_expf((x[j] > lo ? x[j] : lo) - top) * inv;
 }

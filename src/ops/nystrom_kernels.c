@@ -132,16 +132,12 @@ void mhim_nystrom_res_conv_rows_acc(float *out, int64_t ld, const float *v, cons
     }
 }
 
-/* Logits below max − 87 are raised to it (e^−87 ≈ 1.6e−38, below any float sum's resolution, and still a normal
- * float). */
-#define SOFTMAX_FLOOR (-87.0f)
-
 /* One row in place; one thread owns the row, so the result does not depend on the thread count. */
 MHIM_SIMD_CLONES_FMA static void softmax_row_floor(float *y, int64_t L) {
     float max = -INFINITY; /* a vector max reduction: exact, so its order does not matter (NaN ignored) */
 #pragma omp simd reduction(max : max)
     for (int64_t j = 0; j < L; j++) max = y[j] > max ? y[j] : max;
-    const float lo = max + SOFTMAX_FLOOR;
+    const float lo = max + MHIM_NYSTROM_SOFTMAX_FLOOR;
 #pragma omp simd
     for (int64_t j = 0; j < L; j++) y[j] = mhim_fast_expf((y[j] > lo ? y[j] : lo) - max);
     double sum = 0.0;

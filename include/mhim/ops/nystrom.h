@@ -109,6 +109,11 @@ int64_t mhim_nystrom_pinv_backward_scratch_floats(int64_t heads, int64_t m);
 void mhim_nystrom_pinv_backward(float *da, const float *dpinv, const float *z, const float *norm, float *scratch,
                                 const float *a, int64_t heads, int64_t m);
 
+/* Logits below the row max + MHIM_NYSTROM_SOFTMAX_FLOOR are raised to it in the attention softmaxes (training
+ * and the row-blocked TransMIL evaluation forward alike): e^−87 ≈ 1.6e−38 is below any float sum's resolution and
+ * still a normal float. */
+#define MHIM_NYSTROM_SOFTMAX_FLOOR (-87.0f)
+
 /* Row softmax of the attention maps, in place on a (R, L): a[r] = softmax(a[r]) with logits below max − 87 raised
  * to max − 87 (their weight, < 2e−38, stays far below float resolution; it keeps the vectorised exp on its fast
  * path). Sums in double, a fixed order per build. Backward in place: d[r] = y[r] ⊙ (d[r] − Σ_j d[r,j]·y[r,j]). */

@@ -14,6 +14,7 @@
 #include "mhim/cuda.h"
 #include "mhim/half.h"
 #include "mhim/ops.h"
+#include "mhim/threads.h"
 #include "ops/gemm.h"
 
 #define HOST_ALIGN 256 /* as the device arena */
@@ -113,11 +114,7 @@ void mhim_cuda_float_to_bf16(mhim_cuda_ctx *ctx, uint16_t *out, const float *in,
 
 void mhim_cuda_colsum_acc(mhim_cuda_ctx *ctx, float *dst, const float *src, int64_t N, int64_t C) {
     (void)ctx;
-    for (int64_t c = 0; c < C; c++) {
-        double s = 0.0;
-        for (int64_t i = 0; i < N; i++) s += src[i * C + c];
-        dst[c] += (float)s;
-    }
+    mhim_colsum_acc(dst, src, N, C);
 }
 
 /* The bf16 GEMM as the widened operands' fp32 GEMM (products of bf16 values are exact in fp32). */
