@@ -8,45 +8,28 @@
 #include "ops/fastmath.h"
 #include "ops/vecmath.h"
 
-/* Softmax of the group x[0], x[stride], …, x[(len-1)·stride] into y (same layout); keep indexes the group. */
-MHIM_CLONE_INLINE void softmax_group(float *y, const float *x, const uint8_t *keep, int64_t len,
-                                     int64_t stride) {
-    float max = -INFINITY;
-    for (int64_t j = 0; j < len; j++)
-        if ((!keep || keep[j]) && x[j * stride] > max) max = x[j * stride];
-    if (max == -INFINITY) { /* nothing kept (or all logits −inf): zero probabilities */
-        for (int64_t j = 0; j < len; j++) y[j * stride] = 0.0f;
-        return;
-    }
-    double sum = 0.0;
-    for (int64_t j = 0; j < len; j++) {
-        float e = (!keep || keep[j]) ? expf(x[j * stride] - max) : 0.0f;
-        y[j * stride] = e;
-        sum += e;
-    }
-    float inv = (float)(1.0 / sum);
-    for (int64_t j = 0; j < len; j++) y[j * stride] *= inv;
-}
-
 /* Blocks of MHIM_SUM_LANES exponentials summed in float lanes before they are added to the double lanes: a float
  * lane holds at most this many terms (all in [0, 1]), so its rounding error is at most 7·2^−24 of its own sum. */
 #define SOFTMAX_FLOAT_BLOCKS 8
 
-/* Unmasked contiguous row (attention matrices): the same result structure as softmax_group, with the exponentials
- * vectorised (mhim_fast_expf_nonpos; one thread owns the row, so the result does not depend on the thread count).
- * Three passes: the maximum (a vector max reduction: exact, so its order does not matter); the exponentials, stored
- * and summed in the same pass over MHIM_SUM_LANES fixed lanes (element j in lane j % MHIM_SUM_LANES): float lanes
- * over SOFTMAX_FLOAT_BLOCKS blocks of MHIM_SUM_LANES elements at a time, each block sum then added to double lanes,
- * the row's last (len mod MHIM_SUM_LANES) terms added to the double lanes directly, the lanes added as the fixed tree
- * of mhim_lanes_total; the scaling by 1/Σ. Probabilities within 2^−20 relative where normal (docs/numerics.md). */
-MHIM_CLONE_INLINE void softmax_row(float *y, const float *x, int64_t len) {
-    float max = -INFINITY; /* the largest element (NaN ignored, as in softmax_group) */
+/* The largest kept element of the group x[0], x[stride], …, x[(len−1)·stride] (NaN ignored; −inf when nothing is
+ * kept). keep indexes the group (NULL: all kept). A vector max reduction: exact, so its order does not matter. */
+MHIM_CLONE_INLINE float group_max(const float *x, const uint8_t *keep, int64_t len, int64_t stride) {
+    float max = -INFINITY;
 #pragma omp simd reduction(max : max)
-    for (int64_t j = 0; j < len; j++) max = x[j] > max ? x[j] : max;
-    if (max == -INFINITY) {
-        for (int64_t j = 0; j < len; j++) y[j] = 0.0f;
-        return;
+    for (int64_t j = 0; j < len; j++) {
+        const float v = keep ? mhim_select(keep[j] != 0, x[j * stride], -INFINITY) : x[j * stride];
+        max = v > max ? v : max;
     }
+    return max;
+}
+
+/* y[j·stride] = e^(x[j·stride] − max) (0 where not kept); returns their sum. Element j goes to lane
+ * j % MHIM_SUM_LANES: float lanes over SOFTMAX_FLOAT_BLOCKS blocks of MHIM_SUM_LANES elements at a time, each block
+ * sum then added to double lanes, the group's last (len mod MHIM_SUM_LANES) terms added to the double lanes
+ * directly, the lanes added as the fixed tree of mhim_lanes_total. */
+MHIM_CLONE_INLINE double group_exp_sum(float *y, const float *x, const uint8_t *keep, int64_t len, int64_t stride,
+                                       float max) {
     mhim_lanes lane = {{{0}}};
     int64_t j = 0;
     while (j + MHIM_SUM_LANES <= len) {
@@ -54,8 +37,10 @@ MHIM_CLONE_INLINE void softmax_row(float *y, const float *x, int64_t len) {
         for (int b = 0; b < SOFTMAX_FLOAT_BLOCKS && j + MHIM_SUM_LANES <= len; b++, j += MHIM_SUM_LANES) {
 #pragma omp simd
             for (int k = 0; k < MHIM_SUM_LANES; k++) {
-                const float e = mhim_fast_expf_nonpos(x[j + k] - max);
-                y[j + k] = e;
+                const float *xi = x + (j + k) * stride;
+                const float d = keep ? mhim_select(keep[j + k] != 0, *xi - max, -INFINITY) : *xi - max;
+                const float e = mhim_fast_expf_nonpos(d);
+                y[(j + k) * stride] = e;
                 part[k] += e;
             }
         }
@@ -66,44 +51,95 @@ MHIM_CLONE_INLINE void softmax_row(float *y, const float *x, int64_t len) {
         }
     }
     for (int k = 0; j < len; j++, k++) {
-        y[j] = mhim_fast_expf_nonpos(x[j] - max);
-        mhim_lanes_add_one(&lane, k, y[j]);
+        const float d = (!keep || keep[j]) ? x[j * stride] - max : -INFINITY;
+        y[j * stride] = mhim_fast_expf_nonpos(d);
+        mhim_lanes_add_one(&lane, k, y[j * stride]);
     }
-    const float inv = (float)(1.0 / mhim_lanes_total(&lane));
-#pragma omp simd
-    for (j = 0; j < len; j++) y[j] *= inv;
+    return mhim_lanes_total(&lane);
 }
 
-/* dx = y ⊙ (dy − Σ dy⊙y) over one strided group. */
+/* Softmax of the group x[0], x[stride], …, x[(len−1)·stride] into y (same layout); keep indexes the group (NULL:
+ * all kept). Three passes: the kept maximum, the exponentials of x − max (mhim_fast_expf_nonpos; masked elements
+ * exactly 0) stored and summed (group_exp_sum), the scaling by 1/Σ. One thread owns the group, so the result does
+ * not depend on the thread count. Probabilities within 2^−20 relative where normal (docs/numerics.md). */
+MHIM_CLONE_INLINE void softmax_group(float *y, const float *x, const uint8_t *keep, int64_t len, int64_t stride) {
+    const float max = group_max(x, keep, len, stride);
+    if (max == -INFINITY) { /* nothing kept (or all logits −inf): zero probabilities */
+        for (int64_t j = 0; j < len; j++) y[j * stride] = 0.0f;
+        return;
+    }
+    const float inv = (float)(1.0 / group_exp_sum(y, x, keep, len, stride, max));
+#pragma omp simd
+    for (int64_t j = 0; j < len; j++) y[j * stride] *= inv;
+}
+
+/* softmax_group with the common cases compiled separately (the keep test and the stride then fold away): contiguous
+ * groups (attention rows, the ABMIL instance softmax) unmasked and masked, strided groups (DSMIL's columns). */
+MHIM_CLONE_INLINE void softmax_group_any(float *y, const float *x, const uint8_t *keep, int64_t len,
+                                         int64_t stride) {
+    if (stride == 1) {
+        if (keep) softmax_group(y, x, keep, len, 1);
+        else softmax_group(y, x, NULL, len, 1);
+    } else {
+        if (keep) softmax_group(y, x, keep, len, stride);
+        else softmax_group(y, x, NULL, len, stride);
+    }
+}
+
+/* *out = the 8 floats p[0], p[stride], …, p[7·stride], widened to double. */
+MHIM_CLONE_INLINE void load8_strided_double(mhim_v8d *out, const float *p, int64_t stride) {
+    float f[8];
+    for (int q = 0; q < 8; q++) f[q] = p[q * stride];
+    mhim_load8_double(out, f);
+}
+
+/* dx = y ⊙ (dy − Σ dy⊙y) over one strided group. The products are exact in double (so FMA contraction cannot change
+ * them); their sum runs over the fixed lanes of mhim_lanes (element j in lane j % MHIM_SUM_LANES, the tail element
+ * by element) and its fixed tree. */
 MHIM_CLONE_INLINE void softmax_group_backward(float *dx, const float *dy, const float *y, int64_t len,
                                               int64_t stride) {
-    double dot = 0.0;
-    for (int64_t j = 0; j < len; j++) dot += (double)dy[j * stride] * y[j * stride];
-    float d = (float)dot;
-    for (int64_t j = 0; j < len; j++) dx[j * stride] = y[j * stride] * (dy[j * stride] - d);
+    mhim_lanes lane = {{{0}}};
+    int64_t j = 0;
+    for (; j + MHIM_SUM_LANES <= len; j += MHIM_SUM_LANES)
+        for (int q = 0; q < 4; q++) {
+            mhim_v8d a, b;
+            load8_strided_double(&a, dy + (j + 8 * q) * stride, stride);
+            load8_strided_double(&b, y + (j + 8 * q) * stride, stride);
+            lane.v[q] += a * b;
+        }
+    for (int k = 0; j < len; j++, k++) mhim_lanes_add_one(&lane, k, (double)dy[j * stride] * y[j * stride]);
+    const float d = (float)mhim_lanes_total(&lane);
+#pragma omp simd
+    for (j = 0; j < len; j++) dx[j * stride] = y[j * stride] * (dy[j * stride] - d);
 }
 
-void mhim_softmax_instances_forward(float *out, const float *inp, const uint8_t *keep, int64_t N, int64_t K) {
-#pragma omp parallel for schedule(static) if (N * K >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t k = 0; k < K; k++) softmax_group(out + k, inp + k, keep, N, K);
+/* softmax_group_backward with the contiguous case compiled separately. */
+MHIM_CLONE_INLINE void softmax_group_backward_any(float *dx, const float *dy, const float *y, int64_t len,
+                                                  int64_t stride) {
+    if (stride == 1) softmax_group_backward(dx, dy, y, len, 1);
+    else softmax_group_backward(dx, dy, y, len, stride);
 }
 
-void mhim_softmax_instances_backward(float *dinp, const float *dout, const float *out, int64_t N, int64_t K) {
-#pragma omp parallel for schedule(static) if (N * K >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t k = 0; k < K; k++) softmax_group_backward(dinp + k, dout + k, out + k, N, K);
+MHIM_SIMD_CLONES_FMA void mhim_softmax_instances_forward(float *out, const float *inp, const uint8_t *keep,
+                                                          int64_t N, int64_t K) {
+#pragma omp parallel for schedule(static) if (K > 1 && N * K >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t k = 0; k < K; k++) softmax_group_any(out + k, inp + k, keep, N, K);
+}
+
+MHIM_SIMD_CLONES_WIDE void mhim_softmax_instances_backward(float *dinp, const float *dout, const float *out,
+                                                           int64_t N, int64_t K) {
+#pragma omp parallel for schedule(static) if (K > 1 && N * K >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t k = 0; k < K; k++) softmax_group_backward_any(dinp + k, dout + k, out + k, N, K);
 }
 
 MHIM_SIMD_CLONES_FMA void mhim_softmax_rows_forward(float *out, const float *inp, const uint8_t *keep, int64_t R,
                                                      int64_t L) {
-#pragma omp parallel for schedule(static) if (R * L >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t r = 0; r < R; r++) {
-        if (keep) softmax_group(out + r * L, inp + r * L, keep, L, 1);
-        else softmax_row(out + r * L, inp + r * L, L);
-    }
+#pragma omp parallel for schedule(static) if (R > 1 && R * L >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t r = 0; r < R; r++) softmax_group_any(out + r * L, inp + r * L, keep, L, 1);
 }
 
 MHIM_SIMD_CLONES_WIDE void mhim_softmax_rows_backward(float *dinp, const float *dout, const float *out, int64_t R,
                                                       int64_t L) {
-#pragma omp parallel for schedule(static) if (R * L >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t r = 0; r < R; r++) softmax_group_backward(dinp + r * L, dout + r * L, out + r * L, L, 1);
+#pragma omp parallel for schedule(static) if (R > 1 && R * L >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t r = 0; r < R; r++) softmax_group_backward_any(dinp + r * L, dout + r * L, out + r * L, L, 1);
 }

@@ -4,8 +4,9 @@
  * Masked entries take −inf BEFORE the max, so they get exactly 0 probability and 0 gradient and cannot affect the
  * kept entries. If every entry of a softmax group is masked the group is written as all zeros (PyTorch would give
  * NaN); its gradient is then 0 as well. The input gradient is WRITTEN (=); it is exactly 0 at masked entries
- * because the backward only needs the forward output. Sums are taken in double, in a fixed order (index order;
- * the unmasked row softmax: 32 interleaved lanes added in order). */
+ * because the backward only needs the forward output. Every layout runs one vectorised kernel whose sums use 32
+ * interleaved double lanes (element j in lane j mod 32) added as a fixed tree, so the order is fixed by the group
+ * length, never by the thread count (docs/numerics.md). One thread per group. */
 #ifndef MHIM_OPS_SOFTMAX_H
 #define MHIM_OPS_SOFTMAX_H
 
