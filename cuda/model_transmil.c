@@ -57,21 +57,21 @@ static nys_dims dims_of(const mhim_transmil_config *c, int64_t n) {
     return d;
 }
 
-/* The cache of one layer: everything of mhim_nystrom_cache but a1z (a1 · pinv), which the backward recomputes. */
+/* The cache of one layer (mhim_nystrom_cache). */
 static size_t nys_cache_bytes(const nys_dims *d) {
     return 3 * fl(d->H * d->np * d->dh) + 2 * fl(d->H * d->m * d->dh) + fl(d->H * d->np * d->m) +
            fl(d->H * d->m * d->m) + fl(d->H * d->m * d->np) + fl((ITERS + 1) * d->H * d->m * d->m) + fl(2) +
-           fl(d->H * d->m * d->dh) + fl(d->n * d->I);
+           2 * fl(d->H * d->m * d->dh) + fl(d->n * d->I);
 }
 
 static size_t nys_forward_bytes(const nys_dims *d) {
-    return fl(d->n * 3 * d->I) + fl(d->H * d->np * d->dh) + fl(d->H * d->np * d->m) +
+    return fl(d->n * 3 * d->I) + fl(d->H * d->np * d->dh) +
            fl(mhim_cuda_nystrom_pinv_forward_scratch_floats(d->H, d->m));
 }
 
 static size_t nys_backward_bytes(const nys_dims *d) {
-    return fl(d->n * d->I) + fl(d->n * 3 * d->I) + 4 * fl(d->H * d->np * d->dh) + 2 * fl(d->H * d->np * d->m) +
-           fl(d->H * d->m * d->np) + 3 * fl(d->H * d->m * d->dh) + 2 * fl(d->H * d->m * d->m) +
+    return fl(d->n * d->I) + fl(d->n * 3 * d->I) + 4 * fl(d->H * d->np * d->dh) + fl(d->H * d->np * d->m) +
+           fl(d->H * d->m * d->np) + 4 * fl(d->H * d->m * d->dh) + 2 * fl(d->H * d->m * d->m) +
            fl(mhim_cuda_nystrom_pinv_backward_scratch_floats(d->H, d->m));
 }
 
@@ -105,7 +105,7 @@ static size_t lean_layer_bytes(const nys_dims *d) {
     const size_t heads = 4 * fl(H * np * dh); /* o, q, k, v (H, np, dh) */
     const size_t project = fl(d->n * d->D) + 2 * fl(d->n);
     const size_t state = 2 * fl(H * m * dh) + fl(H * m * m) + fl((ITERS + 1) * H * m * m) + fl(2);
-    const size_t per_head = 2 * fl(np * m) + fl(m * dh) + fl(m);
+    const size_t per_head = 2 * fl(np * m) + 2 * fl(m * dh) + fl(m);
     const size_t attention =
         state + max_size(fl(mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m)), per_head);
     const size_t output = fl(d->n * d->I) + fl(d->n * d->D) + by(d->n * d->D) + fl(H * np * dh); /* after q, k, v */
@@ -166,8 +166,8 @@ static void carve_nys_cache(mhim_cuda_ctx *ctx, mhim_nystrom_cache *c, const nys
     c->a3 = mhim_cuda_floats(ctx, H * m * np);
     c->z = mhim_cuda_floats(ctx, (ITERS + 1) * H * m * m);
     c->pinv_norm = mhim_cuda_floats(ctx, 2);
-    c->a1z = NULL; /* a1 · pinv: forward scratch, recomputed by the backward */
     c->a3v = mhim_cuda_floats(ctx, H * m * dh);
+    c->za3v = mhim_cuda_floats(ctx, H * m * dh);
     c->merged = mhim_cuda_floats(ctx, d->n * d->I);
 }
 
@@ -184,7 +184,6 @@ static void nystrom_forward(mhim_cuda_ctx *ctx, float *out, mhim_nystrom_cache *
     const int64_t H = d->H, n = d->n, np = d->np, m = d->m, dh = d->dh, I = d->I;
     const size_t mark = mhim_cuda_mark(ctx);
     float *qkv = mhim_cuda_floats(ctx, n * 3 * I), *o = mhim_cuda_floats(ctx, H * np * dh);
-    float *a1z = mhim_cuda_floats(ctx, H * np * m);
     float *pinv_scratch = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m));
     mhim_cuda_linear_forward(ctx, qkv, x, params + ly->w_qkv, NULL, n, d->D, 3 * I);
     mhim_cuda_transmil_split_heads(ctx, c->q, c->k, c->v, qkv, n, H, dh, d->pad, q_scale(dh));
@@ -198,9 +197,9 @@ static void nystrom_forward(mhim_cuda_ctx *ctx, float *out, mhim_nystrom_cache *
     mhim_cuda_softmax_rows_forward(ctx, c->a3, c->a3, NULL, H * m, np);
     mhim_cuda_nystrom_pinv_forward(ctx, c->z, c->pinv_norm, pinv_scratch, c->a2, H, m);
     const float *pinv = c->z + ITERS * H * m * m;
-    head_gemm(ctx, d, 0, 0, np, m, m, c->a1, pinv, 0.0f, a1z);
-    head_gemm(ctx, d, 0, 0, m, dh, np, c->a3, c->v, 0.0f, c->a3v);
-    head_gemm(ctx, d, 0, 0, np, dh, m, a1z, c->a3v, 0.0f, o);
+    head_gemm(ctx, d, 0, 0, m, dh, np, c->a3, c->v, 0.0f, c->a3v); /* a3 · v     */
+    head_gemm(ctx, d, 0, 0, m, dh, m, pinv, c->a3v, 0.0f, c->za3v); /* pinv · a3v */
+    head_gemm(ctx, d, 0, 0, np, dh, m, c->a1, c->za3v, 0.0f, o);    /* a1 · za3v  */
     mhim_cuda_nystrom_res_conv_forward_acc(ctx, o, c->v, params + ly->w_res, H, np, dh);
     mhim_cuda_transmil_merge_heads(ctx, c->merged, o, n, H, dh, d->pad);
     mhim_cuda_linear_forward(ctx, out, c->merged, params + ly->w_out, params + ly->b_out, n, I, d->D);
@@ -217,7 +216,7 @@ static void nystrom_backward(mhim_cuda_ctx *ctx, float *dx, const float *dout, c
     float *dmerged = mhim_cuda_floats(ctx, n * I), *dqkv = mhim_cuda_floats(ctx, n * 3 * I);
     float *d_o = mhim_cuda_floats(ctx, H * np * dh), *dq = mhim_cuda_floats(ctx, H * np * dh);
     float *dk = mhim_cuda_floats(ctx, H * np * dh), *dv = mhim_cuda_floats(ctx, H * np * dh);
-    float *da1z = mhim_cuda_floats(ctx, H * np * m), *da1 = mhim_cuda_floats(ctx, H * np * m);
+    float *da1 = mhim_cuda_floats(ctx, H * np * m), *dza3v = mhim_cuda_floats(ctx, H * m * dh);
     float *da3v = mhim_cuda_floats(ctx, H * m * dh), *da3 = mhim_cuda_floats(ctx, H * m * np);
     float *dz = mhim_cuda_floats(ctx, H * m * m), *da2 = mhim_cuda_floats(ctx, H * m * m);
     float *dql = mhim_cuda_floats(ctx, H * m * dh), *dkl = mhim_cuda_floats(ctx, H * m * dh);
@@ -230,12 +229,11 @@ static void nystrom_backward(mhim_cuda_ctx *ctx, float *dx, const float *dout, c
     mhim_cuda_transmil_unmerge_heads(ctx, d_o, dmerged, n, H, dh, d->pad);
     mhim_cuda_memset0(ctx, dv, (size_t)(H * np * dh) * sizeof(float));
     mhim_cuda_nystrom_res_conv_backward_acc(ctx, dv, grads + ly->w_res, d_o, c->v, params + ly->w_res, H, np, dh);
-    /* o = a1z · a3v;  a1z = a1 · Z (recomputed in da1's block, spent before da1 is written);  a3v = a3 · v */
-    head_gemm(ctx, d, 0, 0, np, m, m, c->a1, pinv, 0.0f, da1);
-    head_gemm(ctx, d, 1, 0, m, dh, np, da1, d_o, 0.0f, da3v);
-    head_gemm(ctx, d, 0, 1, np, m, dh, d_o, c->a3v, 0.0f, da1z);
-    head_gemm(ctx, d, 0, 1, np, m, m, da1z, pinv, 0.0f, da1);
-    head_gemm(ctx, d, 1, 0, m, m, np, c->a1, da1z, 0.0f, dz);
+    /* o = a1 · za3v;  za3v = Z · a3v;  a3v = a3 · v */
+    head_gemm(ctx, d, 0, 1, np, m, dh, d_o, c->za3v, 0.0f, da1);
+    head_gemm(ctx, d, 1, 0, m, dh, np, c->a1, d_o, 0.0f, dza3v);
+    head_gemm(ctx, d, 0, 1, m, m, dh, dza3v, c->a3v, 0.0f, dz);
+    head_gemm(ctx, d, 1, 0, m, dh, m, pinv, dza3v, 0.0f, da3v);
     head_gemm(ctx, d, 0, 1, m, np, dh, da3v, c->v, 0.0f, da3);
     head_gemm(ctx, d, 1, 0, np, dh, m, c->a3, da3v, 1.0f, dv);
     /* softmaxes of a1 and a3, then s1 = q k_landᵀ and s3 = q_land kᵀ */
@@ -470,7 +468,8 @@ static void lean_layer(mhim_cuda_ctx *ctx, float *tok, float *map, const mhim_tr
     for (int64_t h = 0; h < H; h++) {
         const size_t mark = mhim_cuda_mark(ctx);
         float *a1 = mhim_cuda_floats(ctx, np * m), *a3 = mhim_cuda_floats(ctx, m * np);
-        float *a3v = mhim_cuda_floats(ctx, m * dh), *r = mhim_cuda_floats(ctx, m);
+        float *a3v = mhim_cuda_floats(ctx, m * dh), *za3v = mhim_cuda_floats(ctx, m * dh);
+        float *r = mhim_cuda_floats(ctx, m);
         const float *qh = q + h * np * dh, *kh = k + h * np * dh, *vh = v + h * np * dh, *zh = pinv + h * m * m;
         gemm1(ctx, 0, 1, np, m, dh, qh, k_land + h * m * dh, a1);     /* q k_landᵀ */
         gemm1(ctx, 0, 1, m, np, dh, q_land + h * m * dh, kh, a3);     /* q_land kᵀ */
@@ -478,9 +477,8 @@ static void lean_layer(mhim_cuda_ctx *ctx, float *tok, float *map, const mhim_tr
         mhim_cuda_softmax_rows_forward(ctx, a3, a3, NULL, m, np);
         if (map) mhim_cuda_transmil_cls_attention(ctx, map + h * (n - 1), r, a1, zh, a3, n, 1, m, d->pad);
         gemm1(ctx, 0, 0, m, dh, np, a3, vh, a3v);
-        float *a1z = a3; /* a3 is spent: its block holds a1 · pinv */
-        gemm1(ctx, 0, 0, np, m, m, a1, zh, a1z);
-        gemm1(ctx, 0, 0, np, dh, m, a1z, a3v, o + h * np * dh);
+        gemm1(ctx, 0, 0, m, dh, m, zh, a3v, za3v);
+        gemm1(ctx, 0, 0, np, dh, m, a1, za3v, o + h * np * dh);
         mhim_cuda_reset(ctx, mark);
     }
     mhim_cuda_nystrom_res_conv_forward_acc(ctx, o, v, params + ly->w_res, H, np, dh);

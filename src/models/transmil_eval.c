@@ -5,9 +5,9 @@
  *   1. project: row blocks of LN(t) · W_qkvᵀ; k, v are kept (H, np, dh), q only as landmark sums and its cls row;
  *   2. landmark kernel: a2 = softmax(q_land k_landᵀ), pinv(a2), r = softmax(q_cls k_landᵀ) · pinv (cls row);
  *   3. key sweeps over blocks of keys: row max / sum of a3 = softmax(q_land kᵀ) (online), then a3 · v and the
- *      exported cls attention r · a3 block by block;
- *   4. output rows: q recomputed per row block, a1 = softmax(q k_landᵀ), (a1 · pinv) · a3v + res_conv(v), to_out,
- *      added to t in place (layer 2: the cls row only).
+ *      exported cls attention r · a3 block by block; then za3v = pinv · a3v;
+ *   4. output rows: q recomputed per row block, a1 = softmax(q k_landᵀ), a1 · za3v + res_conv(v), to_out, added to
+ *      t in place (layer 2: the cls row only). The training forward's association (mhim/ops/nystrom.h).
  * So at most one block of a1 / a3 rows is alive, and the arena holds t, k and v plus fixed-size blocks. */
 #include <cblas.h>
 #include <math.h>
@@ -59,12 +59,13 @@ typedef struct {
     float *r;               /* (H, m) cls row of a1 · pinv */
     float *a3_max;          /* (H·m) row max of a3's logits */
     double *a3_sum;         /* (H·m) Σ exp(logit − max) */
-    float *a3v;             /* (H, m, dh) */
+    float *a3v;             /* (H, m, dh) a3 · v */
+    float *za3v;            /* (H, m, dh) pinv · a3v */
 } eval_layer;
 
 /* Floats of the per-layer state (everything in eval_layer but k, v and the double sums). */
 static int64_t layer_state_floats(const eval_dims *d) {
-    return 3 * d->H * d->m * d->dh + d->H * d->dh + (MHIM_NYSTROM_PINV_ITERS + 2) * d->H * d->m * d->m + 2 +
+    return 4 * d->H * d->m * d->dh + d->H * d->dh + (MHIM_NYSTROM_PINV_ITERS + 2) * d->H * d->m * d->m + 2 +
            2 * d->H * d->m;
 }
 
@@ -74,7 +75,7 @@ static size_t block_bytes(const mhim_transmil_config *cfg, const eval_dims *d, i
     const size_t project = ln + mhim_arena_floats_size(B * 3 * d->inner);
     const size_t keys = mhim_arena_floats_size(d->H * d->m * B) + mhim_arena_floats_size(B) +
                         mhim_arena_floats_size(mhim_nystrom_pinv_forward_scratch_floats(d->H, d->m));
-    const size_t rows = ln + 2 * mhim_arena_floats_size(B * d->inner) + 2 * mhim_arena_floats_size(d->H * B * d->m) +
+    const size_t rows = ln + 2 * mhim_arena_floats_size(B * d->inner) + mhim_arena_floats_size(d->H * B * d->m) +
                         mhim_arena_floats_size(B * d->D);
     const size_t scores = mhim_transmil_attn2score_bytes(cfg, B);
     return MHIM_MAX(MHIM_MAX(project, keys), MHIM_MAX(rows, scores));
@@ -229,20 +230,22 @@ static void key_sweeps(eval_layer *s, float *attn, mhim_arena *arena, const eval
                 if (t0 + j > d->p) attn[h * (d->n - 1) + t0 + j - d->p - 1] = row[j];
         }
     }
+    const float *pinv = s->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
+    for (int64_t h = 0; h < H; h++)
+        mhim_gemm(0, 0, m, dh, m, 1.0f, pinv + h * m * m, s->a3v + h * m * dh, 0.0f, s->za3v + h * m * dh);
     mhim_arena_reset(arena, mark);
 }
 
-/* Phase 4: tok[r] += to_out(merge((a1 · pinv) · a3v + res_conv(v)))[r] for the token rows r < rows. */
+/* Phase 4: tok[r] += to_out(merge(a1 · za3v + res_conv(v)))[r] for the token rows r < rows. */
 static void output_rows(float *tok, const eval_layer *s, mhim_arena *arena, const eval_dims *d,
                         const mhim_transmil *m, const float *params, int l, int64_t rows) {
     const int64_t H = d->H, lm = d->m, dh = d->dh, inner = d->inner, D = d->D;
     const mhim_transmil_layer *ly = &m->layer[l];
-    const float *pinv = s->z + MHIM_NYSTROM_PINV_ITERS * H * lm * lm;
     for (int64_t r0 = 0; r0 < rows; r0 += EVAL_BLOCK) {
         const int64_t B = MHIM_MIN((int64_t)EVAL_BLOCK, rows - r0);
         const size_t mark = mhim_arena_mark(arena);
         float *ln = mhim_arena_floats(arena, B * D), *q = mhim_arena_floats(arena, B * inner);
-        float *a1 = mhim_arena_floats(arena, H * B * lm), *a1z = mhim_arena_floats(arena, H * B * lm);
+        float *a1 = mhim_arena_floats(arena, H * B * lm);
         float *merged = mhim_arena_floats(arena, B * inner), *out = mhim_arena_floats(arena, B * D);
         layernorm_rows(ln, arena, tok, m, params, l, r0, B);
         mhim_linear_forward(q, ln, params + ly->w_qkv, NULL, B, D, inner); /* the q block of to_qkv */
@@ -250,10 +253,8 @@ static void output_rows(float *tok, const eval_layer *s, mhim_arena *arena, cons
         for (int64_t h = 0; h < H; h++)
             gemm_ld(0, 1, B, lm, dh, 1.0f, q + h * dh, inner, s->k_land + h * lm * dh, dh, 0.0f, a1 + h * B * lm, lm);
         mhim_nystrom_softmax_rows(a1, H * B, lm);
-        for (int64_t h = 0; h < H; h++) {
-            mhim_gemm(0, 0, B, lm, lm, 1.0f, a1 + h * B * lm, pinv + h * lm * lm, 0.0f, a1z + h * B * lm);
-            gemm_ld(0, 0, B, dh, lm, 1.0f, a1z + h * B * lm, lm, s->a3v + h * lm * dh, dh, 0.0f, merged + h * dh, inner);
-        }
+        for (int64_t h = 0; h < H; h++)
+            gemm_ld(0, 0, B, dh, lm, 1.0f, a1 + h * B * lm, lm, s->za3v + h * lm * dh, dh, 0.0f, merged + h * dh, inner);
         mhim_nystrom_res_conv_rows_acc(merged, inner, s->v, params + ly->w_res, H, d->np, dh, d->p + r0, B);
         mhim_linear_forward(out, merged, params + ly->w_out, params + ly->b_out, B, inner, D);
         for (int64_t i = 0; i < B * D; i++) tok[r0 * D + i] += out[i];
@@ -274,6 +275,7 @@ static void nystrom_layer(float *tok, mhim_arena *arena, const eval_dims *d, con
     s.q_land = state, state += H * d->m * d->dh;
     s.k_land = state, state += H * d->m * d->dh;
     s.a3v = state, state += H * d->m * d->dh;
+    s.za3v = state, state += H * d->m * d->dh;
     s.q_cls = state, state += H * d->dh;
     s.a2 = state, state += H * d->m * d->m;
     s.z = state, state += (MHIM_NYSTROM_PINV_ITERS + 1) * H * d->m * d->m;

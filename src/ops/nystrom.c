@@ -9,7 +9,7 @@
 int64_t mhim_nystrom_cache_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
     const int64_t np = mhim_nystrom_padded_len(n, landmarks), H = heads, m = landmarks, dh = dim_head;
     return 3 * H * np * dh + 2 * H * m * dh + H * np * m + H * m * m + H * m * np +
-           (MHIM_NYSTROM_PINV_ITERS + 1) * H * m * m + 2 + H * np * m + H * m * dh + n * H * dh;
+           (MHIM_NYSTROM_PINV_ITERS + 1) * H * m * m + 2 + 2 * H * m * dh + n * H * dh;
 }
 
 void mhim_nystrom_cache_bind(mhim_nystrom_cache *c, float *buf, int64_t n, int64_t heads, int64_t dim_head,
@@ -26,8 +26,8 @@ void mhim_nystrom_cache_bind(mhim_nystrom_cache *c, float *buf, int64_t n, int64
     c->a3 = p, p += H * m * np;
     c->z = p, p += (MHIM_NYSTROM_PINV_ITERS + 1) * H * m * m;
     c->pinv_norm = p, p += 2;
-    c->a1z = p, p += H * np * m;
     c->a3v = p, p += H * m * dh;
+    c->za3v = p, p += H * m * dh;
     c->merged = p, p += n * H * dh;
     MHIM_ASSERT(p - buf == mhim_nystrom_cache_floats(n, heads, dim_head, landmarks));
 }
@@ -88,9 +88,10 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     token = mhim_gemm_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t h = 0; h < H; h++) {
-        mhim_gemm(0, 0, np, m, m, 1.0f, c->a1 + h * np * m, pinv + h * m * m, 0.0f, c->a1z + h * np * m);
-        mhim_gemm(0, 0, m, dh, np, 1.0f, c->a3 + h * m * np, c->v + h * np * dh, 0.0f, c->a3v + h * m * dh);
-        mhim_gemm(0, 0, np, dh, m, 1.0f, c->a1z + h * np * m, c->a3v + h * m * dh, 0.0f, o + h * np * dh);
+        float *a3v = c->a3v + h * m * dh, *za3v = c->za3v + h * m * dh;
+        mhim_gemm(0, 0, m, dh, np, 1.0f, c->a3 + h * m * np, c->v + h * np * dh, 0.0f, a3v); /* a3 · v      */
+        mhim_gemm(0, 0, m, dh, m, 1.0f, pinv + h * m * m, a3v, 0.0f, za3v);                  /* pinv · a3v  */
+        mhim_gemm(0, 0, np, dh, m, 1.0f, c->a1 + h * np * m, za3v, 0.0f, o + h * np * dh);   /* a1 · za3v   */
     }
     mhim_gemm_serial_end(token);
     mhim_nystrom_res_conv_forward_acc(o, c->v, w_res, H, np, dh);

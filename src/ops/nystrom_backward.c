@@ -8,7 +8,7 @@
 
 int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
     const int64_t np = mhim_nystrom_padded_len(n, landmarks), H = heads, m = landmarks, dh = dim_head;
-    return 4 * n * H * dh + 4 * H * np * dh + 2 * np * m + m * dh + m * np + 2 * H * m * m + 2 * H * m * dh +
+    return 4 * n * H * dh + 4 * H * np * dh + np * m + 2 * m * dh + m * np + 2 * H * m * m + 2 * H * m * dh +
            mhim_nystrom_pinv_backward_scratch_floats(H, m);
 }
 
@@ -26,9 +26,9 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
     float *dq = d_o + H * np * dh;     /* (H, np, dh) */
     float *dk = dq + H * np * dh;      /* (H, np, dh) */
     float *dv = dk + H * np * dh;      /* (H, np, dh) */
-    float *da1z = dv + H * np * dh;    /* (np, m) one head */
-    float *da1 = da1z + np * m;        /* (np, m) one head */
-    float *da3v = da1 + np * m;        /* (m, dh) one head */
+    float *da1 = dv + H * np * dh;     /* (np, m) one head */
+    float *dza3v = da1 + np * m;       /* (m, dh) one head */
+    float *da3v = dza3v + m * dh;      /* (m, dh) one head */
     float *da3 = da3v + m * dh;        /* (m, np) one head */
     float *dz = da3 + m * np;          /* (H, m, m)  */
     float *da2 = dz + H * m * m;       /* (H, m, m)  */
@@ -55,12 +55,12 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
         const float *qh = c->q + h * np * dh, *kh = c->k + h * np * dh, *vh = c->v + h * np * dh;
         const float *qlh = c->q_land + h * m * dh, *klh = c->k_land + h * m * dh;
         const float *doh = d_o + h * np * dh;
-        /* o = a1z · a3v */
-        mhim_gemm(0, 1, np, m, dh, 1.0f, doh, c->a3v + h * m * dh, 0.0f, da1z);
-        mhim_gemm(1, 0, m, dh, np, 1.0f, c->a1z + h * np * m, doh, 0.0f, da3v);
-        /* a1z = a1 · Z */
-        mhim_gemm(0, 1, np, m, m, 1.0f, da1z, zh, 0.0f, da1);
-        mhim_gemm(1, 0, m, m, np, 1.0f, a1h, da1z, 0.0f, dz + h * m * m);
+        /* o = a1 · za3v */
+        mhim_gemm(0, 1, np, m, dh, 1.0f, doh, c->za3v + h * m * dh, 0.0f, da1);
+        mhim_gemm(1, 0, m, dh, np, 1.0f, a1h, doh, 0.0f, dza3v);
+        /* za3v = Z · a3v */
+        mhim_gemm(0, 1, m, m, dh, 1.0f, dza3v, c->a3v + h * m * dh, 0.0f, dz + h * m * m);
+        mhim_gemm(1, 0, m, dh, m, 1.0f, zh, dza3v, 0.0f, da3v);
         /* a3v = a3 · v */
         mhim_gemm(0, 1, m, np, dh, 1.0f, da3v, vh, 0.0f, da3);
         mhim_gemm(1, 0, np, dh, m, 1.0f, a3h, da3v, 1.0f, dv + h * np * dh);

@@ -40,8 +40,8 @@ typedef struct {
     float *a3;              /* (H, m, np) softmax(q_land kᵀ) */
     float *z;               /* (ITERS+1, H, m, m) pseudo-inverse iterates Z_0..Z_ITERS of a2; the last is pinv(a2) */
     float *pinv_norm;       /* (2) max row abs-sum and max column abs-sum of a2 over all heads */
-    float *a1z;             /* (H, np, m) a1 · pinv(a2) */
     float *a3v;             /* (H, m, dh) a3 · v */
+    float *za3v;            /* (H, m, dh) pinv(a2) · a3v */
     float *merged;          /* (n, I) attention output of the real rows, heads merged (input of to_out) */
 } mhim_nystrom_cache;
 
@@ -59,7 +59,9 @@ int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t d
  *   q_land, k_land = segment sums of l consecutive rows / l      (padding rows included)
  *   a1, a2, a3 = softmax(q k_landᵀ), softmax(q_land k_landᵀ), softmax(q_land kᵀ)   (pad keys take part in a3;
  *                mhim_nystrom_softmax_rows: logits floored at max − 87)
- *   o = (a1 · pinv6(a2)) · (a3 · v) + res_conv(v);  out = to_out(merge_heads(o))[-n:]
+ *   o = a1 · (pinv6(a2) · (a3 · v)) + res_conv(v);  out = to_out(merge_heads(o))[-n:]
+ *                (the original multiplies (a1 · pinv6(a2)) · (a3 · v): the same product associated so that no
+ *                n × m × m GEMM is needed; results differ by float rounding only, docs/numerics.md)
  *   out    (n, D)       written
  *   cache  filled (see mhim_nystrom_cache)
  *   scratch             mhim_nystrom_forward_scratch_floats() floats
