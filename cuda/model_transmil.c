@@ -165,6 +165,7 @@ static void carve_nys_cache(mhim_cuda_ctx *ctx, mhim_nystrom_cache *c, const nys
     c->a2 = mhim_cuda_floats(ctx, H * m * m);
     c->a3 = mhim_cuda_floats(ctx, H * m * np);
     c->z = mhim_cuda_floats(ctx, (ITERS + 1) * H * m * m);
+    c->pinv_inter = NULL; /* the device pseudo-inverse backward recomputes its intermediates */
     c->pinv_norm = mhim_cuda_floats(ctx, 2);
     c->a3v = mhim_cuda_floats(ctx, H * m * dh);
     c->za3v = mhim_cuda_floats(ctx, H * m * dh);

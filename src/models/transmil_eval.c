@@ -162,7 +162,7 @@ static void landmark_kernel(eval_layer *s, mhim_arena *arena, const eval_dims *d
     mhim_nystrom_softmax_rows(s->a2, H * m, m);
     const size_t mark = mhim_arena_mark(arena);
     float *tmp = mhim_arena_floats(arena, mhim_nystrom_pinv_forward_scratch_floats(H, m));
-    mhim_nystrom_pinv_forward(s->z, s->norm, tmp, s->a2, H, m);
+    mhim_nystrom_pinv_forward(s->z, NULL, s->norm, tmp, s->a2, H, m);
     const float *pinv = s->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
     for (int64_t h = 0; h < H; h++) {
         float *a1_cls = tmp;

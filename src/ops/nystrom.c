@@ -9,7 +9,8 @@
 int64_t mhim_nystrom_cache_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
     const int64_t np = mhim_nystrom_padded_len(n, landmarks), H = heads, m = landmarks, dh = dim_head;
     return 3 * H * np * dh + 2 * H * m * dh + H * np * m + H * m * m + H * m * np +
-           (MHIM_NYSTROM_PINV_ITERS + 1) * H * m * m + 2 + 2 * H * m * dh + n * H * dh;
+           (MHIM_NYSTROM_PINV_ITERS + 1) * H * m * m + 3 * MHIM_NYSTROM_PINV_ITERS * H * m * m + 2 + 2 * H * m * dh +
+           n * H * dh;
 }
 
 void mhim_nystrom_cache_bind(mhim_nystrom_cache *c, float *buf, int64_t n, int64_t heads, int64_t dim_head,
@@ -25,6 +26,7 @@ void mhim_nystrom_cache_bind(mhim_nystrom_cache *c, float *buf, int64_t n, int64
     c->a2 = p, p += H * m * m;
     c->a3 = p, p += H * m * np;
     c->z = p, p += (MHIM_NYSTROM_PINV_ITERS + 1) * H * m * m;
+    c->pinv_inter = p, p += 3 * MHIM_NYSTROM_PINV_ITERS * H * m * m;
     c->pinv_norm = p, p += 2;
     c->a3v = p, p += H * m * dh;
     c->za3v = p, p += H * m * dh;
@@ -83,7 +85,7 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     mhim_nystrom_softmax_rows(c->a1, H * np, m);
     mhim_nystrom_softmax_rows(c->a2, H * m, m);
     mhim_nystrom_softmax_rows(c->a3, H * m, np);
-    mhim_nystrom_pinv_forward(c->z, c->pinv_norm, pinv_tmp, c->a2, H, m);
+    mhim_nystrom_pinv_forward(c->z, c->pinv_inter, c->pinv_norm, pinv_tmp, c->a2, H, m);
     const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
     token = mhim_gemm_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1)

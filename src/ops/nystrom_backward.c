@@ -74,7 +74,7 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
         mhim_gemm(1, 0, np, dh, m, 1.0f, da3, qlh, 0.0f, dk + h * np * dh);
     }
     /* pinv (global normaliser couples the heads), then the softmax of a2 and s2 = q_land k_landᵀ */
-    mhim_nystrom_pinv_backward(da2, dz, c->z, c->pinv_norm, pinv_tmp, c->a2, H, m);
+    mhim_nystrom_pinv_backward(da2, dz, c->z, c->pinv_inter, c->pinv_norm, pinv_tmp, c->a2, H, m);
     mhim_nystrom_softmax_rows_backward(da2, c->a2, H * m, m);
     for (int64_t h = 0; h < H; h++) {
         const float *da2h = da2 + h * m * m;

@@ -37,13 +37,13 @@ static int t_pinv(mhim_cuda_ctx *ctx, test_rng *r) {
     float *dpinv_d = parity_up(ctx, dpinv, hmm), *da_d = mhim_cuda_floats(ctx, hmm);
     float *bscratch_d = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_backward_scratch_floats(H, m));
     int bad = 0;
-    mhim_nystrom_pinv_forward(z, norm, scratch, a, H, m);
+    mhim_nystrom_pinv_forward(z, NULL, norm, scratch, a, H, m);
     mhim_cuda_nystrom_pinv_forward(ctx, z_d, norm_d, scratch_d, a_d, H, m);
     bad += parity_check(ctx, "nystrom pinv norms (exact)", norm_d, norm, 2, 0, 0);
     bad += parity_check(ctx, "nystrom pinv Z_0 (a^T / s)", z_d, z, hmm, TOL_ELEM_ATOL, TOL_ELEM_RTOL);
     bad += parity_check(ctx, "nystrom pinv all iterates", z_d, z, nz, TOL_ITER_ATOL, TOL_ITER_RTOL);
     mhim_cuda_upload(ctx, z_d, z, (size_t)nz * sizeof(float)); /* the backward starts from the same iterates */
-    mhim_nystrom_pinv_backward(da, dpinv, z, norm, bscratch, a, H, m);
+    mhim_nystrom_pinv_backward(da, dpinv, z, NULL, norm, bscratch, a, H, m);
     mhim_cuda_nystrom_pinv_backward(ctx, da_d, dpinv_d, z_d, norm_d, bscratch_d, a_d, H, m);
     bad += parity_check(ctx, "nystrom pinv backward da", da_d, da, hmm, TOL_ITER_ATOL, TOL_ITER_RTOL);
     return bad;

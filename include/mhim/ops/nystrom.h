@@ -39,6 +39,7 @@ typedef struct {
     float *a2;              /* (H, m, m)  softmax(q_land k_landᵀ) */
     float *a3;              /* (H, m, np) softmax(q_land kᵀ) */
     float *z;               /* (ITERS+1, H, m, m) pseudo-inverse iterates Z_0..Z_ITERS of a2; the last is pinv(a2) */
+    float *pinv_inter;      /* (ITERS, H, 3, m, m) each iteration's Y, U2, U3 (mhim_nystrom_pinv_forward) */
     float *pinv_norm;       /* (2) max row abs-sum and max column abs-sum of a2 over all heads */
     float *a3v;             /* (H, m, dh) a3 · v */
     float *za3v;            /* (H, m, dh) pinv(a2) · a3v */
@@ -99,17 +100,21 @@ void mhim_nystrom_landmarks_backward_acc(float *dx, const float *dout, int64_t h
 
 /* moore_penrose_iter_pinv(a, 6) for a (H, m, m):
  *   s = max over all heads and rows of Σ_j|a_ij|  ·  max over all heads and columns of Σ_i|a_ij|
- *   Z_0 = aᵀ / s;  Z_{t+1} = 0.25 · Z_t (13I − Y(15I − Y(7I − Y))),  Y = a Z_t
+ *   Z_0 = aᵀ / s;  Z_{t+1} = 0.25 · Z_t (13I − U3),  U3 = 13I − Y U2,  U2 = 15I − Y(7I − Y),  Y = a Z_t
  *   z     (ITERS+1, H, m, m) written: all iterates, pinv = z + ITERS*H*m*m
+ *   inter (ITERS, H, 3, m, m) written when not NULL: each iteration's Y, U2, U3 (the backward then reads them
+ *         instead of recomputing them: 3 of its 11 GEMMs per iteration)
  *   norm  (2) written: the two maxima
  *   scratch mhim_nystrom_pinv_forward_scratch_floats() floats (3·m·m per head: the heads run in parallel). */
 int64_t mhim_nystrom_pinv_forward_scratch_floats(int64_t heads, int64_t m);
-void mhim_nystrom_pinv_forward(float *z, float *norm, float *scratch, const float *a, int64_t heads, int64_t m);
-/* Backward for dpinv (H, m, m) = gradient of the last iterate: da (H, m, m) written.
+void mhim_nystrom_pinv_forward(float *z, float *inter, float *norm, float *scratch, const float *a, int64_t heads,
+                               int64_t m);
+/* Backward for dpinv (H, m, m) = gradient of the last iterate: da (H, m, m) written. inter: the forward's
+ * intermediates, or NULL to recompute them (bitwise the same result).
  * scratch: mhim_nystrom_pinv_backward_scratch_floats() floats (9·m·m per head). */
 int64_t mhim_nystrom_pinv_backward_scratch_floats(int64_t heads, int64_t m);
-void mhim_nystrom_pinv_backward(float *da, const float *dpinv, const float *z, const float *norm, float *scratch,
-                                const float *a, int64_t heads, int64_t m);
+void mhim_nystrom_pinv_backward(float *da, const float *dpinv, const float *z, const float *inter, const float *norm,
+                                float *scratch, const float *a, int64_t heads, int64_t m);
 
 /* Logits below the row max + MHIM_NYSTROM_SOFTMAX_FLOOR are raised to it in the attention softmaxes (training
  * and the row-blocked TransMIL evaluation forward alike): e^−87 ≈ 1.6e−38 is below any float sum's resolution and

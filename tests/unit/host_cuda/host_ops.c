@@ -239,7 +239,7 @@ int64_t mhim_cuda_nystrom_pinv_backward_scratch_floats(int64_t heads, int64_t m)
 void mhim_cuda_nystrom_pinv_forward(mhim_cuda_ctx *ctx, float *z, float *norm, float *scratch, const float *a,
                                     int64_t heads, int64_t m) {
     (void)ctx;
-    mhim_nystrom_pinv_forward(z, norm, scratch, a, heads, m);
+    mhim_nystrom_pinv_forward(z, NULL, norm, scratch, a, heads, m);
 }
 
 void mhim_cuda_nystrom_pinv_backward(mhim_cuda_ctx *ctx, float *da, const float *dpinv, const float *z,
@@ -247,7 +247,7 @@ void mhim_cuda_nystrom_pinv_backward(mhim_cuda_ctx *ctx, float *da, const float 
     (void)ctx;
     MHIM_ASSERT(mhim_nystrom_pinv_backward_scratch_floats(heads, m) <=
                 mhim_cuda_nystrom_pinv_backward_scratch_floats(heads, m));
-    mhim_nystrom_pinv_backward(da, dpinv, z, norm, scratch, a, heads, m);
+    mhim_nystrom_pinv_backward(da, dpinv, z, NULL, norm, scratch, a, heads, m);
 }
 
 void mhim_cuda_nystrom_res_conv_forward_acc(mhim_cuda_ctx *ctx, float *out, const float *v, const float *w,
