@@ -64,7 +64,9 @@ def to_pt(cohort, out):
 
 def gemm_flops(baseline, n, d_in, backward, heads=8):
     """GEMM FLOPs of one forward on n instances, plus its backward when `backward` (bench_models.c gemm_flops, with
-    D_in = d_in): the first layer's backward is the weight gradient only (1x its forward), the rest 2x."""
+    D_in = d_in): the first layer's backward is the weight gradient only (1x its forward), the rest 2x. TransMIL's
+    Nyström output as mhim associates it, a1 · (pinv · (a3 · v)): the original's (a1 · pinv) · (a3 · v) needs
+    2·npad·m·m instead of 2·m·m·64 per head and layer."""
     embed = 2 * n * d_in * DIM
     if baseline == "attn":
         rest = 2 * n * DIM * 128 + 2 * n * 128 + 2 * n * DIM + 2 * DIM * C
@@ -76,7 +78,7 @@ def gemm_flops(baseline, n, d_in, backward, heads=8):
         npad = m * math.ceil((n + 1) / m)
         layer = 2 * npad * DIM * 3 * inner + 2 * npad * inner * DIM
         layer += heads * (2 * npad * m * 64 + 2 * m * m * 64 + 2 * m * npad * 64)
-        layer += heads * (6 * 8 * m * m * m + 2 * npad * m * m + 2 * m * npad * 64 + 2 * npad * m * 64)
+        layer += heads * (6 * 8 * m * m * m + 2 * m * m * 64 + 2 * m * npad * 64 + 2 * npad * m * 64)
         rest = 2 * layer + 2 * DIM * C
     return 2 * embed + 3 * rest if backward else embed + rest
 
