@@ -54,22 +54,24 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     float *pinv_tmp = o + H * np * dh;
 
     mhim_linear_forward(qkv, x, w_qkv, NULL, n, dim, 3 * inner);
-    /* split heads into the padded head-major layout; the p front rows are zeros (F.pad before to_qkv) */
+    /* split heads into the padded head-major layout, one token row at a time (its 3·I values read once, in
+     * order); the p front rows are zeros (F.pad before to_qkv) */
 #pragma omp parallel for schedule(static)
-    for (int64_t ht = 0; ht < H * np; ht++) {
-        const int64_t h = ht / np, tp = ht % np;
-        float *qr = c->q + ht * dh, *kr = c->k + ht * dh, *vr = c->v + ht * dh;
-        if (tp < p) {
-            for (int64_t d = 0; d < dh; d++) qr[d] = kr[d] = vr[d] = 0.0f;
-            continue;
+    for (int64_t tp = 0; tp < np; tp++)
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t at = (h * np + tp) * dh;
+            float *qr = c->q + at, *kr = c->k + at, *vr = c->v + at;
+            if (tp < p) {
+                for (int64_t d = 0; d < dh; d++) qr[d] = kr[d] = vr[d] = 0.0f;
+                continue;
+            }
+            const float *src = qkv + (tp - p) * 3 * inner + h * dh;
+            for (int64_t d = 0; d < dh; d++) {
+                qr[d] = src[d] * scale;
+                kr[d] = src[inner + d];
+                vr[d] = src[2 * inner + d];
+            }
         }
-        const float *src = qkv + (tp - p) * 3 * inner + h * dh;
-        for (int64_t d = 0; d < dh; d++) {
-            qr[d] = src[d] * scale;
-            kr[d] = src[inner + d];
-            vr[d] = src[2 * inner + d];
-        }
-    }
     mhim_nystrom_landmarks_forward(c->q_land, c->q, H, m, l, dh);
     mhim_nystrom_landmarks_forward(c->k_land, c->k, H, m, l, dh);
     int token = mhim_gemm_serial_begin(); /* independent heads: one per thread */
