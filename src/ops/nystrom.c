@@ -1,4 +1,5 @@
 /* Nyström attention layer: cache layout, forward and the cls attention export (see mhim/ops/nystrom.h). */
+#include <cblas.h>
 #include <math.h>
 
 #include "mhim/common.h"
@@ -111,17 +112,13 @@ void mhim_nystrom_cls_attention(float *attn, const mhim_nystrom_cache *c, float 
                                 int64_t landmarks) {
     const int64_t m = landmarks, p = mhim_nystrom_pad(n, m), np = n + p;
     const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * heads * m * m;
+    if (n < 2) return;
     for (int64_t h = 0; h < heads; h++) {
         const float *r = c->a1 + (h * np + p) * m, *zh = pinv + h * m * m, *a3h = c->a3 + h * m * np;
-        for (int64_t j = 0; j < m; j++) {
-            float s = 0.0f;
-            for (int64_t k = 0; k < m; k++) s += r[k] * zh[k * m + j];
-            scratch[j] = s;
-        }
-        for (int64_t i = 0; i < n - 1; i++) {
-            float s = 0.0f;
-            for (int64_t j = 0; j < m; j++) s += scratch[j] * a3h[j * np + p + 1 + i];
-            attn[h * (n - 1) + i] = s;
-        }
+        /* scratch = r · pinv_h (1, m);  attn[h] = scratch · a3_h[:, p+1:] (the instance key columns) */
+        cblas_sgemv(CblasRowMajor, CblasTrans, mhim_blas_dim(m), mhim_blas_dim(m), 1.0f, zh, mhim_blas_dim(m), r, 1,
+                    0.0f, scratch, 1);
+        cblas_sgemv(CblasRowMajor, CblasTrans, mhim_blas_dim(m), mhim_blas_dim(n - 1), 1.0f, a3h + p + 1,
+                    mhim_blas_dim(np), scratch, 1, 0.0f, attn + h * (n - 1), 1);
     }
 }
