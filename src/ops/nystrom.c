@@ -110,9 +110,9 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
 
 void mhim_nystrom_cls_attention(float *attn, const mhim_nystrom_cache *c, float *scratch, int64_t n, int64_t heads,
                                 int64_t landmarks) {
+    if (n < 2) return; /* no instance tokens */
     const int64_t m = landmarks, p = mhim_nystrom_pad(n, m), np = n + p;
     const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * heads * m * m;
-    if (n < 2) return;
     for (int64_t h = 0; h < heads; h++) {
         const float *r = c->a1 + (h * np + p) * m, *zh = pinv + h * m * m, *a3h = c->a3 + h * m * np;
         /* scratch = r · pinv_h (1, m);  attn[h] = scratch · a3_h[:, p+1:] (the instance key columns) */

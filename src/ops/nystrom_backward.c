@@ -4,6 +4,7 @@
 #include "mhim/common.h"
 #include "mhim/ops/linear.h"
 #include "mhim/ops/nystrom.h"
+#include "mhim/ops/softmax.h"
 #include "ops/gemm.h"
 
 int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
@@ -65,8 +66,8 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
         mhim_gemm(0, 1, m, np, dh, 1.0f, da3v, vh, 0.0f, da3);
         mhim_gemm(1, 0, np, dh, m, 1.0f, a3h, da3v, 1.0f, dv + h * np * dh);
         /* softmaxes of a1 and a3 */
-        mhim_nystrom_softmax_rows_backward(da1, a1h, np, m);
-        mhim_nystrom_softmax_rows_backward(da3, a3h, m, np);
+        mhim_softmax_rows_backward(da1, da1, a1h, np, m);
+        mhim_softmax_rows_backward(da3, da3, a3h, m, np);
         /* s1 = q k_landᵀ,  s3 = q_land kᵀ */
         mhim_gemm(0, 0, np, dh, m, 1.0f, da1, klh, 0.0f, dq + h * np * dh);
         mhim_gemm(1, 0, m, dh, np, 1.0f, da1, qh, 0.0f, dkl + h * m * dh);
@@ -75,7 +76,7 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
     }
     /* pinv (global normaliser couples the heads), then the softmax of a2 and s2 = q_land k_landᵀ */
     mhim_nystrom_pinv_backward(da2, dz, c->z, c->pinv_inter, c->pinv_norm, pinv_tmp, c->a2, H, m);
-    mhim_nystrom_softmax_rows_backward(da2, c->a2, H * m, m);
+    mhim_softmax_rows_backward(da2, da2, c->a2, H * m, m);
     for (int64_t h = 0; h < H; h++) {
         const float *da2h = da2 + h * m * m;
         mhim_gemm(0, 0, m, dh, m, 1.0f, da2h, c->k_land + h * m * dh, 1.0f, dql + h * m * dh);

@@ -152,17 +152,3 @@ void mhim_nystrom_softmax_rows(float *a, int64_t R, int64_t L) {
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < R; r++) softmax_row_floor(a + r * L, L);
 }
-
-void mhim_nystrom_softmax_rows_backward(float *d, const float *y, int64_t R, int64_t L) {
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < R; r++) {
-        float *dr = d + r * L;
-        const float *yr = y + r * L;
-        double dot = 0.0;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t j = 0; j < L; j++) dot += (double)dr[j] * yr[j];
-        const float dt = (float)dot;
-#pragma omp simd
-        for (int64_t j = 0; j < L; j++) dr[j] = yr[j] * (dr[j] - dt);
-    }
-}

@@ -123,9 +123,9 @@ void mhim_nystrom_pinv_backward(float *da, const float *dpinv, const float *z, c
 
 /* Row softmax of the attention maps, in place on a (R, L): a[r] = softmax(a[r]) with logits below max − 87 raised
  * to max − 87 (their weight, < 2e−38, stays far below float resolution; it keeps the vectorised exp on its fast
- * path). Sums in double, a fixed order per build. Backward in place: d[r] = y[r] ⊙ (d[r] − Σ_j d[r,j]·y[r,j]). */
+ * path). Sums in double, a fixed order per build. The floor changes nothing in the backward: it is
+ * mhim_softmax_rows_backward (mhim/ops/softmax.h). */
 void mhim_nystrom_softmax_rows(float *a, int64_t R, int64_t L);
-void mhim_nystrom_softmax_rows_backward(float *d, const float *y, int64_t R, int64_t L);
 
 /* Residual depthwise convolution along the sequence (res_conv: Conv2d(H, H, (33,1), padding=(16,0), groups=H,
  * bias=False) applied to v (1, H, np, dh)):
