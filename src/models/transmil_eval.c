@@ -123,8 +123,10 @@ static void layernorm_rows(float *ln, mhim_arena *arena, const float *tok, const
 static void project(eval_layer *s, mhim_arena *arena, const eval_dims *d, const float *tok, const mhim_transmil *m,
                     const float *params, int l) {
     const int64_t H = d->H, dh = d->dh, inner = d->inner, np = d->np, p = d->p;
-    memset(s->k, 0, (size_t)(H * np * dh) * sizeof(float));
-    memset(s->v, 0, (size_t)(H * np * dh) * sizeof(float));
+    for (int64_t h = 0; h < H; h++) { /* the front padding rows; the token rows are written below */
+        memset(s->k + h * np * dh, 0, (size_t)(p * dh) * sizeof(float));
+        memset(s->v + h * np * dh, 0, (size_t)(p * dh) * sizeof(float));
+    }
     memset(s->q_land, 0, (size_t)(H * d->m * dh) * sizeof(float));
     for (int64_t r0 = 0; r0 < d->n; r0 += EVAL_BLOCK) {
         const int64_t B = MHIM_MIN((int64_t)EVAL_BLOCK, d->n - r0);
@@ -132,6 +134,16 @@ static void project(eval_layer *s, mhim_arena *arena, const eval_dims *d, const 
         float *ln = mhim_arena_floats(arena, B * d->D), *qkv = mhim_arena_floats(arena, B * 3 * inner);
         layernorm_rows(ln, arena, tok, m, params, l, r0, B);
         mhim_linear_forward(qkv, ln, params + m->layer[l].w_qkv, NULL, B, d->D, 3 * inner);
+        /* k, v: each projected row read once, its heads copied to their (H, np, dh) rows */
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < B; r++) {
+            const int64_t tp = p + r0 + r;
+            const float *src = qkv + r * 3 * inner;
+            for (int64_t h = 0; h < H; h++) {
+                memcpy(s->k + (h * np + tp) * dh, src + inner + h * dh, (size_t)dh * sizeof(float));
+                memcpy(s->v + (h * np + tp) * dh, src + 2 * inner + h * dh, (size_t)dh * sizeof(float));
+            }
+        }
         /* one thread per head: the landmark sums add the rows of a segment in order, as the full forward does */
 #pragma omp parallel for schedule(static)
         for (int64_t h = 0; h < H; h++)
@@ -139,12 +151,9 @@ static void project(eval_layer *s, mhim_arena *arena, const eval_dims *d, const 
                 const int64_t tp = p + r0 + r;
                 const float *src = qkv + r * 3 * inner + h * dh;
                 float *qs = s->q_land + (h * d->m + tp / d->l) * dh;
-                float *kr = s->k + (h * np + tp) * dh, *vr = s->v + (h * np + tp) * dh;
                 for (int64_t c = 0; c < dh; c++) {
                     const float q = src[c] * d->scale;
                     qs[c] += q;
-                    kr[c] = src[inner + c];
-                    vr[c] = src[2 * inner + c];
                     if (tp == p) s->q_cls[h * dh + c] = q;
                 }
             }
