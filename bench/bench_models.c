@@ -51,8 +51,9 @@ static int cmp_double(const void *a, const void *b) {
 /* GEMM FLOPs of forward + backward (backward = 2x forward for every GEMM, except the first layer whose input
  * gradient is not needed: 1x). Small terms (C-wide heads, per-instance dots) are included; non-GEMM work
  * (softmax, LayerNorm, convolutions, activations) is not. as_original: the products as the original modules
- * associate them (TransMIL: (a1 · pinv) · (a3 · v), an np × m × m GEMM per head); otherwise as mhim computes them
- * (a1 · (pinv · (a3 · v)), docs/numerics.md). */
+ * compute them (TransMIL: (a1 · pinv) · (a3 · v), an np × m × m GEMM per head, every row of both layers); otherwise
+ * as mhim does (a1 · (pinv · (a3 · v)), docs/numerics.md; the second layer's a1, output and to_out for its cls row
+ * only, the one row the model reads). */
 static double gemm_flops(mhim_model_kind kind, double n, double H, int as_original) {
     const double embed = 2 * n * D_IN * DIM * 2; /* forward + weight gradient */
     const double C = 2;
@@ -63,11 +64,17 @@ static double gemm_flops(mhim_model_kind kind, double n, double H, int as_origin
                             2 * n * 128 * C + 2 * n * C * DIM + 2 * C * C * DIM);
     case MHIM_MODEL_TRANSMIL: {
         const double m = 256, dh = 64, inner = dh * H, np = m * ceil((n + 1) / m); /* np: padded tokens */
-        double layer = 2 * np * DIM * 3 * inner + 2 * np * inner * DIM;            /* to_qkv, to_out */
-        layer += H * (2 * np * m * dh + 2 * m * m * dh + 2 * m * np * dh);         /* the three logits */
-        layer += H * (6 * 8 * m * m * m + 2 * m * np * dh + 2 * np * m * dh);      /* pinv, a3 · v, the output */
-        layer += H * (as_original ? 2 * np * m * m : 2 * m * m * dh);              /* a1 · pinv or pinv · a3v */
-        return embed + 3 * 2 * layer + 3 * 2 * DIM * C;
+        double layers = 0;
+        for (int l = 0; l < 2; l++) {
+            /* the query rows whose a1, output and to_out are computed: mhim's second layer only its cls row */
+            const double r = l == 1 && !as_original ? 1 : np;
+            double layer = 2 * np * DIM * 3 * inner + 2 * r * inner * DIM;      /* to_qkv, to_out */
+            layer += H * (2 * r * m * dh + 2 * m * m * dh + 2 * m * np * dh);    /* the three logits */
+            layer += H * (6 * 8 * m * m * m + 2 * m * np * dh + 2 * r * m * dh); /* pinv, a3 · v, the output */
+            layer += H * (as_original ? 2 * np * m * m : 2 * m * m * dh);        /* a1 · pinv or pinv · a3v */
+            layers += layer;
+        }
+        return embed + 3 * layers + 3 * 2 * DIM * C;
     }
     }
     return 0;

@@ -17,13 +17,14 @@ static void attention_branch_backward(float *d_ln, float *d_branch, float *scrat
                                       float *grads, const float *params, const mhim_transmil_cache *c, int l) {
     const mhim_transmil_config *cfg = &m->cfg;
     const mhim_transmil_layer *ly = &m->layer[l];
-    const int64_t n = c->n, D = cfg->embed.dim;
-    if (c->keep_attn[l]) mhim_dropout_backward(d_branch, d_branch, c->keep_attn[l], MHIM_TRANSMIL_ATTN_DROPOUT, n * D);
+    const int64_t n = c->n, D = cfg->embed.dim, rows = mhim_transmil_branch_rows(l, n);
+    if (c->keep_attn[l])
+        mhim_dropout_backward(d_branch, d_branch, c->keep_attn[l], MHIM_TRANSMIL_ATTN_DROPOUT, rows * D);
     mhim_nystrom_cache nc;
     mhim_nystrom_cache_bind(&nc, c->nys_buf[l], n, cfg->heads, cfg->dim_head, cfg->landmarks);
     mhim_nystrom_backward(d_ln, grads + ly->w_qkv, grads + ly->w_out, grads + ly->b_out, grads + ly->w_res, d_branch,
                           &nc, scratch, c->ln_out[l], params + ly->w_qkv, params + ly->w_out, params + ly->w_res, n, D,
-                          cfg->heads, cfg->dim_head, cfg->landmarks);
+                          cfg->heads, cfg->dim_head, cfg->landmarks, rows);
 }
 
 /* The whole backward; dh (n − 1, D) == NULL continues into the front end, else the token gradient is written there. */
@@ -50,8 +51,7 @@ static void backward_tokens(const mhim_transmil *m, float *grads, const float *p
     mhim_layernorm_backward(d_cls, grads + m->norm_w, grads + m->norm_b, d_feat_all, c->cls_out, params + m->norm_w,
                             c->final_mean, c->final_rstd, 1, D);
 
-    /* layer 2: tok3 = tok2 + branch(tok2), of which only row 0 is used */
-    memset(ga, 0, (size_t)(n * D) * sizeof(float));
+    /* layer 2: tok3 = tok2 + branch(tok2), of which only row 0 is used (and computed) */
     memcpy(ga, d_cls, (size_t)D * sizeof(float));
     attention_branch_backward(gb, ga, scratch, m, grads, params, c, 1);
     memset(gc, 0, (size_t)(n * D) * sizeof(float));

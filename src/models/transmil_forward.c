@@ -39,7 +39,8 @@ size_t mhim_transmil_arena_bytes(const mhim_transmil_config *cfg, int64_t n_max)
     size_t kept = mhim_embed_arena_bytes(&cfg->embed, n - 1);
     kept += 5 * mhim_arena_floats_size(n * D);                                       /* tok0, ln_out x2, tok1, tok2 */
     kept += 4 * mhim_arena_floats_size(n);                                           /* LayerNorm statistics */
-    kept += 2 * mhim_arena_floats_size(nys) + 2 * mhim_arena_align((size_t)(n * D)); /* caches, masks */
+    kept += 2 * mhim_arena_floats_size(nys) + mhim_arena_align((size_t)(n * D)) + /* caches, the to_out masks */
+            mhim_arena_align((size_t)(mhim_transmil_branch_rows(1, n) * D));
     kept += 2 * mhim_arena_floats_size(D) + 2 * mhim_arena_floats_size(1);           /* cls_out, feat, stats */
     const size_t fwd = mhim_arena_floats_size(n * D) + mhim_arena_floats_size(forward_scratch_floats(cfg, n));
     const size_t bwd = backward_scratch_bytes(cfg, n);
@@ -73,8 +74,9 @@ static void build_tokens(float *tok, const mhim_transmil *m, const float *params
     memcpy(tok + D, h, (size_t)((n - 1) * D) * sizeof(float));
 }
 
-/* Attention branch of TransLayer `l` on tokens t (n, D): ln = LN(t) (statistics cached), o = Nys(ln) with its
- * cache bound to nys_buf; keep != NULL applies the to_out dropout to o. */
+/* Attention branch of TransLayer `l` on tokens t (n, D): ln = LN(t) (statistics cached), o = Nys(ln) (its first
+ * mhim_transmil_branch_rows(l, n) rows) with its cache bound to nys_buf; keep != NULL applies the to_out dropout
+ * to o. */
 static void attention_branch(float *o, float *ln, float *mean, float *rstd, float *nys_buf, const uint8_t *keep,
                              float *scratch, const float *t, const mhim_transmil *m, const float *params, int l,
                              int64_t n) {
@@ -84,9 +86,10 @@ static void attention_branch(float *o, float *ln, float *mean, float *rstd, floa
     mhim_nystrom_cache nc;
     mhim_nystrom_cache_bind(&nc, nys_buf, n, cfg->heads, cfg->dim_head, cfg->landmarks);
     mhim_layernorm_forward(ln, mean, rstd, t, params + ly->norm_w, params + ly->norm_b, n, D);
+    const int64_t rows = mhim_transmil_branch_rows(l, n);
     mhim_nystrom_forward(o, &nc, scratch, ln, params + ly->w_qkv, params + ly->w_out, params + ly->b_out,
-                         params + ly->w_res, n, D, cfg->heads, cfg->dim_head, cfg->landmarks);
-    if (keep) mhim_dropout_forward(o, keep, o, MHIM_TRANSMIL_ATTN_DROPOUT, n * D);
+                         params + ly->w_res, n, D, cfg->heads, cfg->dim_head, cfg->landmarks, rows);
+    if (keep) mhim_dropout_forward(o, keep, o, MHIM_TRANSMIL_ATTN_DROPOUT, rows * D);
 }
 
 /* y += x element-wise. */
@@ -127,7 +130,9 @@ static void forward_tokens(mhim_transmil_cache *c, mhim_arena *arena, const mhim
         c->ln_mean[l] = mhim_arena_floats(arena, n);
         c->ln_rstd[l] = mhim_arena_floats(arena, n);
         c->nys_buf[l] = mhim_arena_floats(arena, nys);
-        if (dropout_stream) c->keep_attn[l] = attn_dropout_mask(arena, dropout_stream, (uint64_t)l + 1, n * D);
+        if (dropout_stream)
+            c->keep_attn[l] =
+                attn_dropout_mask(arena, dropout_stream, (uint64_t)l + 1, mhim_transmil_branch_rows(l, n) * D);
     }
     c->tok1 = mhim_arena_floats(arena, n * D);
     c->tok2 = mhim_arena_floats(arena, n * D);

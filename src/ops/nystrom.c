@@ -45,10 +45,13 @@ static float q_scale(int64_t dim_head) { return (float)pow((double)dim_head, -0.
 
 void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, const float *x, const float *w_qkv,
                           const float *w_out, const float *b_out, const float *w_res, int64_t n, int64_t dim,
-                          int64_t heads, int64_t dim_head, int64_t landmarks) {
+                          int64_t heads, int64_t dim_head, int64_t landmarks, int64_t out_rows) {
     MHIM_ASSERT(mhim_nystrom_check_dims(n, dim, heads, dim_head, landmarks) == MHIM_OK);
+    MHIM_ASSERT(out_rows >= 1 && out_rows <= n);
     const int64_t H = heads, dh = dim_head, m = landmarks, inner = H * dh;
     const int64_t p = mhim_nystrom_pad(n, m), np = n + p, l = np / m;
+    /* the query rows whose a1 is computed: every padded row for a whole layer, else the out_rows output rows */
+    const int64_t a1_first = out_rows == n ? 0 : p, a1_rows = out_rows == n ? np : out_rows;
     const float scale = q_scale(dh);
     float *qkv = scratch;           /* (n, 3I) */
     float *o = qkv + n * 3 * inner; /* (H, np, dh) */
@@ -80,12 +83,16 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     for (int64_t h = 0; h < H; h++) {
         const float *qh = c->q + h * np * dh, *kh = c->k + h * np * dh;
         const float *qlh = c->q_land + h * m * dh, *klh = c->k_land + h * m * dh;
-        mhim_gemm(0, 1, np, m, dh, 1.0f, qh, klh, 0.0f, c->a1 + h * np * m); /* q k_landᵀ      */
+        mhim_gemm(0, 1, a1_rows, m, dh, 1.0f, qh + a1_first * dh, klh, 0.0f,
+                  c->a1 + (h * np + a1_first) * m);                                /* q k_landᵀ      */
         mhim_gemm(0, 1, m, m, dh, 1.0f, qlh, klh, 0.0f, c->a2 + h * m * m);  /* q_land k_landᵀ */
         mhim_gemm(0, 1, m, np, dh, 1.0f, qlh, kh, 0.0f, c->a3 + h * m * np); /* q_land kᵀ      */
     }
     mhim_gemm_serial_end(token);
-    mhim_nystrom_softmax_rows(c->a1, H * np, m);
+    if (a1_rows == np)
+        mhim_nystrom_softmax_rows(c->a1, H * np, m);
+    else
+        for (int64_t h = 0; h < H; h++) mhim_nystrom_softmax_rows(c->a1 + (h * np + a1_first) * m, a1_rows, m);
     mhim_nystrom_softmax_rows(c->a2, H * m, m);
     mhim_nystrom_softmax_rows(c->a3, H * m, np);
     mhim_nystrom_pinv_forward(c->z, c->pinv_inter, c->pinv_norm, pinv_tmp, c->a2, H, m);
@@ -96,16 +103,18 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
         float *a3v = c->a3v + h * m * dh, *za3v = c->za3v + h * m * dh;
         mhim_gemm(0, 0, m, dh, np, 1.0f, c->a3 + h * m * np, c->v + h * np * dh, 0.0f, a3v); /* a3 · v      */
         mhim_gemm(0, 0, m, dh, m, 1.0f, pinv + h * m * m, a3v, 0.0f, za3v);                  /* pinv · a3v  */
-        mhim_gemm(0, 0, np, dh, m, 1.0f, c->a1 + h * np * m, za3v, 0.0f, o + h * np * dh);   /* a1 · za3v   */
+        mhim_gemm(0, 0, a1_rows, dh, m, 1.0f, c->a1 + (h * np + a1_first) * m, za3v, 0.0f,
+                  o + (h * np + a1_first) * dh);                                                /* a1 · za3v   */
     }
     mhim_gemm_serial_end(token);
-    mhim_nystrom_res_conv_forward_acc(o, c->v, w_res, H, np, dh);
-    /* merge heads of the real rows: merged[t, h*dh + d] = o[h, p + t, d] */
+    /* merge heads of the output rows: merged[t, h*dh + d] = o[h, p + t, d], then + res_conv(v) on those rows (the
+     * same additions, in the same order, as adding the convolution before the merge) */
 #pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < n; t++)
+    for (int64_t t = 0; t < out_rows; t++)
         for (int64_t h = 0; h < H; h++)
             for (int64_t d = 0; d < dh; d++) c->merged[t * inner + h * dh + d] = o[(h * np + p + t) * dh + d];
-    mhim_linear_forward(out, c->merged, w_out, b_out, n, inner, dim);
+    mhim_nystrom_res_conv_rows_acc(c->merged, inner, c->v, w_res, H, np, dh, p, out_rows);
+    mhim_linear_forward(out, c->merged, w_out, b_out, out_rows, inner, dim);
 }
 
 void mhim_nystrom_cls_attention(float *attn, const mhim_nystrom_cache *c, float *scratch, int64_t n, int64_t heads,

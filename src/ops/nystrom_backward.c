@@ -1,5 +1,6 @@
 /* Nyström attention layer backward (see mhim/ops/nystrom.h, mhim_nystrom_backward). */
 #include <math.h>
+#include <string.h>
 
 #include "mhim/common.h"
 #include "mhim/ops/linear.h"
@@ -16,10 +17,13 @@ int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t d
 void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_out, float *dw_res, const float *dout,
                            const mhim_nystrom_cache *c, float *scratch, const float *x, const float *w_qkv,
                            const float *w_out, const float *w_res, int64_t n, int64_t dim, int64_t heads,
-                           int64_t dim_head, int64_t landmarks) {
+                           int64_t dim_head, int64_t landmarks, int64_t out_rows) {
     MHIM_ASSERT(mhim_nystrom_check_dims(n, dim, heads, dim_head, landmarks) == MHIM_OK);
+    MHIM_ASSERT(out_rows >= 1 && out_rows <= n);
     const int64_t H = heads, dh = dim_head, m = landmarks, inner = H * dh;
     const int64_t p = mhim_nystrom_pad(n, m), np = n + p, l = np / m;
+    /* the a1 rows the forward computed (mhim_nystrom_forward); the others carry no gradient */
+    const int64_t a1_first = out_rows == n ? 0 : p, a1_rows = out_rows == n ? np : out_rows;
     const float scale = (float)pow((double)dh, -0.5);
     float *dmerged = scratch;          /* (n, I)     */
     float *dqkv = dmerged + n * inner; /* (n, 3I)    */
@@ -38,14 +42,14 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
     float *pinv_tmp = dkl + H * m * dh;
     const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
 
-    /* to_out and the crop: only the real rows carry gradient */
-    mhim_linear_backward(dmerged, dw_out, db_out, dout, c->merged, w_out, n, inner, dim);
+    /* to_out and the crop: only the output rows carry gradient */
+    mhim_linear_backward(dmerged, dw_out, db_out, dout, c->merged, w_out, out_rows, inner, dim);
 #pragma omp parallel for schedule(static)
     for (int64_t ht = 0; ht < H * np; ht++) {
         const int64_t h = ht / np, tp = ht % np;
         float *g = d_o + ht * dh, *gv = dv + ht * dh;
         for (int64_t d = 0; d < dh; d++) {
-            g[d] = tp < p ? 0.0f : dmerged[(tp - p) * inner + h * dh + d];
+            g[d] = tp < p || tp >= p + out_rows ? 0.0f : dmerged[(tp - p) * inner + h * dh + d];
             gv[d] = 0.0f;
         }
     }
@@ -56,9 +60,9 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
         const float *qh = c->q + h * np * dh, *kh = c->k + h * np * dh, *vh = c->v + h * np * dh;
         const float *qlh = c->q_land + h * m * dh, *klh = c->k_land + h * m * dh;
         const float *doh = d_o + h * np * dh;
-        /* o = a1 · za3v */
-        mhim_gemm(0, 1, np, m, dh, 1.0f, doh, c->za3v + h * m * dh, 0.0f, da1);
-        mhim_gemm(1, 0, m, dh, np, 1.0f, a1h, doh, 0.0f, dza3v);
+        /* o = a1 · za3v (da1 holds the a1_rows rows from a1_first) */
+        mhim_gemm(0, 1, a1_rows, m, dh, 1.0f, doh + a1_first * dh, c->za3v + h * m * dh, 0.0f, da1);
+        mhim_gemm(1, 0, m, dh, a1_rows, 1.0f, a1h + a1_first * m, doh + a1_first * dh, 0.0f, dza3v);
         /* za3v = Z · a3v */
         mhim_gemm(0, 1, m, m, dh, 1.0f, dza3v, c->a3v + h * m * dh, 0.0f, dz + h * m * m);
         mhim_gemm(1, 0, m, dh, m, 1.0f, zh, dza3v, 0.0f, da3v);
@@ -66,11 +70,12 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
         mhim_gemm(0, 1, m, np, dh, 1.0f, da3v, vh, 0.0f, da3);
         mhim_gemm(1, 0, np, dh, m, 1.0f, a3h, da3v, 1.0f, dv + h * np * dh);
         /* softmaxes of a1 and a3 */
-        mhim_softmax_rows_backward(da1, da1, a1h, np, m);
+        mhim_softmax_rows_backward(da1, da1, a1h + a1_first * m, a1_rows, m);
         mhim_softmax_rows_backward(da3, da3, a3h, m, np);
         /* s1 = q k_landᵀ,  s3 = q_land kᵀ */
-        mhim_gemm(0, 0, np, dh, m, 1.0f, da1, klh, 0.0f, dq + h * np * dh);
-        mhim_gemm(1, 0, m, dh, np, 1.0f, da1, qh, 0.0f, dkl + h * m * dh);
+        if (a1_rows < np) memset(dq + h * np * dh, 0, (size_t)(np * dh) * sizeof(float));
+        mhim_gemm(0, 0, a1_rows, dh, m, 1.0f, da1, klh, 0.0f, dq + (h * np + a1_first) * dh);
+        mhim_gemm(1, 0, m, dh, a1_rows, 1.0f, da1, qh + a1_first * dh, 0.0f, dkl + h * m * dh);
         mhim_gemm(0, 0, m, dh, np, 1.0f, da3, kh, 0.0f, dql + h * m * dh);
         mhim_gemm(1, 0, np, dh, m, 1.0f, da3, qlh, 0.0f, dk + h * np * dh);
     }

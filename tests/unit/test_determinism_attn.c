@@ -67,9 +67,9 @@ static void run_nystrom(results *res) {
         MHIM_MAX(mhim_nystrom_forward_scratch_floats(n, H, dh, m), mhim_nystrom_backward_scratch_floats(n, H, dh, m)));
     float *out = zeros(n * D), *attn = zeros(H * (n - 1)), *dx = zeros(n * D), *dqkv = zeros(3 * inner * D);
     float *dwo = zeros(D * inner), *dbo = zeros(D), *dres = zeros(nres);
-    mhim_nystrom_forward(out, &cache, scratch, x, w_qkv, w_out, b_out, w_res, n, D, H, dh, m);
+    mhim_nystrom_forward(out, &cache, scratch, x, w_qkv, w_out, b_out, w_res, n, D, H, dh, m, n);
     mhim_nystrom_cls_attention(attn, &cache, scratch, n, H, m);
-    mhim_nystrom_backward(dx, dqkv, dwo, dbo, dres, dout, &cache, scratch, x, w_qkv, w_out, w_res, n, D, H, dh, m);
+    mhim_nystrom_backward(dx, dqkv, dwo, dbo, dres, dout, &cache, scratch, x, w_qkv, w_out, w_res, n, D, H, dh, m, n);
     keep(res, "nystrom out", out, n * D);
     keep(res, "nystrom cls attention", attn, H * (n - 1));
     keep(res, "nystrom dx", dx, n * D);

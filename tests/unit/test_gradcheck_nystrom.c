@@ -2,6 +2,7 @@
  * pseudo-inverse) on its own, then the whole layer for sequence lengths around the landmark count
  * (n < m, n not a multiple of m, n = 1) with dim 16, 2 heads, dim_head 8, 4 landmarks.
  * Objective: Σ out·w with fixed random w, evaluated in double. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +124,7 @@ static int check_pinv(test_rng *r, int64_t m) {
 /* ---- whole layer ------------------------------------------------------------------------------------------- */
 
 typedef struct {
-    int64_t n, D, H, dh, m;
+    int64_t n, rows, D, H, dh, m; /* rows: the output rows computed (out_rows) */
     float *x, *w_qkv, *w_out, *b_out, *w_res, *out, *w, *cache_buf, *scratch;
     mhim_nystrom_cache cache;
 } ny_ctx;
@@ -131,12 +132,13 @@ typedef struct {
 static double ny_objective(void *p) {
     ny_ctx *c = p;
     mhim_nystrom_forward(c->out, &c->cache, c->scratch, c->x, c->w_qkv, c->w_out, c->b_out, c->w_res, c->n, c->D, c->H,
-                         c->dh, c->m);
-    return test_dot(c->out, c->w, c->n * c->D);
+                         c->dh, c->m, c->rows);
+    return test_dot(c->out, c->w, c->rows * c->D);
 }
 
-static int check_layer(test_rng *r, int64_t n) {
-    ny_ctx c = {.n = n, .D = 16, .H = 2, .dh = 8, .m = 4};
+/* The layer on n tokens computing its first `rows` output rows (rows = n: the whole layer). */
+static int check_layer(test_rng *r, int64_t n, int64_t rows) {
+    ny_ctx c = {.n = n, .rows = rows, .D = 16, .H = 2, .dh = 8, .m = 4};
     const int64_t inner = c.H * c.dh, nx = n * c.D, nqkv = 3 * inner * c.D, nwo = c.D * inner;
     const int64_t nres = c.H * MHIM_NYSTROM_RES_KERNEL;
     c.x = rand_buf(r, nx, -1.5f, 1.5f);
@@ -154,7 +156,7 @@ static int check_layer(test_rng *r, int64_t n) {
     ny_objective(&c);
     float *dx = zeros(nx), *dqkv = zeros(nqkv), *dwo = zeros(nwo), *dbo = zeros(c.D), *dres = zeros(nres);
     mhim_nystrom_backward(dx, dqkv, dwo, dbo, dres, c.w, &c.cache, c.scratch, c.x, c.w_qkv, c.w_out, c.w_res, n, c.D,
-                          c.H, c.dh, c.m);
+                          c.H, c.dh, c.m, rows);
     const struct {
         const char *label;
         float *param, *grad;
@@ -167,11 +169,61 @@ static int check_layer(test_rng *r, int64_t n) {
     int fails = 0;
     char name[64];
     for (size_t i = 0; i < MHIM_ARRAY_LEN(checks); i++) {
-        snprintf(name, sizeof name, "nystrom n=%lld %s", (long long)n, checks[i].label);
+        snprintf(name, sizeof name, "nystrom n=%lld rows=%lld %s", (long long)n, (long long)rows, checks[i].label);
         fails += gradcheck(name, checks[i].param, checks[i].count, checks[i].grad, ny_objective, &c, EPS, TOL, CHECKS);
     }
     free(c.x), free(c.w_qkv), free(c.w_out), free(c.b_out), free(c.w_res), free(c.out), free(c.w);
     free(c.cache_buf), free(c.scratch), free(dx), free(dqkv), free(dwo), free(dbo), free(dres);
+    return fails;
+}
+
+/* The first `rows` output rows computed alone match those rows of the whole layer, and the backward of a gradient on
+ * those rows only matches the whole layer's backward of the same gradient padded with zero rows (float rounding:
+ * a1's rows come from a GEMM of another height). */
+static int check_rows_match(test_rng *r, int64_t n, int64_t rows) {
+    const int64_t D = 16, H = 2, dh = 8, m = 4, inner = H * dh, nx = n * D, nqkv = 3 * inner * D, nwo = D * inner;
+    const int64_t nres = H * MHIM_NYSTROM_RES_KERNEL;
+    float *x = rand_buf(r, nx, -1.5f, 1.5f), *w_qkv = rand_buf(r, nqkv, -0.6f, 0.6f);
+    float *w_out = rand_buf(r, nwo, -0.4f, 0.4f), *b_out = rand_buf(r, D, -0.2f, 0.2f);
+    float *w_res = rand_buf(r, nres, -0.3f, 0.3f), *dout = zeros(nx);
+    float *g = rand_buf(r, rows * D, -1, 1);
+    memcpy(dout, g, (size_t)(rows * D) * sizeof *g);
+    float *cache_buf = zeros(mhim_nystrom_cache_floats(n, H, dh, m));
+    float *scratch = zeros(MHIM_MAX(mhim_nystrom_forward_scratch_floats(n, H, dh, m),
+                                    mhim_nystrom_backward_scratch_floats(n, H, dh, m)));
+    mhim_nystrom_cache cache;
+    mhim_nystrom_cache_bind(&cache, cache_buf, n, H, dh, m);
+    float *out[2], *grads[2][5];
+    for (int k = 0; k < 2; k++) { /* 0: the whole layer, 1: the first rows only */
+        const int64_t want = k == 0 ? n : rows;
+        out[k] = zeros(nx);
+        grads[k][0] = zeros(nx), grads[k][1] = zeros(nqkv), grads[k][2] = zeros(nwo), grads[k][3] = zeros(D);
+        grads[k][4] = zeros(nres);
+        mhim_nystrom_forward(out[k], &cache, scratch, x, w_qkv, w_out, b_out, w_res, n, D, H, dh, m, want);
+        mhim_nystrom_backward(grads[k][0], grads[k][1], grads[k][2], grads[k][3], grads[k][4], k == 0 ? dout : g,
+                              &cache, scratch, x, w_qkv, w_out, w_res, n, D, H, dh, m, want);
+    }
+    const char *labels[] = {"out", "dx", "d to_qkv.weight", "d to_out.0.weight", "d to_out.0.bias",
+                            "d res_conv.weight"};
+    const int64_t counts[] = {rows * D, nx, nqkv, nwo, D, nres};
+    int fails = 0;
+    for (int t = 0; t < 6; t++) {
+        const float *a = t == 0 ? out[0] : grads[0][t - 1], *b = t == 0 ? out[1] : grads[1][t - 1];
+        double worst = 0.0;
+        for (int64_t i = 0; i < counts[t]; i++) {
+            const double d = fabs((double)a[i] - (double)b[i]) / (1e-6 + fabs((double)a[i]));
+            if (d > worst) worst = d;
+        }
+        const int ok = worst <= 1e-4;
+        printf("%s nystrom n=%lld first %lld rows vs whole layer: %s max rel %.2e\n", ok ? "ok  " : "FAIL",
+               (long long)n, (long long)rows, labels[t], worst);
+        fails += !ok;
+    }
+    for (int k = 0; k < 2; k++) {
+        free(out[k]);
+        for (int t = 0; t < 5; t++) free(grads[k][t]);
+    }
+    free(x), free(w_qkv), free(w_out), free(b_out), free(w_res), free(dout), free(g), free(cache_buf), free(scratch);
     return fails;
 }
 
@@ -183,7 +235,13 @@ int main(void) {
     fails += check_pinv(&r, 4);
     fails += check_pinv(&r, 7);
     const int64_t lengths[] = {1, 3, 7, 13, 50};
-    for (size_t i = 0; i < MHIM_ARRAY_LEN(lengths); i++) fails += check_layer(&r, lengths[i]);
+    for (size_t i = 0; i < MHIM_ARRAY_LEN(lengths); i++) fails += check_layer(&r, lengths[i], lengths[i]);
+    /* the first rows only (TransMIL's second layer: the cls row) */
+    fails += check_layer(&r, 13, 1);
+    fails += check_layer(&r, 50, 1);
+    fails += check_layer(&r, 7, 3);
+    fails += check_rows_match(&r, 50, 1);
+    fails += check_rows_match(&r, 13, 5);
     printf("%s: %d failure(s)\n", fails ? "FAIL" : "PASS", fails);
     return fails ? 1 : 0;
 }

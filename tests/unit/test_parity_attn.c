@@ -53,7 +53,7 @@ static int nystrom_case(const char *cas) {
     float *scratch = nan_buf(
         MHIM_MAX(mhim_nystrom_forward_scratch_floats(n, H, dh, m), mhim_nystrom_backward_scratch_floats(n, H, dh, m)));
     float *out = nan_buf(n * D);
-    mhim_nystrom_forward(out, &cache, scratch, x, w_qkv, w_out, b_out, w_res, n, D, H, dh, m);
+    mhim_nystrom_forward(out, &cache, scratch, x, w_qkv, w_out, b_out, w_res, n, D, H, dh, m, n);
     fails += fixture_check(f, cas, "outputs/out", out, n * D, FWD_ATOL, FWD_RTOL);
     /* attention export and the instance values (v[:, :, -n+1:]) */
     float *attn = nan_buf(H * (n - 1)), *v = nan_buf(H * (n - 1) * dh);
@@ -66,7 +66,7 @@ static int nystrom_case(const char *cas) {
         fails += fixture_check(f, cas, "outputs/v", v, H * (n - 1) * dh, FWD_ATOL, FWD_RTOL);
     }
     float *dx = nan_buf(n * D), *dqkv = zeros(nqkv), *dwo = zeros(nwo), *dbo = zeros(D), *dres = zeros(nres);
-    mhim_nystrom_backward(dx, dqkv, dwo, dbo, dres, dout, &cache, scratch, x, w_qkv, w_out, w_res, n, D, H, dh, m);
+    mhim_nystrom_backward(dx, dqkv, dwo, dbo, dres, dout, &cache, scratch, x, w_qkv, w_out, w_res, n, D, H, dh, m, n);
     fails += fixture_check(f, cas, "grads/x", dx, n * D, BWD_ATOL, BWD_RTOL);
     fails += fixture_check(f, cas, "grads/to_qkv.weight", dqkv, nqkv, BWD_ATOL, BWD_RTOL);
     fails += fixture_check(f, cas, "grads/to_out.0.weight", dwo, nwo, BWD_ATOL, BWD_RTOL);

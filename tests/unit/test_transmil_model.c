@@ -10,6 +10,7 @@
 #include "mhim/arena.h"
 #include "mhim/common.h"
 #include "mhim/models/transmil.h"
+#include "mhim/ops/dropout.h"
 #include "mhim/params.h"
 
 typedef struct {
@@ -137,18 +138,23 @@ static int test_dropout(void) {
     fails += check_true("eval mode has no dropout masks", !c.embed.keep && !c.keep_attn[0] && !c.keep_attn[1]);
     mhim_arena_reset(&arena, 0);
     MHIM_ASSERT(mhim_transmil_forward(&c, &arena, &t.m, p, x, N, NULL, N, &s1, l_a, f_a) == MHIM_OK);
-    /* mask rates: front end p = 0.25 on N·D values, to_out p = 0.1 on n·D values per layer (5 sigma bounds) */
+    /* mask rates: front end p = 0.25 on N·D values, to_out p = 0.1 on the n·D values of layer 1 and the D of layer
+     * 2's cls row (the only row it computes) (5 sigma bounds) */
     int64_t kept[3] = {0, 0, 0};
     for (int64_t i = 0; i < N * D; i++) kept[0] += c.embed.keep[i];
     for (int l = 0; l < 2; l++)
-        for (int64_t i = 0; i < n * D; i++) kept[l + 1] += c.keep_attn[l][i];
-    const double rate[3] = {0.75, 0.9, 0.9}, count[3] = {(double)(N * D), (double)(n * D), (double)(n * D)};
+        for (int64_t i = 0; i < mhim_transmil_branch_rows(l, n) * D; i++) kept[l + 1] += c.keep_attn[l][i];
+    const double rate[3] = {0.75, 0.9, 0.9}, count[3] = {(double)(N * D), (double)(n * D), (double)D};
     const char *names[3] = {"front-end keep rate", "layer-1 to_out keep rate", "layer-2 to_out keep rate"};
     for (int k = 0; k < 3; k++)
         fails +=
             check_stat(names[k], (double)kept[k] / count[k], rate[k], 5 * sqrt(rate[k] * (1 - rate[k]) / count[k]));
-    fails +=
-        check_true("the two layers draw different masks", memcmp(c.keep_attn[0], c.keep_attn[1], (size_t)(n * D)) != 0);
+    fails += check_true("the two layers draw different masks", memcmp(c.keep_attn[0], c.keep_attn[1], (size_t)D) != 0);
+    /* layer 2's cls-row mask is the first D values of its band, as when every row was computed */
+    uint8_t *band2 = mhim_malloc((size_t)(n * D));
+    mhim_dropout_mask(band2, &s1, 2 * MHIM_TRANSMIL_DROPOUT_BAND, MHIM_TRANSMIL_ATTN_DROPOUT, n * D);
+    fails += check_true("layer-2 mask = the first row of its band", memcmp(band2, c.keep_attn[1], (size_t)D) == 0);
+    free(band2);
     mhim_arena_reset(&arena, 0);
     MHIM_ASSERT(mhim_transmil_forward(&c, &arena, &t.m, p, x, N, NULL, N, &s1, l_b, NULL) == MHIM_OK);
     fails += check_true("same stream, identical logits", memcmp(l_a, l_b, sizeof l_a) == 0);

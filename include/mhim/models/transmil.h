@@ -46,6 +46,11 @@
 #define MHIM_TRANSMIL_SPEC_ROWS 25              /* state_dict entries */
 #define MHIM_TRANSMIL_DROPOUT_BAND (1ULL << 44) /* stream values reserved per dropout layer */
 
+/* Output rows of TransLayer l's attention branch (l = 0, 1) that the model reads, for n tokens: every row of the
+ * first layer, the cls row of the second (only it reaches the final LayerNorm), so the second layer's a1 rows,
+ * output product, to_out and their backward are computed for that row only (mhim_nystrom_forward's out_rows). */
+static inline int64_t mhim_transmil_branch_rows(int l, int64_t n) { return l == 0 ? n : 1; }
+
 typedef struct {
     mhim_embed_config embed; /* input_dim, dim (512), act, dropout (0.25), version (1 | 2) */
     int64_t n_classes;       /* predictor outputs, >= 1 */
@@ -104,7 +109,7 @@ typedef struct {
     float *final_mean, *final_rstd; /* (1) */
     float *feat;                    /* (dim) the bag feature LN(T)[0] */
     float *nys_buf[2];              /* Nyström caches (mhim_nystrom_cache_floats) */
-    uint8_t *keep_attn[2];          /* (n·dim) to_out dropout masks, NULL in eval mode */
+    uint8_t *keep_attn[2];          /* (branch rows · dim) to_out dropout masks, NULL in eval mode */
 } mhim_transmil_cache;
 
 /* Student forward on the rows keep[0..n_keep) of the bag x (N, input_dim) (keep NULL: all, n_keep == N).

@@ -35,7 +35,7 @@ typedef struct {
     float *q, *k, *v;       /* (H, np, dh) projections of the padded input, q already scaled by dh^-0.5;
                                rows 0..p-1 are the zero padding. v rows p+1.. are the instance values. */
     float *q_land, *k_land; /* (H, m, dh) landmark means */
-    float *a1;              /* (H, np, m) softmax(q k_landᵀ) */
+    float *a1;              /* (H, np, m) softmax(q k_landᵀ); with out_rows < n only rows [p, p + out_rows) */
     float *a2;              /* (H, m, m)  softmax(q_land k_landᵀ) */
     float *a3;              /* (H, m, np) softmax(q_land kᵀ) */
     float *z;               /* (ITERS+1, H, m, m) pseudo-inverse iterates Z_0..Z_ITERS of a2; the last is pinv(a2) */
@@ -43,7 +43,8 @@ typedef struct {
     float *pinv_norm;       /* (2) max row abs-sum and max column abs-sum of a2 over all heads */
     float *a3v;             /* (H, m, dh) a3 · v */
     float *za3v;            /* (H, m, dh) pinv(a2) · a3v */
-    float *merged;          /* (n, I) attention output of the real rows, heads merged (input of to_out) */
+    float *merged;          /* (n, I) attention output of the real rows, heads merged (input of to_out); the
+                               first out_rows rows */
 } mhim_nystrom_cache;
 
 int64_t mhim_nystrom_cache_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks);
@@ -63,7 +64,13 @@ int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t d
  *   o = a1 · (pinv6(a2) · (a3 · v)) + res_conv(v);  out = to_out(merge_heads(o))[-n:]
  *                (the original multiplies (a1 · pinv6(a2)) · (a3 · v): the same product associated so that no
  *                n × m × m GEMM is needed; results differ by float rounding only, docs/numerics.md)
- *   out    (n, D)       written
+ *   out_rows             how many leading rows of out the caller reads (1 ≤ out_rows ≤ n): n for a whole layer,
+ *                        1 where only the cls row goes on (TransMIL's second layer). Then a1, its product with
+ *                        pinv · a3v, the residual conv, the merge and to_out are computed for those rows only
+ *                        (the a1 rows of the others are left unset in the cache); q, k, v, the landmarks, a2,
+ *                        a3 and the pseudo-inverse always cover every row. out_rows = n computes every row as
+ *                        before, bitwise.
+ *   out    (out_rows, D) written
  *   cache  filled (see mhim_nystrom_cache)
  *   scratch             mhim_nystrom_forward_scratch_floats() floats
  *   x      (n, D)       input tokens (already layer-normed)
@@ -72,16 +79,17 @@ int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t d
  *   w_res  (H, 33)      res_conv.weight (H,1,33,1) flattened */
 void mhim_nystrom_forward(float *out, mhim_nystrom_cache *cache, float *scratch, const float *x, const float *w_qkv,
                           const float *w_out, const float *b_out, const float *w_res, int64_t n, int64_t dim,
-                          int64_t heads, int64_t dim_head, int64_t landmarks);
+                          int64_t heads, int64_t dim_head, int64_t landmarks, int64_t out_rows);
 
-/* Backward of mhim_nystrom_forward for dout (n, D), through the unrolled pseudo-inverse iterations and its
- * normaliser (PyTorch's full max() splits the gradient evenly among tied maxima).
+/* Backward of mhim_nystrom_forward for dout (out_rows, D) — the gradient of the output rows the forward computed
+ * (the rest are taken as zero; out_rows as given to the forward) — through the unrolled pseudo-inverse iterations
+ * and its normaliser (PyTorch's full max() splits the gradient evenly among tied maxima).
  *   dx (n, D) written (NULL skips it); dw_qkv (3I, D), dw_out (D, I), db_out (D), dw_res (H, 33) accumulated.
  *   scratch: mhim_nystrom_backward_scratch_floats() floats. */
 void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_out, float *dw_res, const float *dout,
                            const mhim_nystrom_cache *cache, float *scratch, const float *x, const float *w_qkv,
                            const float *w_out, const float *w_res, int64_t n, int64_t dim, int64_t heads,
-                           int64_t dim_head, int64_t landmarks);
+                           int64_t dim_head, int64_t landmarks, int64_t out_rows);
 
 /* Attention map exported with return_attn=True (forward only; the teacher never back-propagates it):
  *   r = a1[:, p, :] (the cls row);  attn = (r · pinv(a2)) · a3;  attn[:, n' - (n-1):]
