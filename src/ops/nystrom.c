@@ -47,11 +47,10 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
                           const float *w_out, const float *b_out, const float *w_res, int64_t n, int64_t dim,
                           int64_t heads, int64_t dim_head, int64_t landmarks, int64_t out_rows) {
     MHIM_ASSERT(mhim_nystrom_check_dims(n, dim, heads, dim_head, landmarks) == MHIM_OK);
-    MHIM_ASSERT(out_rows >= 1 && out_rows <= n);
     const int64_t H = heads, dh = dim_head, m = landmarks, inner = H * dh;
     const int64_t p = mhim_nystrom_pad(n, m), np = n + p, l = np / m;
-    /* the query rows whose a1 is computed: every padded row for a whole layer, else the out_rows output rows */
-    const int64_t a1_first = out_rows == n ? 0 : p, a1_rows = out_rows == n ? np : out_rows;
+    int64_t a1_first, a1_rows; /* the query rows whose a1 is computed */
+    mhim_nystrom_a1_span(n, m, out_rows, &a1_first, &a1_rows);
     const float scale = q_scale(dh);
     float *qkv = scratch;           /* (n, 3I) */
     float *o = qkv + n * 3 * inner; /* (H, np, dh) */
@@ -83,10 +82,10 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     for (int64_t h = 0; h < H; h++) {
         const float *qh = c->q + h * np * dh, *kh = c->k + h * np * dh;
         const float *qlh = c->q_land + h * m * dh, *klh = c->k_land + h * m * dh;
-        mhim_gemm(0, 1, a1_rows, m, dh, 1.0f, qh + a1_first * dh, klh, 0.0f,
-                  c->a1 + (h * np + a1_first) * m);                                /* q k_landᵀ      */
-        mhim_gemm(0, 1, m, m, dh, 1.0f, qlh, klh, 0.0f, c->a2 + h * m * m);  /* q_land k_landᵀ */
-        mhim_gemm(0, 1, m, np, dh, 1.0f, qlh, kh, 0.0f, c->a3 + h * m * np); /* q_land kᵀ      */
+        /* q k_landᵀ, q_land k_landᵀ, q_land kᵀ */
+        mhim_gemm(0, 1, a1_rows, m, dh, 1.0f, qh + a1_first * dh, klh, 0.0f, c->a1 + (h * np + a1_first) * m);
+        mhim_gemm(0, 1, m, m, dh, 1.0f, qlh, klh, 0.0f, c->a2 + h * m * m);
+        mhim_gemm(0, 1, m, np, dh, 1.0f, qlh, kh, 0.0f, c->a3 + h * m * np);
     }
     mhim_gemm_serial_end(token);
     if (a1_rows == np)
@@ -101,10 +100,11 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t h = 0; h < H; h++) {
         float *a3v = c->a3v + h * m * dh, *za3v = c->za3v + h * m * dh;
-        mhim_gemm(0, 0, m, dh, np, 1.0f, c->a3 + h * m * np, c->v + h * np * dh, 0.0f, a3v); /* a3 · v      */
-        mhim_gemm(0, 0, m, dh, m, 1.0f, pinv + h * m * m, a3v, 0.0f, za3v);                  /* pinv · a3v  */
+        /* a3 · v, pinv · a3v, a1 · za3v */
+        mhim_gemm(0, 0, m, dh, np, 1.0f, c->a3 + h * m * np, c->v + h * np * dh, 0.0f, a3v);
+        mhim_gemm(0, 0, m, dh, m, 1.0f, pinv + h * m * m, a3v, 0.0f, za3v);
         mhim_gemm(0, 0, a1_rows, dh, m, 1.0f, c->a1 + (h * np + a1_first) * m, za3v, 0.0f,
-                  o + (h * np + a1_first) * dh);                                                /* a1 · za3v   */
+                  o + (h * np + a1_first) * dh);
     }
     mhim_gemm_serial_end(token);
     /* merge heads of the output rows: merged[t, h*dh + d] = o[h, p + t, d], then + res_conv(v) on those rows (the

@@ -19,11 +19,10 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
                            const float *w_out, const float *w_res, int64_t n, int64_t dim, int64_t heads,
                            int64_t dim_head, int64_t landmarks, int64_t out_rows) {
     MHIM_ASSERT(mhim_nystrom_check_dims(n, dim, heads, dim_head, landmarks) == MHIM_OK);
-    MHIM_ASSERT(out_rows >= 1 && out_rows <= n);
     const int64_t H = heads, dh = dim_head, m = landmarks, inner = H * dh;
     const int64_t p = mhim_nystrom_pad(n, m), np = n + p, l = np / m;
-    /* the a1 rows the forward computed (mhim_nystrom_forward); the others carry no gradient */
-    const int64_t a1_first = out_rows == n ? 0 : p, a1_rows = out_rows == n ? np : out_rows;
+    int64_t a1_first, a1_rows; /* the a1 rows the forward computed; the others carry no gradient */
+    mhim_nystrom_a1_span(n, m, out_rows, &a1_first, &a1_rows);
     const float scale = (float)pow((double)dh, -0.5);
     float *dmerged = scratch;          /* (n, I)     */
     float *dqkv = dmerged + n * inner; /* (n, 3I)    */

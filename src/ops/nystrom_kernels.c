@@ -16,6 +16,12 @@ int64_t mhim_nystrom_pad(int64_t n, int64_t m) {
 
 int64_t mhim_nystrom_padded_len(int64_t n, int64_t m) { return n + mhim_nystrom_pad(n, m); }
 
+void mhim_nystrom_a1_span(int64_t n, int64_t m, int64_t out_rows, int64_t *first, int64_t *rows) {
+    MHIM_ASSERT(out_rows >= 1 && out_rows <= n);
+    *first = out_rows == n ? 0 : mhim_nystrom_pad(n, m);
+    *rows = out_rows == n ? mhim_nystrom_padded_len(n, m) : out_rows;
+}
+
 int mhim_nystrom_check_dims(int64_t n, int64_t dim, int64_t heads, int64_t dim_head, int64_t landmarks) {
     if (n < 1) return mhim_fail("nystrom attention: sequence length is %lld, expected >= 1 token", (long long)n);
     if (dim < 1 || heads < 1 || dim_head < 1 || landmarks < 1)

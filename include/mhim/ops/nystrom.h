@@ -22,6 +22,9 @@
 /* Front padding p and padded length np for n tokens and m landmarks (n >= 1, m >= 1). */
 int64_t mhim_nystrom_pad(int64_t n, int64_t m);
 int64_t mhim_nystrom_padded_len(int64_t n, int64_t m);
+/* The padded query rows [*first, *first + *rows) whose a1 a layer computes when its caller reads the first out_rows
+ * of n output rows (mhim_nystrom_forward): every padded row for out_rows = n, else the out_rows output rows. */
+void mhim_nystrom_a1_span(int64_t n, int64_t m, int64_t out_rows, int64_t *first, int64_t *rows);
 
 /* Validate the dimensions of one layer: n >= 1, D, H, dh, m >= 1. Returns MHIM_OK, or MHIM_EINPUT with a
  * message naming the bad dimension. The ops themselves assert the same conditions. */
