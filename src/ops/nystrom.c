@@ -88,10 +88,7 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
         mhim_gemm(0, 1, m, np, dh, 1.0f, qlh, kh, 0.0f, c->a3 + h * m * np);
     }
     mhim_gemm_serial_end(token);
-    if (a1_rows == np)
-        mhim_nystrom_softmax_rows(c->a1, H * np, m);
-    else
-        for (int64_t h = 0; h < H; h++) mhim_nystrom_softmax_rows(c->a1 + (h * np + a1_first) * m, a1_rows, m);
+    for (int64_t h = 0; h < H; h++) mhim_nystrom_softmax_rows(c->a1 + (h * np + a1_first) * m, a1_rows, m);
     mhim_nystrom_softmax_rows(c->a2, H * m, m);
     mhim_nystrom_softmax_rows(c->a3, H * m, np);
     mhim_nystrom_pinv_forward(c->z, c->pinv_inter, c->pinv_norm, pinv_tmp, c->a2, H, m);

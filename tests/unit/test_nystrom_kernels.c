@@ -1,5 +1,6 @@
 /* Nyström row kernels against their plain references: the floored row softmax against mhim_softmax_rows_forward
- * (narrow logits: within 1e-6; logits spread over ±1000: rows still sum to 1, entries below the floor are < 2e-38), and the row-range residual convolution against the rows of the full one (bitwise). */
+ * (narrow logits: within 1e-6; logits spread over ±1000: rows still sum to 1, entries below the floor are
+ * < 2e-38), and the row-range residual convolution against the rows of the full one (bitwise). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
