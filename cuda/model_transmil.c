@@ -27,8 +27,8 @@ typedef struct {
     float *tok1, *tok2;     /* (n, dim) after layer 1, after PPEG */
     float *cls_out, *feat;  /* (dim) row 0 after layer 2, final LayerNorm of it */
     float *final_mean, *final_rstd;
-    mhim_nystrom_cache nys[2];
-    uint8_t *keep_attn[2];  /* (n·dim) to_out dropout masks, NULL in eval mode */
+    mhim_nystrom_cache nys[2]; /* a1 (H, span rows, m) compact, merged (branch rows, I) */
+    uint8_t *keep_attn[2];  /* (branch rows · dim) to_out dropout masks, NULL in eval mode */
 } tm_cache;
 
 struct mhim_cuda_transmil {
@@ -57,11 +57,18 @@ static nys_dims dims_of(const mhim_transmil_config *c, int64_t n) {
     return d;
 }
 
-/* The cache of one layer (mhim_nystrom_cache). */
-static size_t nys_cache_bytes(const nys_dims *d) {
-    return 3 * fl(d->H * d->np * d->dh) + 2 * fl(d->H * d->m * d->dh) + fl(d->H * d->np * d->m) +
+/* The a1 rows a layer computes for its first out_rows output rows (mhim_nystrom_a1_span). */
+static int64_t a1_rows_of(const nys_dims *d, int64_t out_rows) {
+    int64_t first, rows;
+    mhim_nystrom_a1_span(d->n, d->m, out_rows, &first, &rows);
+    return rows;
+}
+
+/* The cache of one layer (mhim_nystrom_cache) whose caller reads its first out_rows output rows. */
+static size_t nys_cache_bytes(const nys_dims *d, int64_t out_rows) {
+    return 3 * fl(d->H * d->np * d->dh) + 2 * fl(d->H * d->m * d->dh) + fl(d->H * a1_rows_of(d, out_rows) * d->m) +
            fl(d->H * d->m * d->m) + fl(d->H * d->m * d->np) + fl((ITERS + 1) * d->H * d->m * d->m) + fl(2) +
-           2 * fl(d->H * d->m * d->dh) + fl(d->n * d->I);
+           2 * fl(d->H * d->m * d->dh) + fl(out_rows * d->I);
 }
 
 static size_t nys_forward_bytes(const nys_dims *d) {
@@ -79,7 +86,11 @@ static size_t nys_backward_bytes(const nys_dims *d) {
 static size_t kept_bytes(const mhim_transmil_config *c, const nys_dims *d) {
     const int64_t nk = d->n - 1, D = d->D;
     size_t b = fl(nk * c->embed.input_dim) + 2 * fl(nk * D) + by(nk * D);
-    b += 5 * fl(d->n * D) + 4 * fl(d->n) + 2 * by(d->n * D) + 2 * nys_cache_bytes(d);
+    b += 5 * fl(d->n * D) + 4 * fl(d->n);
+    for (int l = 0; l < 2; l++) {
+        const int64_t rows = mhim_transmil_branch_rows(l, d->n);
+        b += by(rows * D) + nys_cache_bytes(d, rows);
+    }
     return b + 2 * fl(D) + 2 * fl(1);
 }
 
@@ -99,7 +110,8 @@ size_t mhim_cuda_transmil_train_arena_bytes(const mhim_cuda_transmil *net, int64
     return kept_bytes(&net->m.cfg, &d) + max_size(forward_scratch_bytes(&d), backward_scratch_bytes(&d));
 }
 
-/* Blocks of one lean Nyström layer (lean_layer) beyond the tokens: o, q, k, v, then the largest of its phases. */
+/* Blocks of one lean Nyström layer (lean_layer) beyond the tokens: o, v, q, k, then the largest of its phases (the
+ * first layer's sizes bound the second's). */
 static size_t lean_layer_bytes(const nys_dims *d) {
     const int64_t H = d->H, np = d->np, m = d->m, dh = d->dh;
     const size_t heads = 4 * fl(H * np * dh); /* o, q, k, v (H, np, dh) */
@@ -108,7 +120,7 @@ static size_t lean_layer_bytes(const nys_dims *d) {
     const size_t per_head = 2 * fl(np * m) + 2 * fl(m * dh) + fl(m);
     const size_t attention =
         state + max_size(fl(mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m)), per_head);
-    const size_t output = fl(d->n * d->I) + fl(d->n * d->D) + by(d->n * d->D) + fl(H * np * dh); /* after q, k, v */
+    const size_t output = 2 * fl(H * np * dh) + fl(d->n * d->I) + fl(d->n * d->D) + by(d->n * d->D); /* o, v kept */
     return max_size(heads + max_size(project, attention), output);
 }
 
@@ -154,14 +166,16 @@ void mhim_cuda_transmil_free(mhim_cuda_transmil *net) { free(net); }
 /* q scaling of NystromAttention: dim_head ** -0.5. */
 static float q_scale(int64_t dim_head) { return (float)pow((double)dim_head, -0.5); }
 
-static void carve_nys_cache(mhim_cuda_ctx *ctx, mhim_nystrom_cache *c, const nys_dims *d) {
+/* Carve the cache of a layer whose caller reads its first out_rows output rows: a1 holds only the a1_rows_of rows
+ * (H, rows, m), merged (out_rows, I). */
+static void carve_nys_cache(mhim_cuda_ctx *ctx, mhim_nystrom_cache *c, const nys_dims *d, int64_t out_rows) {
     const int64_t H = d->H, np = d->np, m = d->m, dh = d->dh;
     c->q = mhim_cuda_floats(ctx, H * np * dh);
     c->k = mhim_cuda_floats(ctx, H * np * dh);
     c->v = mhim_cuda_floats(ctx, H * np * dh);
     c->q_land = mhim_cuda_floats(ctx, H * m * dh);
     c->k_land = mhim_cuda_floats(ctx, H * m * dh);
-    c->a1 = mhim_cuda_floats(ctx, H * np * m);
+    c->a1 = mhim_cuda_floats(ctx, H * a1_rows_of(d, out_rows) * m);
     c->a2 = mhim_cuda_floats(ctx, H * m * m);
     c->a3 = mhim_cuda_floats(ctx, H * m * np);
     c->z = mhim_cuda_floats(ctx, (ITERS + 1) * H * m * m);
@@ -169,7 +183,7 @@ static void carve_nys_cache(mhim_cuda_ctx *ctx, mhim_nystrom_cache *c, const nys
     c->pinv_norm = mhim_cuda_floats(ctx, 2);
     c->a3v = mhim_cuda_floats(ctx, H * m * dh);
     c->za3v = mhim_cuda_floats(ctx, H * m * dh);
-    c->merged = mhim_cuda_floats(ctx, d->n * d->I);
+    c->merged = mhim_cuda_floats(ctx, out_rows * d->I);
 }
 
 /* Per-head batch of row-major GEMMs c_h = alpha·op(a_h)·op(b_h) + beta·c_h, every operand contiguous per head. */
@@ -178,11 +192,14 @@ static void head_gemm(mhim_cuda_ctx *ctx, const nys_dims *d, int ta, int tb, int
     mhim_cuda_gemm_batched(ctx, ta, tb, M, N, K, 1.0f, a, M * K, b, K * N, beta, c, M * N, d->H);
 }
 
-/* out (n, D) = NystromAttention of layer l on x (n, D) (mhim_nystrom_forward), cache c filled. */
+/* out (out_rows, D) = the first out_rows rows of NystromAttention of layer l on x (n, D) (mhim_nystrom_forward:
+ * a1 and the output product for those rows only), cache c filled. */
 static void nystrom_forward(mhim_cuda_ctx *ctx, float *out, mhim_nystrom_cache *c, const float *x,
-                            const mhim_transmil *tm, const float *params, int l, const nys_dims *d) {
+                            const mhim_transmil *tm, const float *params, int l, const nys_dims *d, int64_t out_rows) {
     const mhim_transmil_layer *ly = &tm->layer[l];
     const int64_t H = d->H, n = d->n, np = d->np, m = d->m, dh = d->dh, I = d->I;
+    int64_t f, r; /* the a1 rows [f, f + r) of the padded sequence */
+    mhim_nystrom_a1_span(n, m, out_rows, &f, &r);
     const size_t mark = mhim_cuda_mark(ctx);
     float *qkv = mhim_cuda_floats(ctx, n * 3 * I), *o = mhim_cuda_floats(ctx, H * np * dh);
     float *pinv_scratch = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m));
@@ -190,58 +207,66 @@ static void nystrom_forward(mhim_cuda_ctx *ctx, float *out, mhim_nystrom_cache *
     mhim_cuda_transmil_split_heads(ctx, c->q, c->k, c->v, qkv, n, H, dh, d->pad, q_scale(dh));
     mhim_cuda_nystrom_landmarks_forward(ctx, c->q_land, c->q, H, m, d->l, dh);
     mhim_cuda_nystrom_landmarks_forward(ctx, c->k_land, c->k, H, m, d->l, dh);
-    head_gemm(ctx, d, 0, 1, np, m, dh, c->q, c->k_land, 0.0f, c->a1);     /* q k_landᵀ      */
+    mhim_cuda_gemm_batched(ctx, 0, 1, r, m, dh, 1.0f, c->q + f * dh, np * dh, c->k_land, m * dh, 0.0f, c->a1, r * m,
+                           H);                                            /* q k_landᵀ      */
     head_gemm(ctx, d, 0, 1, m, m, dh, c->q_land, c->k_land, 0.0f, c->a2); /* q_land k_landᵀ */
     head_gemm(ctx, d, 0, 1, m, np, dh, c->q_land, c->k, 0.0f, c->a3);     /* q_land kᵀ      */
-    mhim_cuda_softmax_rows_forward(ctx, c->a1, c->a1, NULL, H * np, m);
+    mhim_cuda_softmax_rows_forward(ctx, c->a1, c->a1, NULL, H * r, m);
     mhim_cuda_softmax_rows_forward(ctx, c->a2, c->a2, NULL, H * m, m);
     mhim_cuda_softmax_rows_forward(ctx, c->a3, c->a3, NULL, H * m, np);
     mhim_cuda_nystrom_pinv_forward(ctx, c->z, c->pinv_norm, pinv_scratch, c->a2, H, m);
     const float *pinv = c->z + ITERS * H * m * m;
     head_gemm(ctx, d, 0, 0, m, dh, np, c->a3, c->v, 0.0f, c->a3v); /* a3 · v     */
     head_gemm(ctx, d, 0, 0, m, dh, m, pinv, c->a3v, 0.0f, c->za3v); /* pinv · a3v */
-    head_gemm(ctx, d, 0, 0, np, dh, m, c->a1, c->za3v, 0.0f, o);    /* a1 · za3v  */
-    mhim_cuda_nystrom_res_conv_forward_acc(ctx, o, c->v, params + ly->w_res, H, np, dh);
-    mhim_cuda_transmil_merge_heads(ctx, c->merged, o, n, H, dh, d->pad);
-    mhim_cuda_linear_forward(ctx, out, c->merged, params + ly->w_out, params + ly->b_out, n, I, d->D);
+    mhim_cuda_gemm_batched(ctx, 0, 0, r, dh, m, 1.0f, c->a1, r * m, c->za3v, m * dh, 0.0f, o + f * dh, np * dh,
+                           H); /* a1 · za3v */
+    /* merge heads of the output rows, then + res_conv(v) on those rows (the same additions in the same order as
+     * adding the convolution before the merge) */
+    mhim_cuda_transmil_merge_heads(ctx, c->merged, o, out_rows, n, H, dh, d->pad);
+    mhim_cuda_nystrom_res_conv_rows_acc(ctx, c->merged, I, c->v, params + ly->w_res, H, np, dh, d->pad, out_rows);
+    mhim_cuda_linear_forward(ctx, out, c->merged, params + ly->w_out, params + ly->b_out, out_rows, I, d->D);
     mhim_cuda_reset(ctx, mark);
 }
 
-/* dx (n, D) written, layer l's parameter gradients += (mhim_nystrom_backward) for dout (n, D). */
+/* dx (n, D) written, layer l's parameter gradients += (mhim_nystrom_backward) for dout (out_rows, D), the gradient
+ * of the output rows the forward computed (out_rows as given to it). */
 static void nystrom_backward(mhim_cuda_ctx *ctx, float *dx, const float *dout, const mhim_nystrom_cache *c,
                              const float *x, const mhim_transmil *tm, const float *params, float *grads, int l,
-                             const nys_dims *d) {
+                             const nys_dims *d, int64_t out_rows) {
     const mhim_transmil_layer *ly = &tm->layer[l];
     const int64_t H = d->H, n = d->n, np = d->np, m = d->m, dh = d->dh, I = d->I;
+    int64_t f, r; /* the a1 rows [f, f + r) the forward computed; the others carry no gradient */
+    mhim_nystrom_a1_span(n, m, out_rows, &f, &r);
     const size_t mark = mhim_cuda_mark(ctx);
-    float *dmerged = mhim_cuda_floats(ctx, n * I), *dqkv = mhim_cuda_floats(ctx, n * 3 * I);
+    float *dmerged = mhim_cuda_floats(ctx, out_rows * I), *dqkv = mhim_cuda_floats(ctx, n * 3 * I);
     float *d_o = mhim_cuda_floats(ctx, H * np * dh), *dq = mhim_cuda_floats(ctx, H * np * dh);
     float *dk = mhim_cuda_floats(ctx, H * np * dh), *dv = mhim_cuda_floats(ctx, H * np * dh);
-    float *da1 = mhim_cuda_floats(ctx, H * np * m), *dza3v = mhim_cuda_floats(ctx, H * m * dh);
+    float *da1 = mhim_cuda_floats(ctx, H * r * m), *dza3v = mhim_cuda_floats(ctx, H * m * dh);
     float *da3v = mhim_cuda_floats(ctx, H * m * dh), *da3 = mhim_cuda_floats(ctx, H * m * np);
     float *dz = mhim_cuda_floats(ctx, H * m * m), *da2 = mhim_cuda_floats(ctx, H * m * m);
     float *dql = mhim_cuda_floats(ctx, H * m * dh), *dkl = mhim_cuda_floats(ctx, H * m * dh);
     float *pinv_scratch = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_backward_scratch_floats(H, m));
     const float *pinv = c->z + ITERS * H * m * m;
 
-    /* to_out and the crop: only the real rows carry gradient */
+    /* to_out and the crop: only the output rows carry gradient */
     mhim_cuda_linear_backward(ctx, dmerged, grads + ly->w_out, grads + ly->b_out, dout, c->merged,
-                              params + ly->w_out, n, I, d->D);
-    mhim_cuda_transmil_unmerge_heads(ctx, d_o, dmerged, n, H, dh, d->pad);
+                              params + ly->w_out, out_rows, I, d->D);
+    mhim_cuda_transmil_unmerge_heads(ctx, d_o, dmerged, out_rows, n, H, dh, d->pad);
     mhim_cuda_memset0(ctx, dv, (size_t)(H * np * dh) * sizeof(float));
     mhim_cuda_nystrom_res_conv_backward_acc(ctx, dv, grads + ly->w_res, d_o, c->v, params + ly->w_res, H, np, dh);
-    /* o = a1 · za3v;  za3v = Z · a3v;  a3v = a3 · v */
-    head_gemm(ctx, d, 0, 1, np, m, dh, d_o, c->za3v, 0.0f, da1);
-    head_gemm(ctx, d, 1, 0, m, dh, np, c->a1, d_o, 0.0f, dza3v);
+    /* o = a1 · za3v (rows [f, f + r));  za3v = Z · a3v;  a3v = a3 · v */
+    mhim_cuda_gemm_batched(ctx, 0, 1, r, m, dh, 1.0f, d_o + f * dh, np * dh, c->za3v, m * dh, 0.0f, da1, r * m, H);
+    mhim_cuda_gemm_batched(ctx, 1, 0, m, dh, r, 1.0f, c->a1, r * m, d_o + f * dh, np * dh, 0.0f, dza3v, m * dh, H);
     head_gemm(ctx, d, 0, 1, m, m, dh, dza3v, c->a3v, 0.0f, dz);
     head_gemm(ctx, d, 1, 0, m, dh, m, pinv, dza3v, 0.0f, da3v);
     head_gemm(ctx, d, 0, 1, m, np, dh, da3v, c->v, 0.0f, da3);
     head_gemm(ctx, d, 1, 0, np, dh, m, c->a3, da3v, 1.0f, dv);
     /* softmaxes of a1 and a3, then s1 = q k_landᵀ and s3 = q_land kᵀ */
-    mhim_cuda_softmax_rows_backward(ctx, da1, da1, c->a1, H * np, m);
+    mhim_cuda_softmax_rows_backward(ctx, da1, da1, c->a1, H * r, m);
     mhim_cuda_softmax_rows_backward(ctx, da3, da3, c->a3, H * m, np);
-    head_gemm(ctx, d, 0, 0, np, dh, m, da1, c->k_land, 0.0f, dq);
-    head_gemm(ctx, d, 1, 0, m, dh, np, da1, c->q, 0.0f, dkl);
+    if (r < np) mhim_cuda_memset0(ctx, dq, (size_t)(H * np * dh) * sizeof(float));
+    mhim_cuda_gemm_batched(ctx, 0, 0, r, dh, m, 1.0f, da1, r * m, c->k_land, m * dh, 0.0f, dq + f * dh, np * dh, H);
+    mhim_cuda_gemm_batched(ctx, 1, 0, m, dh, r, 1.0f, da1, r * m, c->q + f * dh, np * dh, 0.0f, dkl, m * dh, H);
     head_gemm(ctx, d, 0, 0, m, dh, np, da3, c->k, 0.0f, dql);
     head_gemm(ctx, d, 1, 0, np, dh, m, da3, c->q_land, 0.0f, dk);
     /* pinv (global normaliser couples the heads), the softmax of a2 and s2 = q_land k_landᵀ */
@@ -268,14 +293,16 @@ static void front_end_forward(mhim_cuda_ctx *ctx, tm_cache *c, const mhim_transm
     mhim_cuda_copy(ctx, c->tok0, params + tm->cls_token, (size_t)W * sizeof(float));
 }
 
-/* o (n, D) = to_out dropout of Nys_l(LN_l(t)) with its caches (the attention branch of TransLayer l). */
+/* o (rows, D) = to_out dropout of Nys_l(LN_l(t)) with its caches (the attention branch of TransLayer l) for its
+ * rows = mhim_transmil_branch_rows(l, n) output rows that the model reads. */
 static void attention_branch(mhim_cuda_ctx *ctx, float *o, tm_cache *c, const float *t, const mhim_transmil *tm,
                              const float *params, int l, const nys_dims *d) {
     const mhim_transmil_layer *ly = &tm->layer[l];
+    const int64_t rows = mhim_transmil_branch_rows(l, d->n);
     mhim_cuda_layernorm_forward(ctx, c->ln[l], c->ln_mean[l], c->ln_rstd[l], t, params + ly->norm_w,
                                 params + ly->norm_b, d->n, d->D);
-    nystrom_forward(ctx, o, &c->nys[l], c->ln[l], tm, params, l, d);
-    if (c->keep_attn[l]) mhim_cuda_dropout_forward(ctx, o, c->keep_attn[l], o, MHIM_TRANSMIL_ATTN_DROPOUT, d->n * d->D);
+    nystrom_forward(ctx, o, &c->nys[l], c->ln[l], tm, params, l, d, rows);
+    if (c->keep_attn[l]) mhim_cuda_dropout_forward(ctx, o, c->keep_attn[l], o, MHIM_TRANSMIL_ATTN_DROPOUT, rows * d->D);
 }
 
 /* The whole forward into cache c (blocks carved from the arena and kept); logits (C) and feat (when not NULL). */
@@ -289,14 +316,15 @@ static void forward_all(mhim_cuda_ctx *ctx, tm_cache *c, const mhim_transmil *tm
     c->tok0 = mhim_cuda_floats(ctx, n * D);
     front_end_forward(ctx, c, tm, params, x, N, idx, dropout);
     for (int l = 0; l < 2; l++) {
+        const int64_t rows = mhim_transmil_branch_rows(l, n); /* the second layer's mask: the first row of its band */
         c->ln[l] = mhim_cuda_floats(ctx, n * D);
         c->ln_mean[l] = mhim_cuda_floats(ctx, n);
         c->ln_rstd[l] = mhim_cuda_floats(ctx, n);
-        carve_nys_cache(ctx, &c->nys[l], &d);
+        carve_nys_cache(ctx, &c->nys[l], &d, rows);
         if (dropout) {
-            c->keep_attn[l] = mhim_cuda_alloc(ctx, (size_t)(n * D));
+            c->keep_attn[l] = mhim_cuda_alloc(ctx, (size_t)(rows * D));
             mhim_cuda_dropout_mask(ctx, c->keep_attn[l], dropout, (uint64_t)(l + 1) * MHIM_TRANSMIL_DROPOUT_BAND,
-                                   MHIM_TRANSMIL_ATTN_DROPOUT, n * D);
+                                   MHIM_TRANSMIL_ATTN_DROPOUT, rows * D);
         }
     }
     c->tok1 = mhim_cuda_floats(ctx, n * D);
@@ -319,7 +347,7 @@ static void forward_all(mhim_cuda_ctx *ctx, tm_cache *c, const mhim_transmil *tm
                            params + tm->ppeg_w[2], params + tm->ppeg_b[2], n - 1, D);
     mhim_cuda_reset(ctx, ppeg_mark);
     attention_branch(ctx, o, c, c->tok2, tm, params, 1, &d);
-    mhim_cuda_transmil_add(ctx, c->cls_out, c->tok2, o, D); /* only the cls row is read later */
+    mhim_cuda_transmil_add(ctx, c->cls_out, c->tok2, o, D); /* the one row layer 2 computes */
     mhim_cuda_layernorm_forward(ctx, c->feat, c->final_mean, c->final_rstd, c->cls_out, params + tm->norm_w,
                                 params + tm->norm_b, 1, D);
     if (logits)
@@ -347,13 +375,15 @@ int mhim_cuda_transmil_forward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, cons
 
 /* ---- backward ------------------------------------------------------------------------------------------------ */
 
-/* d_ln (n, D) written for the branch output gradient d_branch (to_out dropout applied in place). */
+/* d_ln (n, D) written for the gradient d_branch (rows, D) of the branch's output rows (to_out dropout applied in
+ * place; rows = mhim_transmil_branch_rows(l, n)). */
 static void attention_branch_backward(mhim_cuda_ctx *ctx, float *d_ln, float *d_branch, const tm_cache *c,
                                       const mhim_transmil *tm, const float *params, float *grads, int l,
                                       const nys_dims *d) {
+    const int64_t rows = mhim_transmil_branch_rows(l, d->n);
     if (c->keep_attn[l])
-        mhim_cuda_dropout_backward(ctx, d_branch, d_branch, c->keep_attn[l], MHIM_TRANSMIL_ATTN_DROPOUT, d->n * d->D);
-    nystrom_backward(ctx, d_ln, d_branch, &c->nys[l], c->ln[l], tm, params, grads, l, d);
+        mhim_cuda_dropout_backward(ctx, d_branch, d_branch, c->keep_attn[l], MHIM_TRANSMIL_ATTN_DROPOUT, rows * d->D);
+    nystrom_backward(ctx, d_ln, d_branch, &c->nys[l], c->ln[l], tm, params, grads, l, d, rows);
 }
 
 void mhim_cuda_transmil_backward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, const float *params, float *grads,
@@ -379,8 +409,7 @@ void mhim_cuda_transmil_backward(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, co
     mhim_cuda_layernorm_backward(ctx, d_cls, grads + tm->norm_w, grads + tm->norm_b, d_feat_all, c->cls_out,
                                  params + tm->norm_w, c->final_mean, c->final_rstd, 1, D);
 
-    /* layer 2: tok3 = tok2 + branch(tok2), of which only row 0 is used */
-    mhim_cuda_memset0(ctx, ga, (size_t)(n * D) * sizeof(float));
+    /* layer 2: tok3 = tok2 + branch(tok2), of which only row 0 is used (and computed) */
     mhim_cuda_copy(ctx, ga, d_cls, (size_t)(D) * sizeof(float));
     attention_branch_backward(ctx, gb, ga, c, tm, params, grads, 1, &d);
     mhim_cuda_memset0(ctx, gc, (size_t)(n * D) * sizeof(float));
@@ -438,18 +467,21 @@ static void lean_project(mhim_cuda_ctx *ctx, float *q, float *k, float *v, const
     mhim_cuda_reset(ctx, mark);
 }
 
-/* tok (n, D) += to_out dropout of Nys_l(LN_l(tok)) (cls_only: row 0 only, as layer 2), without caches: the
- * landmark matrices of all heads (the pseudo-inverse couples them), then one head at a time its a1 and a3
- * (np × landmarks each, the largest blocks), the cls-row attention into map (H, n − 1) when not NULL. */
+/* tok (n, D) += to_out dropout of Nys_l(LN_l(tok)) on its first rows = mhim_transmil_branch_rows(l, n) rows (every
+ * row of layer 1, the cls row of layer 2), without caches: the landmark matrices of all heads (the pseudo-inverse
+ * couples them), then one head at a time its a3 (landmarks × np, the largest block) and a1 for the span of those rows,
+ * the cls-row attention into map (H, n − 1) when not NULL. */
 static void lean_layer(mhim_cuda_ctx *ctx, float *tok, float *map, const mhim_transmil *tm, const float *params,
-                       int l, const mhim_rng *dropout, int cls_only, const nys_dims *d) {
+                       int l, const mhim_rng *dropout, const nys_dims *d) {
     const mhim_transmil_layer *ly = &tm->layer[l];
     const int64_t H = d->H, n = d->n, np = d->np, m = d->m, dh = d->dh, I = d->I, D = d->D;
+    const int64_t rows = mhim_transmil_branch_rows(l, n);
+    int64_t f, r; /* the a1 rows [f, f + r) of the padded sequence */
+    mhim_nystrom_a1_span(n, m, rows, &f, &r);
     const size_t layer_mark = mhim_cuda_mark(ctx);
-    float *o = mhim_cuda_floats(ctx, H * np * dh);
-    const size_t qkv_mark = mhim_cuda_mark(ctx);
+    float *o = mhim_cuda_floats(ctx, H * np * dh), *v = mhim_cuda_floats(ctx, H * np * dh); /* v: res conv */
+    const size_t qk_mark = mhim_cuda_mark(ctx);
     float *q = mhim_cuda_floats(ctx, H * np * dh), *k = mhim_cuda_floats(ctx, H * np * dh);
-    float *v = mhim_cuda_floats(ctx, H * np * dh);
     lean_project(ctx, q, k, v, tok, tm, params, l, d);
 
     float *q_land = mhim_cuda_floats(ctx, H * m * dh), *k_land = mhim_cuda_floats(ctx, H * m * dh);
@@ -468,33 +500,34 @@ static void lean_layer(mhim_cuda_ctx *ctx, float *tok, float *map, const mhim_tr
     const float *pinv = z + ITERS * H * m * m;
     for (int64_t h = 0; h < H; h++) {
         const size_t mark = mhim_cuda_mark(ctx);
-        float *a1 = mhim_cuda_floats(ctx, np * m), *a3 = mhim_cuda_floats(ctx, m * np);
+        float *a1 = mhim_cuda_floats(ctx, r * m), *a3 = mhim_cuda_floats(ctx, m * np);
         float *a3v = mhim_cuda_floats(ctx, m * dh), *za3v = mhim_cuda_floats(ctx, m * dh);
-        float *r = mhim_cuda_floats(ctx, m);
+        float *cls = mhim_cuda_floats(ctx, m); /* the cls row's a1 · pinv */
         const float *qh = q + h * np * dh, *kh = k + h * np * dh, *vh = v + h * np * dh, *zh = pinv + h * m * m;
-        gemm1(ctx, 0, 1, np, m, dh, qh, k_land + h * m * dh, a1);     /* q k_landᵀ */
-        gemm1(ctx, 0, 1, m, np, dh, q_land + h * m * dh, kh, a3);     /* q_land kᵀ */
-        mhim_cuda_softmax_rows_forward(ctx, a1, a1, NULL, np, m);
+        gemm1(ctx, 0, 1, r, m, dh, qh + f * dh, k_land + h * m * dh, a1); /* q k_landᵀ */
+        gemm1(ctx, 0, 1, m, np, dh, q_land + h * m * dh, kh, a3);         /* q_land kᵀ */
+        mhim_cuda_softmax_rows_forward(ctx, a1, a1, NULL, r, m);
         mhim_cuda_softmax_rows_forward(ctx, a3, a3, NULL, m, np);
-        if (map) mhim_cuda_transmil_cls_attention(ctx, map + h * (n - 1), r, a1, zh, a3, n, 1, m, d->pad);
+        if (map) mhim_cuda_transmil_cls_attention(ctx, map + h * (n - 1), cls, a1 + (d->pad - f) * m, 0, zh, a3, n,
+                                                  1, m, d->pad);
         gemm1(ctx, 0, 0, m, dh, np, a3, vh, a3v);
         gemm1(ctx, 0, 0, m, dh, m, zh, a3v, za3v);
-        gemm1(ctx, 0, 0, np, dh, m, a1, za3v, o + h * np * dh);
+        gemm1(ctx, 0, 0, r, dh, m, a1, za3v, o + (h * np + f) * dh);
         mhim_cuda_reset(ctx, mark);
     }
-    mhim_cuda_nystrom_res_conv_forward_acc(ctx, o, v, params + ly->w_res, H, np, dh);
-    mhim_cuda_reset(ctx, qkv_mark);
-
-    float *merged = mhim_cuda_floats(ctx, n * I), *out = mhim_cuda_floats(ctx, n * D);
-    mhim_cuda_transmil_merge_heads(ctx, merged, o, n, H, dh, d->pad);
-    mhim_cuda_linear_forward(ctx, out, merged, params + ly->w_out, params + ly->b_out, n, I, D);
+    mhim_cuda_reset(ctx, qk_mark);
+    float *merged = mhim_cuda_floats(ctx, rows * I);
+    mhim_cuda_transmil_merge_heads(ctx, merged, o, rows, n, H, dh, d->pad);
+    mhim_cuda_nystrom_res_conv_rows_acc(ctx, merged, I, v, params + ly->w_res, H, np, dh, d->pad, rows);
+    float *out = mhim_cuda_floats(ctx, rows * D);
+    mhim_cuda_linear_forward(ctx, out, merged, params + ly->w_out, params + ly->b_out, rows, I, D);
     if (dropout) {
-        uint8_t *keep = mhim_cuda_alloc(ctx, (size_t)(n * D));
+        uint8_t *keep = mhim_cuda_alloc(ctx, (size_t)(rows * D));
         mhim_cuda_dropout_mask(ctx, keep, dropout, (uint64_t)(l + 1) * MHIM_TRANSMIL_DROPOUT_BAND,
-                               MHIM_TRANSMIL_ATTN_DROPOUT, n * D);
-        mhim_cuda_dropout_forward(ctx, out, keep, out, MHIM_TRANSMIL_ATTN_DROPOUT, n * D);
+                               MHIM_TRANSMIL_ATTN_DROPOUT, rows * D);
+        mhim_cuda_dropout_forward(ctx, out, keep, out, MHIM_TRANSMIL_ATTN_DROPOUT, rows * D);
     }
-    mhim_cuda_transmil_add(ctx, tok, tok, out, cls_only ? D : n * D);
+    mhim_cuda_transmil_add(ctx, tok, tok, out, rows * D);
     mhim_cuda_reset(ctx, layer_mark);
 }
 
@@ -519,7 +552,7 @@ int mhim_cuda_transmil_predict(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, cons
         mhim_cuda_copy(ctx, tok, params + tm->cls_token, (size_t)D * sizeof(float));
         mhim_cuda_reset(ctx, embed_mark);
     }
-    lean_layer(ctx, tok, attn_layer == 0 ? map : NULL, tm, params, 0, dropout, 0, &d);
+    lean_layer(ctx, tok, attn_layer == 0 ? map : NULL, tm, params, 0, dropout, &d);
     {
         /* PPEG on the instance rows in place (the device op reads only its grid copy), the cls row bypasses it */
         const size_t ppeg_mark = mhim_cuda_mark(ctx);
@@ -529,7 +562,7 @@ int mhim_cuda_transmil_predict(mhim_cuda_transmil *net, mhim_cuda_ctx *ctx, cons
                                params + tm->ppeg_b[2], n - 1, D);
         mhim_cuda_reset(ctx, ppeg_mark);
     }
-    lean_layer(ctx, tok, attn_layer != 0 ? map : NULL, tm, params, 1, dropout, 1, &d);
+    lean_layer(ctx, tok, attn_layer != 0 ? map : NULL, tm, params, 1, dropout, &d);
     float *cls_feat = mhim_cuda_floats(ctx, D), *mean = mhim_cuda_floats(ctx, 1), *rstd = mhim_cuda_floats(ctx, 1);
     mhim_cuda_layernorm_forward(ctx, cls_feat, mean, rstd, tok, params + tm->norm_w, params + tm->norm_b, 1, D);
     if (logits)

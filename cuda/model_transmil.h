@@ -65,22 +65,25 @@ void mhim_cuda_transmil_add(mhim_cuda_ctx *ctx, float *out, const float *a, cons
  * q is multiplied by scale (I = H·dh; q columns [0, I), k [I, 2I), v [2I, 3I), column h·dh + d of a block). */
 void mhim_cuda_transmil_split_heads(mhim_cuda_ctx *ctx, float *q, float *k, float *v, const float *qkv, int64_t n,
                                     int64_t heads, int64_t dh, int64_t pad, float scale);
-/* merged (n, I)[t, h·dh + d] = o (H, pad + n, dh)[h, pad + t, d] (the real rows, heads merged). */
-void mhim_cuda_transmil_merge_heads(mhim_cuda_ctx *ctx, float *merged, const float *o, int64_t n, int64_t heads,
-                                    int64_t dh, int64_t pad);
-/* Inverse of the merge for gradients: d_o (H, pad + n, dh) = dmerged rows, zero on the pad rows. */
-void mhim_cuda_transmil_unmerge_heads(mhim_cuda_ctx *ctx, float *d_o, const float *dmerged, int64_t n, int64_t heads,
-                                      int64_t dh, int64_t pad);
+/* merged (rows, I)[t, h·dh + d] = o (H, pad + n, dh)[h, pad + t, d] (the first rows real rows, heads merged;
+ * 1 <= rows <= n). */
+void mhim_cuda_transmil_merge_heads(mhim_cuda_ctx *ctx, float *merged, const float *o, int64_t rows, int64_t n,
+                                    int64_t heads, int64_t dh, int64_t pad);
+/* Inverse of the merge for gradients: d_o (H, pad + n, dh) = the dmerged (rows, I) rows at pad.., zero on the pad
+ * rows and on the real rows from rows on. */
+void mhim_cuda_transmil_unmerge_heads(mhim_cuda_ctx *ctx, float *d_o, const float *dmerged, int64_t rows, int64_t n,
+                                      int64_t heads, int64_t dh, int64_t pad);
 /* Gradient of the split: dqkv (n, 3I) = [scale·dq | dk | dv] of the real rows of (H, pad + n, dh). */
 void mhim_cuda_transmil_merge_qkv_grad(mhim_cuda_ctx *ctx, float *dqkv, const float *dq, const float *dk,
                                        const float *dv, int64_t n, int64_t heads, int64_t dh, int64_t pad,
                                        float scale);
-/* mhim_nystrom_cls_attention on device caches: r[h] = a1[h, pad, :] · pinv[h] (scratch: heads·m floats), then
- * attn (H, n − 1)[h, i] = r[h] · a3[h, :, pad + 1 + i]. a1 (H, np, m), pinv (H, m, m), a3 (H, m, np), np = pad + n.
+/* mhim_nystrom_cls_attention on device caches: r[h] = a1_cls[h·a1_stride .. + m) · pinv[h] (a1_cls: the cls row's
+ * softmax(q k_landᵀ) of head 0, the next head's a1_stride floats on; scratch: heads·m floats), then
+ * attn (H, n − 1)[h, i] = r[h] · a3[h, :, pad + 1 + i]. pinv (H, m, m), a3 (H, m, np), np = pad + n.
  * Both dot products summed in index order in float (as the CPU). n == 1 writes nothing. */
-void mhim_cuda_transmil_cls_attention(mhim_cuda_ctx *ctx, float *attn, float *scratch, const float *a1,
-                                      const float *pinv, const float *a3, int64_t n, int64_t heads, int64_t m,
-                                      int64_t pad);
+void mhim_cuda_transmil_cls_attention(mhim_cuda_ctx *ctx, float *attn, float *scratch, const float *a1_cls,
+                                      int64_t a1_stride, const float *pinv, const float *a3, int64_t n,
+                                      int64_t heads, int64_t m, int64_t pad);
 
 #ifdef __cplusplus
 }

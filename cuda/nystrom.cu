@@ -123,17 +123,19 @@ __global__ void pinv_scale_apply_kernel(float *da, const float *a, const float *
     }
 }
 
-__global__ void res_conv_forward_kernel(float *out, const float *v, const float *w, int64_t heads, int64_t T,
-                                        int64_t dh) {
-    MHIM_CUDA_FOR(e, heads * T * dh) {
-        const int64_t h = e / (T * dh), t = (e / dh) % T, c = e % dh;
+// Rows [t0, t0 + rows) into the heads-merged out (rows, ld): one element per (row, head, channel), taps in order.
+__global__ void res_conv_rows_kernel(float *out, int64_t ld, const float *v, const float *w, int64_t heads, int64_t T,
+                                     int64_t dh, int64_t t0, int64_t rows) {
+    MHIM_CUDA_FOR(e, rows * heads * dh) {
+        const int64_t r = e / (heads * dh), h = (e / dh) % heads, c = e % dh, t = t0 + r;
         const float *wh = w + h * MHIM_NYSTROM_RES_KERNEL, *vh = v + h * T * dh;
-        float o = out[e];
+        float *dst = out + r * ld + h * dh + c;
+        float o = *dst;
         for (int64_t j = 0; j < MHIM_NYSTROM_RES_KERNEL; j++) {
             const int64_t src = t + j - RES_HALF;
             if (src >= 0 && src < T) o += wh[j] * vh[src * dh + c];
         }
-        out[e] = o;
+        *dst = o;
     }
 }
 
@@ -266,9 +268,10 @@ extern "C" void mhim_cuda_nystrom_pinv_backward(mhim_cuda_ctx *ctx, float *da, c
     LAUNCH(pinv_scale_apply_kernel, hmm, da, a, scal, row_sum, col_sum, norm, heads, m);
 }
 
-extern "C" void mhim_cuda_nystrom_res_conv_forward_acc(mhim_cuda_ctx *ctx, float *out, const float *v,
-                                                       const float *w, int64_t heads, int64_t T, int64_t dh) {
-    LAUNCH(res_conv_forward_kernel, heads * T * dh, out, v, w, heads, T, dh);
+extern "C" void mhim_cuda_nystrom_res_conv_rows_acc(mhim_cuda_ctx *ctx, float *out, int64_t ld, const float *v,
+                                                    const float *w, int64_t heads, int64_t T, int64_t dh, int64_t t0,
+                                                    int64_t rows) {
+    if (rows > 0) LAUNCH(res_conv_rows_kernel, rows * heads * dh, out, ld, v, w, heads, T, dh, t0, rows);
 }
 
 extern "C" void mhim_cuda_nystrom_res_conv_backward_acc(mhim_cuda_ctx *ctx, float *dv, float *dw, const float *dout,

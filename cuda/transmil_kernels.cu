@@ -27,20 +27,21 @@ __global__ void split_heads_kernel(float *q, float *k, float *v, const float *qk
     }
 }
 
-__global__ void merge_heads_kernel(float *merged, const float *o, int64_t n, int64_t heads, int64_t dh, int64_t pad) {
+__global__ void merge_heads_kernel(float *merged, const float *o, int64_t rows, int64_t n, int64_t heads, int64_t dh,
+                                   int64_t pad) {
     const int64_t inner = heads * dh, np = pad + n;
-    MHIM_CUDA_FOR(e, n * inner) {
+    MHIM_CUDA_FOR(e, rows * inner) {
         const int64_t t = e / inner, h = (e % inner) / dh, d = e % dh;
         merged[e] = o[(h * np + pad + t) * dh + d];
     }
 }
 
-__global__ void unmerge_heads_kernel(float *d_o, const float *dmerged, int64_t n, int64_t heads, int64_t dh,
-                                     int64_t pad) {
+__global__ void unmerge_heads_kernel(float *d_o, const float *dmerged, int64_t rows, int64_t n, int64_t heads,
+                                     int64_t dh, int64_t pad) {
     const int64_t inner = heads * dh, np = pad + n;
     MHIM_CUDA_FOR(e, heads * np * dh) {
         const int64_t h = e / (np * dh), tp = (e / dh) % np, d = e % dh;
-        d_o[e] = tp < pad ? 0.0f : dmerged[(tp - pad) * inner + h * dh + d];
+        d_o[e] = tp < pad || tp >= pad + rows ? 0.0f : dmerged[(tp - pad) * inner + h * dh + d];
     }
 }
 
@@ -57,12 +58,12 @@ __global__ void merge_qkv_grad_kernel(float *dqkv, const float *dq, const float 
     }
 }
 
-// r[h, j] = Σ_k a1[h, pad, k] · pinv[h, k, j] (k in order).
-__global__ void cls_row_kernel(float *r, const float *a1, const float *pinv, int64_t np, int64_t heads, int64_t m,
-                               int64_t pad) {
+// r[h, j] = Σ_k a1_cls[h·a1_stride + k] · pinv[h, k, j] (k in order).
+__global__ void cls_row_kernel(float *r, const float *a1_cls, int64_t a1_stride, const float *pinv, int64_t heads,
+                               int64_t m) {
     MHIM_CUDA_FOR(e, heads * m) {
         const int64_t h = e / m, j = e % m;
-        const float *row = a1 + (h * np + pad) * m, *zh = pinv + h * m * m;
+        const float *row = a1_cls + h * a1_stride, *zh = pinv + h * m * m;
         float s = 0.0f;
         for (int64_t k = 0; k < m; k++) s += row[k] * zh[k * m + j];
         r[e] = s;
@@ -96,14 +97,14 @@ extern "C" void mhim_cuda_transmil_split_heads(mhim_cuda_ctx *ctx, float *q, flo
     LAUNCH(split_heads_kernel, heads * (pad + n) * dh, q, k, v, qkv, pad + n, heads, dh, pad, scale);
 }
 
-extern "C" void mhim_cuda_transmil_merge_heads(mhim_cuda_ctx *ctx, float *merged, const float *o, int64_t n,
-                                               int64_t heads, int64_t dh, int64_t pad) {
-    LAUNCH(merge_heads_kernel, n * heads * dh, merged, o, n, heads, dh, pad);
+extern "C" void mhim_cuda_transmil_merge_heads(mhim_cuda_ctx *ctx, float *merged, const float *o, int64_t rows,
+                                               int64_t n, int64_t heads, int64_t dh, int64_t pad) {
+    LAUNCH(merge_heads_kernel, rows * heads * dh, merged, o, rows, n, heads, dh, pad);
 }
 
-extern "C" void mhim_cuda_transmil_unmerge_heads(mhim_cuda_ctx *ctx, float *d_o, const float *dmerged, int64_t n,
-                                                 int64_t heads, int64_t dh, int64_t pad) {
-    LAUNCH(unmerge_heads_kernel, heads * (pad + n) * dh, d_o, dmerged, n, heads, dh, pad);
+extern "C" void mhim_cuda_transmil_unmerge_heads(mhim_cuda_ctx *ctx, float *d_o, const float *dmerged, int64_t rows,
+                                                 int64_t n, int64_t heads, int64_t dh, int64_t pad) {
+    LAUNCH(unmerge_heads_kernel, heads * (pad + n) * dh, d_o, dmerged, rows, n, heads, dh, pad);
 }
 
 extern "C" void mhim_cuda_transmil_merge_qkv_grad(mhim_cuda_ctx *ctx, float *dqkv, const float *dq, const float *dk,
@@ -112,10 +113,10 @@ extern "C" void mhim_cuda_transmil_merge_qkv_grad(mhim_cuda_ctx *ctx, float *dqk
     LAUNCH(merge_qkv_grad_kernel, n * heads * dh, dqkv, dq, dk, dv, n, heads, dh, pad, scale);
 }
 
-extern "C" void mhim_cuda_transmil_cls_attention(mhim_cuda_ctx *ctx, float *attn, float *scratch, const float *a1,
-                                                 const float *pinv, const float *a3, int64_t n, int64_t heads,
-                                                 int64_t m, int64_t pad) {
+extern "C" void mhim_cuda_transmil_cls_attention(mhim_cuda_ctx *ctx, float *attn, float *scratch,
+                                                 const float *a1_cls, int64_t a1_stride, const float *pinv,
+                                                 const float *a3, int64_t n, int64_t heads, int64_t m, int64_t pad) {
     if (n < 2) return;
-    LAUNCH(cls_row_kernel, heads * m, scratch, a1, pinv, pad + n, heads, m, pad);
+    LAUNCH(cls_row_kernel, heads * m, scratch, a1_cls, a1_stride, pinv, heads, m);
     LAUNCH(cls_attention_kernel, heads * (n - 1), attn, scratch, a3, n, pad + n, heads, m, pad);
 }

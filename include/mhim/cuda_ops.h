@@ -223,8 +223,8 @@ void mhim_cuda_nystrom_pinv_forward(mhim_cuda_ctx *ctx, float *z, float *norm, f
                                     int64_t heads, int64_t m);
 void mhim_cuda_nystrom_pinv_backward(mhim_cuda_ctx *ctx, float *da, const float *dpinv, const float *z,
                                      const float *norm, float *scratch, const float *a, int64_t heads, int64_t m);
-void mhim_cuda_nystrom_res_conv_forward_acc(mhim_cuda_ctx *ctx, float *out, const float *v, const float *w,
-                                            int64_t heads, int64_t T, int64_t dh);
+void mhim_cuda_nystrom_res_conv_rows_acc(mhim_cuda_ctx *ctx, float *out, int64_t ld, const float *v, const float *w,
+                                         int64_t heads, int64_t T, int64_t dh, int64_t t0, int64_t rows);
 void mhim_cuda_nystrom_res_conv_backward_acc(mhim_cuda_ctx *ctx, float *dv, float *dw, const float *dout,
                                              const float *v, const float *w, int64_t heads, int64_t T, int64_t dh);
 

@@ -57,9 +57,13 @@ static int t_res_conv(mhim_cuda_ctx *ctx, test_rng *r) {
     float *v_d = parity_up(ctx, v, n), *w_d = parity_up(ctx, w, nw), *out_d = parity_up(ctx, out, n);
     float *dout_d = parity_up(ctx, dout, n), *dv_d = parity_up(ctx, dv, n), *dw_d = parity_up(ctx, dw, nw);
     int bad = 0;
-    mhim_nystrom_res_conv_forward_acc(out, v, w, H, T, dh);
-    mhim_cuda_nystrom_res_conv_forward_acc(ctx, out_d, v_d, w_d, H, T, dh);
-    bad += parity_check(ctx, "res conv (33) forward_acc", out_d, out, n, G);
+    /* every row into the merged (T, H·dh) layout, then one row (the cls row of a padded layer) into a wider ld */
+    mhim_nystrom_res_conv_rows_acc(out, H * dh, v, w, H, T, dh, 0, T);
+    mhim_cuda_nystrom_res_conv_rows_acc(ctx, out_d, H * dh, v_d, w_d, H, T, dh, 0, T);
+    bad += parity_check(ctx, "res conv (33) rows_acc, every row", out_d, out, n, G);
+    mhim_nystrom_res_conv_rows_acc(out, H * dh + 7, v, w, H, T, dh, 5, 1);
+    mhim_cuda_nystrom_res_conv_rows_acc(ctx, out_d, H * dh + 7, v_d, w_d, H, T, dh, 5, 1);
+    bad += parity_check(ctx, "res conv (33) rows_acc, row 5 (ld + 7)", out_d, out, n, G);
     mhim_nystrom_res_conv_backward_acc(dv, dw, dout, v, w, H, T, dh);
     mhim_cuda_nystrom_res_conv_backward_acc(ctx, dv_d, dw_d, dout_d, v_d, w_d, H, T, dh);
     bad += parity_check(ctx, "res conv (33) backward dv (+=)", dv_d, dv, n, G);

@@ -250,10 +250,10 @@ void mhim_cuda_nystrom_pinv_backward(mhim_cuda_ctx *ctx, float *da, const float 
     mhim_nystrom_pinv_backward(da, dpinv, z, NULL, norm, scratch, a, heads, m);
 }
 
-void mhim_cuda_nystrom_res_conv_forward_acc(mhim_cuda_ctx *ctx, float *out, const float *v, const float *w,
-                                            int64_t heads, int64_t T, int64_t dh) {
+void mhim_cuda_nystrom_res_conv_rows_acc(mhim_cuda_ctx *ctx, float *out, int64_t ld, const float *v, const float *w,
+                                         int64_t heads, int64_t T, int64_t dh, int64_t t0, int64_t rows) {
     (void)ctx;
-    mhim_nystrom_res_conv_forward_acc(out, v, w, heads, T, dh);
+    mhim_nystrom_res_conv_rows_acc(out, ld, v, w, heads, T, dh, t0, rows);
 }
 
 void mhim_cuda_nystrom_res_conv_backward_acc(mhim_cuda_ctx *ctx, float *dv, float *dw, const float *dout,
@@ -309,23 +309,23 @@ void mhim_cuda_transmil_split_heads(mhim_cuda_ctx *ctx, float *q, float *k, floa
     }
 }
 
-void mhim_cuda_transmil_merge_heads(mhim_cuda_ctx *ctx, float *merged, const float *o, int64_t n, int64_t heads,
-                                    int64_t dh, int64_t pad) {
+void mhim_cuda_transmil_merge_heads(mhim_cuda_ctx *ctx, float *merged, const float *o, int64_t rows, int64_t n,
+                                    int64_t heads, int64_t dh, int64_t pad) {
     (void)ctx;
     const int64_t inner = heads * dh, np = pad + n;
-    for (int64_t e = 0; e < n * inner; e++) {
+    for (int64_t e = 0; e < rows * inner; e++) {
         const int64_t t = e / inner, h = (e % inner) / dh, d = e % dh;
         merged[e] = o[(h * np + pad + t) * dh + d];
     }
 }
 
-void mhim_cuda_transmil_unmerge_heads(mhim_cuda_ctx *ctx, float *d_o, const float *dmerged, int64_t n, int64_t heads,
-                                      int64_t dh, int64_t pad) {
+void mhim_cuda_transmil_unmerge_heads(mhim_cuda_ctx *ctx, float *d_o, const float *dmerged, int64_t rows, int64_t n,
+                                      int64_t heads, int64_t dh, int64_t pad) {
     (void)ctx;
     const int64_t inner = heads * dh, np = pad + n;
     for (int64_t e = 0; e < heads * np * dh; e++) {
         const int64_t h = e / (np * dh), tp = (e / dh) % np, d = e % dh;
-        d_o[e] = tp < pad ? 0.0f : dmerged[(tp - pad) * inner + h * dh + d];
+        d_o[e] = tp < pad || tp >= pad + rows ? 0.0f : dmerged[(tp - pad) * inner + h * dh + d];
     }
 }
 
@@ -344,15 +344,15 @@ void mhim_cuda_transmil_merge_qkv_grad(mhim_cuda_ctx *ctx, float *dqkv, const fl
     }
 }
 
-void mhim_cuda_transmil_cls_attention(mhim_cuda_ctx *ctx, float *attn, float *scratch, const float *a1,
-                                      const float *pinv, const float *a3, int64_t n, int64_t heads, int64_t m,
-                                      int64_t pad) {
+void mhim_cuda_transmil_cls_attention(mhim_cuda_ctx *ctx, float *attn, float *scratch, const float *a1_cls,
+                                      int64_t a1_stride, const float *pinv, const float *a3, int64_t n,
+                                      int64_t heads, int64_t m, int64_t pad) {
     (void)ctx;
     const int64_t np = pad + n;
     if (n < 2) return;
     for (int64_t e = 0; e < heads * m; e++) {
         const int64_t h = e / m, j = e % m;
-        const float *row = a1 + (h * np + pad) * m, *zh = pinv + h * m * m;
+        const float *row = a1_cls + h * a1_stride, *zh = pinv + h * m * m;
         float s = 0.0f;
         for (int64_t k = 0; k < m; k++) s += row[k] * zh[k * m + j];
         scratch[e] = s;
