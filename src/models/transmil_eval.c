@@ -2,7 +2,8 @@
  * computed in row blocks (see mhim/models/transmil.h, mhim_transmil_eval_forward).
  *
  * Per Nyström layer (tokens t, n rows, p front padding rows, np = n + p, m landmarks, l = np / m):
- *   1. project: row blocks of LN(t) · W_qkvᵀ; k, v are kept (H, np, dh), q only as landmark sums and its cls row;
+ *   1. project: row blocks of LN(t) · W_kvᵀ, k, v kept (H, np, dh); q only as landmark means (the segment means of
+ *      LN(t) projected) and its cls row;
  *   2. landmark kernel: a2 = softmax(q_land k_landᵀ), pinv(a2), r = softmax(q_cls k_landᵀ) · pinv (cls row);
  *   3. key sweeps over blocks of keys: row max / sum of a3 = softmax(q_land kᵀ) (online), then a3 · v and the
  *      exported cls attention r · a3 block by block; then za3v = pinv · a3v;
@@ -72,7 +73,9 @@ static int64_t layer_state_floats(const eval_dims *d) {
 /* Arena bytes of the largest block phase (projection, key sweep, output rows, scores) for B rows. */
 static size_t block_bytes(const mhim_transmil_config *cfg, const eval_dims *d, int64_t B) {
     const size_t ln = mhim_arena_floats_size(B * d->D) + 2 * mhim_arena_floats_size(B);
-    const size_t project = ln + mhim_arena_floats_size(B * 3 * d->inner);
+    const size_t project = mhim_arena_floats_size(d->m * d->D) + mhim_arena_floats_size(d->D) +
+                           MHIM_MAX(ln + mhim_arena_floats_size(B * 2 * d->inner),
+                                    mhim_arena_floats_size(d->m * d->inner));
     const size_t keys = mhim_arena_floats_size(d->H * d->m * B) + mhim_arena_floats_size(B) +
                         mhim_arena_floats_size(mhim_nystrom_pinv_forward_scratch_floats(d->H, d->m));
     const size_t rows = ln + 2 * mhim_arena_floats_size(B * d->inner) + mhim_arena_floats_size(d->H * B * d->m) +
@@ -119,47 +122,57 @@ static void layernorm_rows(float *ln, mhim_arena *arena, const float *tok, const
                            D);
 }
 
-/* Phase 1: k, v (H, np, dh) of all rows, the landmark means and the cls query of layer l on tokens tok. */
+/* Phase 1: k, v (H, np, dh) of all rows, the landmark queries and the cls query of layer l on tokens tok. Only the
+ * k and v blocks of to_qkv run on every row: to_qkv has no bias, so the landmark mean of q over a segment of l
+ * padded rows is (the segment mean of LN(t), the padding rows zero) · W_qᵀ, and the cls query is LN(t₀) · W_qᵀ,
+ * both times dh^-0.5 (q itself is projected again per row block in phase 4, where layer 1 needs it). */
 static void project(eval_layer *s, mhim_arena *arena, const eval_dims *d, const float *tok, const mhim_transmil *m,
                     const float *params, int l) {
-    const int64_t H = d->H, dh = d->dh, inner = d->inner, np = d->np, p = d->p;
+    const int64_t H = d->H, dh = d->dh, inner = d->inner, np = d->np, p = d->p, D = d->D, lm = d->m;
+    const float *w_q = params + m->layer[l].w_qkv, *w_kv = w_q + inner * D;
     for (int64_t h = 0; h < H; h++) { /* the front padding rows; the token rows are written below */
         memset(s->k + h * np * dh, 0, (size_t)(p * dh) * sizeof(float));
         memset(s->v + h * np * dh, 0, (size_t)(p * dh) * sizeof(float));
     }
-    memset(s->q_land, 0, (size_t)(H * d->m * dh) * sizeof(float));
+    const size_t sums_mark = mhim_arena_mark(arena);
+    float *seg = mhim_arena_floats(arena, lm * D), *cls = mhim_arena_floats(arena, D); /* Σ LN rows per segment */
+    memset(seg, 0, (size_t)(lm * D) * sizeof(float));
     for (int64_t r0 = 0; r0 < d->n; r0 += EVAL_BLOCK) {
         const int64_t B = MHIM_MIN((int64_t)EVAL_BLOCK, d->n - r0);
         const size_t mark = mhim_arena_mark(arena);
-        float *ln = mhim_arena_floats(arena, B * d->D), *qkv = mhim_arena_floats(arena, B * 3 * inner);
+        float *ln = mhim_arena_floats(arena, B * D), *kv = mhim_arena_floats(arena, B * 2 * inner);
         layernorm_rows(ln, arena, tok, m, params, l, r0, B);
-        mhim_linear_forward(qkv, ln, params + m->layer[l].w_qkv, NULL, B, d->D, 3 * inner);
+        if (r0 == 0) memcpy(cls, ln, (size_t)D * sizeof(float));
+        mhim_linear_forward(kv, ln, w_kv, NULL, B, D, 2 * inner);
         /* k, v: each projected row read once, its heads copied to their (H, np, dh) rows */
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < B; r++) {
             const int64_t tp = p + r0 + r;
-            const float *src = qkv + r * 3 * inner;
+            const float *src = kv + r * 2 * inner;
             for (int64_t h = 0; h < H; h++) {
-                memcpy(s->k + (h * np + tp) * dh, src + inner + h * dh, (size_t)dh * sizeof(float));
-                memcpy(s->v + (h * np + tp) * dh, src + 2 * inner + h * dh, (size_t)dh * sizeof(float));
+                memcpy(s->k + (h * np + tp) * dh, src + h * dh, (size_t)dh * sizeof(float));
+                memcpy(s->v + (h * np + tp) * dh, src + inner + h * dh, (size_t)dh * sizeof(float));
             }
         }
-        /* one thread per head: the landmark sums add the rows of a segment in order, as the full forward does */
+        /* segment sums of LN(t), each column summed over the rows in order (threads split the columns) */
 #pragma omp parallel for schedule(static)
-        for (int64_t h = 0; h < H; h++)
+        for (int64_t c0 = 0; c0 < D; c0 += 64)
             for (int64_t r = 0; r < B; r++) {
-                const int64_t tp = p + r0 + r;
-                const float *src = qkv + r * 3 * inner + h * dh;
-                float *qs = s->q_land + (h * d->m + tp / d->l) * dh;
-                for (int64_t c = 0; c < dh; c++) {
-                    const float q = src[c] * d->scale;
-                    qs[c] += q;
-                    if (tp == p) s->q_cls[h * dh + c] = q;
-                }
+                const float *src = ln + r * D;
+                float *dst = seg + ((p + r0 + r) / d->l) * D;
+                for (int64_t c = c0; c < MHIM_MIN(c0 + 64, D); c++) dst[c] += src[c];
             }
         mhim_arena_reset(arena, mark);
     }
-    for (int64_t i = 0; i < H * d->m * dh; i++) s->q_land[i] /= (float)d->l;
+    for (int64_t i = 0; i < lm * D; i++) seg[i] /= (float)d->l;
+    float *q = mhim_arena_floats(arena, lm * inner); /* (m, I) landmark queries, heads side by side */
+    mhim_linear_forward(q, seg, w_q, NULL, lm, D, inner);
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t j = 0; j < lm; j++)
+            for (int64_t c = 0; c < dh; c++) s->q_land[(h * lm + j) * dh + c] = q[j * inner + h * dh + c] * d->scale;
+    mhim_linear_forward(s->q_cls, cls, w_q, NULL, 1, D, inner);
+    for (int64_t i = 0; i < inner; i++) s->q_cls[i] *= d->scale;
+    mhim_arena_reset(arena, sums_mark);
     mhim_nystrom_landmarks_forward(s->k_land, s->k, H, d->m, d->l, dh);
 }
 
