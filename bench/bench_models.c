@@ -52,8 +52,8 @@ static int cmp_double(const void *a, const void *b) {
  * gradient is not needed: 1x). Small terms (C-wide heads, per-instance dots) are included; non-GEMM work
  * (softmax, LayerNorm, convolutions, activations) is not. as_original: the products as the original modules
  * compute them (TransMIL: (a1 · pinv) · (a3 · v), an np × m × m GEMM per head, every row of both layers); otherwise
- * as mhim does (a1 · (pinv · (a3 · v)), docs/numerics.md; the second layer's a1, output and to_out for its cls row
- * only, the one row the model reads). */
+ * as mhim does (a1 · (pinv · (a3 · v)), docs/numerics.md; the second layer's q, a1, output and to_out for its cls
+ * row only, the one row the model reads, and its landmark queries projected from the segment means of its input). */
 static double gemm_flops(mhim_model_kind kind, double n, double H, int as_original) {
     const double embed = 2 * n * D_IN * DIM * 2; /* forward + weight gradient */
     const double C = 2;
@@ -68,7 +68,9 @@ static double gemm_flops(mhim_model_kind kind, double n, double H, int as_origin
         for (int l = 0; l < 2; l++) {
             /* the query rows whose a1, output and to_out are computed: mhim's second layer only its cls row */
             const double r = l == 1 && !as_original ? 1 : np;
-            double layer = 2 * np * DIM * 3 * inner + 2 * r * inner * DIM;      /* to_qkv, to_out */
+            /* to_qkv (mhim's second layer: k, v of every row; q of its cls row and of the landmark means), to_out */
+            double layer = (r == np ? 2 * np * DIM * 3 * inner : 2 * np * DIM * 2 * inner + 2 * (r + m) * DIM * inner) +
+                           2 * r * inner * DIM;
             layer += H * (2 * r * m * dh + 2 * m * m * dh + 2 * m * np * dh);    /* the three logits */
             layer += H * (6 * 8 * m * m * m + 2 * m * np * dh + 2 * r * m * dh); /* pinv, a3 · v, the output */
             layer += H * (as_original ? 2 * np * m * m : 2 * m * m * dh);        /* a1 · pinv or pinv · a3v */

@@ -66,8 +66,9 @@ def gemm_flops(baseline, n, d_in, backward, heads=8):
     """GEMM FLOPs of one forward on n instances, plus its backward when `backward` (bench_models.c gemm_flops, with
     D_in = d_in): the first layer's backward is the weight gradient only (1x its forward), the rest 2x. TransMIL's
     Nyström output as mhim associates it, a1 · (pinv · (a3 · v)): the original's (a1 · pinv) · (a3 · v) needs
-    2·npad·m·m instead of 2·m·m·64 per head and layer; and as mhim computes it, the second layer's a1, output
-    and to_out for its cls row only (every forward of mhim: training, teacher, evaluation)."""
+    2·npad·m·m instead of 2·m·m·64 per head and layer; and as mhim computes it, the second layer's q, a1, output
+    and to_out for its cls row only, its landmark queries projected from the segment means of its input (every
+    forward of mhim: training, teacher, evaluation)."""
     embed = 2 * n * d_in * DIM
     if baseline == "attn":
         rest = 2 * n * DIM * 128 + 2 * n * 128 + 2 * n * DIM + 2 * DIM * C
@@ -78,8 +79,9 @@ def gemm_flops(baseline, n, d_in, backward, heads=8):
         m, inner = 256.0, 64.0 * heads
         npad = m * math.ceil((n + 1) / m)
 
-        def layer(r):  # r: the query rows whose a1, output and to_out are computed
-            f = 2 * npad * DIM * 3 * inner + 2 * r * inner * DIM
+        def layer(r):  # r: the query rows whose q, a1, output and to_out are computed
+            qkv = 3 * npad if r == npad else 2 * npad + r + m  # else: k, v of every row, q of r rows + landmarks
+            f = 2 * qkv * DIM * inner + 2 * r * inner * DIM
             f += heads * (2 * r * m * 64 + 2 * m * m * 64 + 2 * m * npad * 64)
             return f + heads * (6 * 8 * m * m * m + 2 * m * m * 64 + 2 * m * npad * 64 + 2 * r * m * 64)
         rest = layer(npad) + layer(1) + 2 * DIM * C

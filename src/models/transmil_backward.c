@@ -36,7 +36,7 @@ static void backward_tokens(const mhim_transmil *m, float *grads, const float *p
     float *d_feat_all = mhim_arena_floats(arena, D), *d_cls = mhim_arena_floats(arena, D);
     float *ga = mhim_arena_floats(arena, n * D), *gb = mhim_arena_floats(arena, n * D);
     float *gc = mhim_arena_floats(arena, n * D);
-    const int64_t nys = mhim_nystrom_backward_scratch_floats(n, cfg->heads, cfg->dim_head, cfg->landmarks);
+    const int64_t nys = mhim_nystrom_backward_scratch_floats(n, D, cfg->heads, cfg->dim_head, cfg->landmarks);
     const int64_t ppeg = mhim_ppeg_backward_scratch_floats(n - 1, D);
     float *scratch = mhim_arena_floats(arena, nys > ppeg ? nys : ppeg);
 

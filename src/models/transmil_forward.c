@@ -19,8 +19,9 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 /* Scratch floats of the forward beyond the caches: the larger of the Nyström and PPEG scratch (the Nyström one
  * also serves mhim_nystrom_cls_attention, which needs `landmarks` floats). */
 static int64_t forward_scratch_floats(const mhim_transmil_config *cfg, int64_t n) {
-    return max64(mhim_nystrom_forward_scratch_floats(n, cfg->heads, cfg->dim_head, cfg->landmarks),
-                 max64(mhim_ppeg_forward_scratch_floats(n - 1, cfg->embed.dim), cfg->landmarks));
+    const int64_t D = cfg->embed.dim;
+    return max64(mhim_nystrom_forward_scratch_floats(n, D, cfg->heads, cfg->dim_head, cfg->landmarks),
+                 max64(mhim_ppeg_forward_scratch_floats(n - 1, D), cfg->landmarks));
 }
 
 /* Backward scratch (mhim_transmil_backward): two rows of dim, three (n, dim) gradient buffers and the larger of
@@ -29,7 +30,7 @@ static size_t backward_scratch_bytes(const mhim_transmil_config *cfg, int64_t n)
     const int64_t D = cfg->embed.dim;
     return 2 * mhim_arena_floats_size(D) + 3 * mhim_arena_floats_size(n * D) +
            mhim_arena_floats_size(
-               max64(mhim_nystrom_backward_scratch_floats(n, cfg->heads, cfg->dim_head, cfg->landmarks),
+               max64(mhim_nystrom_backward_scratch_floats(n, D, cfg->heads, cfg->dim_head, cfg->landmarks),
                      mhim_ppeg_backward_scratch_floats(n - 1, D)));
 }
 

@@ -35,9 +35,11 @@ void mhim_nystrom_cache_bind(mhim_nystrom_cache *c, float *buf, int64_t n, int64
     MHIM_ASSERT(p - buf == mhim_nystrom_cache_floats(n, heads, dim_head, landmarks));
 }
 
-int64_t mhim_nystrom_forward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
+int64_t mhim_nystrom_forward_scratch_floats(int64_t n, int64_t dim, int64_t heads, int64_t dim_head,
+                                            int64_t landmarks) {
     const int64_t np = mhim_nystrom_padded_len(n, landmarks);
-    return 3 * n * heads * dim_head + heads * np * dim_head + mhim_nystrom_pinv_forward_scratch_floats(heads, landmarks);
+    return 3 * n * heads * dim_head + heads * np * dim_head + landmarks * (dim + heads * dim_head) +
+           mhim_nystrom_pinv_forward_scratch_floats(heads, landmarks);
 }
 
 /* q scaling of NystromAttention: dim_head ** -0.5 (a Python float applied to a float32 tensor). */
@@ -54,11 +56,25 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     const float scale = q_scale(dh);
     float *qkv = scratch;           /* (n, 3I) */
     float *o = qkv + n * 3 * inner; /* (H, np, dh) */
-    float *pinv_tmp = o + H * np * dh;
+    float *seg = o + H * np * dh;   /* (m, D) segment means of the padded x (out_rows < n) */
+    float *q_seg = seg + m * dim;   /* (m, I) their projection */
+    float *pinv_tmp = q_seg + m * inner;
 
-    mhim_linear_forward(qkv, x, w_qkv, NULL, n, dim, 3 * inner);
-    /* split heads into the padded head-major layout, one token row at a time (its 3·I values read once, in
-     * order); the p front rows are zeros (F.pad before to_qkv) */
+    /* q, k, v of every row in one (n, 3I) block; with out_rows < n, k and v of every row as (n, 2I) and q of the
+     * output rows only as (out_rows, I) after them */
+    const int whole = out_rows == n;
+    const int64_t kv_ld = whole ? 3 * inner : 2 * inner;
+    const float *q_src = qkv, *kv_src = whole ? qkv + inner : qkv;
+    int64_t q_ld = 3 * inner;
+    if (whole) {
+        mhim_linear_forward(qkv, x, w_qkv, NULL, n, dim, 3 * inner);
+    } else {
+        mhim_linear_forward(qkv, x, w_qkv + inner * dim, NULL, n, dim, 2 * inner);
+        q_src = qkv + n * 2 * inner, q_ld = inner;
+        mhim_linear_forward(qkv + n * 2 * inner, x, w_qkv, NULL, out_rows, dim, inner);
+    }
+    /* split heads into the padded head-major layout, one token row at a time (its values read once, in order);
+     * the p front rows are zeros (F.pad before to_qkv); q for the a1 rows only */
 #pragma omp parallel for schedule(static)
     for (int64_t tp = 0; tp < np; tp++)
         for (int64_t h = 0; h < H; h++) {
@@ -68,14 +84,26 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
                 for (int64_t d = 0; d < dh; d++) qr[d] = kr[d] = vr[d] = 0.0f;
                 continue;
             }
-            const float *src = qkv + (tp - p) * 3 * inner + h * dh;
+            const float *kv = kv_src + (tp - p) * kv_ld + h * dh;
             for (int64_t d = 0; d < dh; d++) {
-                qr[d] = src[d] * scale;
-                kr[d] = src[inner + d];
-                vr[d] = src[2 * inner + d];
+                kr[d] = kv[d];
+                vr[d] = kv[inner + d];
+            }
+            if (tp < a1_first + a1_rows) {
+                const float *q = q_src + (tp - p) * q_ld + h * dh;
+                for (int64_t d = 0; d < dh; d++) qr[d] = q[d] * scale;
             }
         }
-    mhim_nystrom_landmarks_forward(c->q_land, c->q, H, m, l, dh);
+    if (out_rows == n) {
+        mhim_nystrom_landmarks_forward(c->q_land, c->q, H, m, l, dh);
+    } else {
+        /* to_qkv has no bias: the landmark mean of q over a segment is the segment mean of x projected */
+        mhim_nystrom_segment_means(seg, x, n, dim, m);
+        mhim_linear_forward(q_seg, seg, w_qkv, NULL, m, dim, inner);
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t j = 0; j < m; j++)
+                for (int64_t d = 0; d < dh; d++) c->q_land[(h * m + j) * dh + d] = q_seg[j * inner + h * dh + d] * scale;
+    }
     mhim_nystrom_landmarks_forward(c->k_land, c->k, H, m, l, dh);
     int token = mhim_gemm_serial_begin(); /* independent heads: one per thread */
 #pragma omp parallel for schedule(dynamic, 1)

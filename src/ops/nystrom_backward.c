@@ -1,6 +1,5 @@
 /* Nyström attention layer backward (see mhim/ops/nystrom.h, mhim_nystrom_backward). */
 #include <math.h>
-#include <string.h>
 
 #include "mhim/common.h"
 #include "mhim/ops/linear.h"
@@ -8,10 +7,11 @@
 #include "mhim/ops/softmax.h"
 #include "ops/gemm.h"
 
-int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks) {
+int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t dim, int64_t heads, int64_t dim_head,
+                                             int64_t landmarks) {
     const int64_t np = mhim_nystrom_padded_len(n, landmarks), H = heads, m = landmarks, dh = dim_head;
     return 4 * n * H * dh + 4 * H * np * dh + np * m + 2 * m * dh + m * np + 2 * H * m * m + 2 * H * m * dh +
-           mhim_nystrom_pinv_backward_scratch_floats(H, m);
+           m * (2 * dim + H * dh) + mhim_nystrom_pinv_backward_scratch_floats(H, m);
 }
 
 void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_out, float *dw_res, const float *dout,
@@ -38,7 +38,10 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
     float *da2 = dz + H * m * m;       /* (H, m, m)  */
     float *dql = da2 + H * m * m;      /* (H, m, dh) */
     float *dkl = dql + H * m * dh;     /* (H, m, dh) */
-    float *pinv_tmp = dkl + H * m * dh;
+    float *seg = dkl + H * m * dh;     /* (m, D) segment means of x (out_rows < n) */
+    float *g_seg = seg + m * dim;      /* (m, I) their projection's gradient */
+    float *dseg = g_seg + m * inner;   /* (m, D) */
+    float *pinv_tmp = dseg + m * dim;
     const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
 
     /* to_out and the crop: only the output rows carry gradient */
@@ -72,7 +75,6 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
         mhim_softmax_rows_backward(da1, da1, a1h + a1_first * m, a1_rows, m);
         mhim_softmax_rows_backward(da3, da3, a3h, m, np);
         /* s1 = q k_landᵀ,  s3 = q_land kᵀ */
-        if (a1_rows < np) memset(dq + h * np * dh, 0, (size_t)(np * dh) * sizeof(float));
         mhim_gemm(0, 0, a1_rows, dh, m, 1.0f, da1, klh, 0.0f, dq + (h * np + a1_first) * dh);
         mhim_gemm(1, 0, m, dh, a1_rows, 1.0f, da1, qh + a1_first * dh, 0.0f, dkl + h * m * dh);
         mhim_gemm(0, 0, m, dh, np, 1.0f, da3, kh, 0.0f, dql + h * m * dh);
@@ -86,19 +88,51 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
         mhim_gemm(0, 0, m, dh, m, 1.0f, da2h, c->k_land + h * m * dh, 1.0f, dql + h * m * dh);
         mhim_gemm(1, 0, m, dh, m, 1.0f, da2h, c->q_land + h * m * dh, 1.0f, dkl + h * m * dh);
     }
-    mhim_nystrom_landmarks_backward_acc(dq, dql, H, m, l, dh);
     mhim_nystrom_landmarks_backward_acc(dk, dkl, H, m, l, dh);
-    /* q scaling, head merge of the real rows, to_qkv */
+    if (out_rows == n) {
+        mhim_nystrom_landmarks_backward_acc(dq, dql, H, m, l, dh);
+        /* q scaling, head merge of the real rows, to_qkv */
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < n; t++)
+            for (int64_t h = 0; h < H; h++) {
+                const int64_t src = (h * np + p + t) * dh;
+                float *row = dqkv + t * 3 * inner + h * dh;
+                for (int64_t d = 0; d < dh; d++) {
+                    row[d] = dq[src + d] * scale;
+                    row[inner + d] = dk[src + d];
+                    row[2 * inner + d] = dv[src + d];
+                }
+            }
+        mhim_linear_backward(dx, dw_qkv, NULL, dqkv, x, w_qkv, n, dim, 3 * inner);
+        return;
+    }
+    /* out_rows < n: k, v of every row; q of the output rows (dq holds those rows only) and of the landmark means,
+     * which the forward projected from the segment means of x */
+    float *dkv = dqkv, *g_rows = dmerged; /* (n, 2I), (out_rows, I) */
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < n; t++)
         for (int64_t h = 0; h < H; h++) {
             const int64_t src = (h * np + p + t) * dh;
-            float *row = dqkv + t * 3 * inner + h * dh;
+            float *row = dkv + t * 2 * inner + h * dh;
             for (int64_t d = 0; d < dh; d++) {
-                row[d] = dq[src + d] * scale;
-                row[inner + d] = dk[src + d];
-                row[2 * inner + d] = dv[src + d];
+                row[d] = dk[src + d];
+                row[inner + d] = dv[src + d];
             }
+            if (t < out_rows)
+                for (int64_t d = 0; d < dh; d++) g_rows[t * inner + h * dh + d] = dq[src + d] * scale;
         }
-    mhim_linear_backward(dx, dw_qkv, NULL, dqkv, x, w_qkv, n, dim, 3 * inner);
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t j = 0; j < m; j++)
+            for (int64_t d = 0; d < dh; d++) g_seg[j * inner + h * dh + d] = dql[(h * m + j) * dh + d] * scale;
+    mhim_nystrom_segment_means(seg, x, n, dim, m);
+    mhim_linear_backward(dx, dw_qkv + inner * dim, NULL, dkv, x, w_qkv + inner * dim, n, dim, 2 * inner);
+    mhim_linear_backward_acc(dx, dw_qkv, NULL, g_rows, x, w_qkv, out_rows, dim, inner);
+    mhim_linear_backward(dx ? dseg : NULL, dw_qkv, NULL, g_seg, seg, w_qkv, m, dim, inner);
+    if (!dx) return;
+    /* each real row of segment j gets dseg[j] / l (the padding rows have no gradient to take) */
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < n; t++) {
+        const float *g = dseg + ((p + t) / l) * dim;
+        for (int64_t j = 0; j < dim; j++) dx[t * dim + j] += g[j] / (float)l;
+    }
 }

@@ -42,6 +42,19 @@ void mhim_nystrom_landmarks_forward(float *out, const float *x, int64_t heads, i
     }
 }
 
+void mhim_nystrom_segment_means(float *out, const float *x, int64_t n, int64_t dim, int64_t m) {
+    const int64_t p = mhim_nystrom_pad(n, m), l = (n + p) / m;
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < m; j++) {
+        float *o = out + j * dim;
+        const int64_t first = MHIM_MAX(j * l - p, 0), end = (j + 1) * l - p; /* the real rows of segment j */
+        for (int64_t c = 0; c < dim; c++) o[c] = 0.0f;
+        for (int64_t t = first; t < end; t++)
+            for (int64_t c = 0; c < dim; c++) o[c] += x[t * dim + c];
+        for (int64_t c = 0; c < dim; c++) o[c] /= (float)l;
+    }
+}
+
 void mhim_nystrom_landmarks_backward_acc(float *dx, const float *dout, int64_t heads, int64_t m, int64_t l,
                                          int64_t dh) {
 #pragma omp parallel for schedule(static)

@@ -64,7 +64,8 @@ static void run_nystrom(results *res) {
     mhim_nystrom_cache cache;
     mhim_nystrom_cache_bind(&cache, cache_buf, n, H, dh, m);
     float *scratch = zeros(
-        MHIM_MAX(mhim_nystrom_forward_scratch_floats(n, H, dh, m), mhim_nystrom_backward_scratch_floats(n, H, dh, m)));
+        MHIM_MAX(mhim_nystrom_forward_scratch_floats(n, D, H, dh, m),
+                 mhim_nystrom_backward_scratch_floats(n, D, H, dh, m)));
     float *out = zeros(n * D), *attn = zeros(H * (n - 1)), *dx = zeros(n * D), *dqkv = zeros(3 * inner * D);
     float *dwo = zeros(D * inner), *dbo = zeros(D), *dres = zeros(nres);
     mhim_nystrom_forward(out, &cache, scratch, x, w_qkv, w_out, b_out, w_res, n, D, H, dh, m, n);

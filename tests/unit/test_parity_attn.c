@@ -51,7 +51,8 @@ static int nystrom_case(const char *cas) {
     mhim_nystrom_cache cache;
     mhim_nystrom_cache_bind(&cache, cache_buf, n, H, dh, m);
     float *scratch = nan_buf(
-        MHIM_MAX(mhim_nystrom_forward_scratch_floats(n, H, dh, m), mhim_nystrom_backward_scratch_floats(n, H, dh, m)));
+        MHIM_MAX(mhim_nystrom_forward_scratch_floats(n, D, H, dh, m),
+                 mhim_nystrom_backward_scratch_floats(n, D, H, dh, m)));
     float *out = nan_buf(n * D);
     mhim_nystrom_forward(out, &cache, scratch, x, w_qkv, w_out, b_out, w_res, n, D, H, dh, m, n);
     fails += fixture_check(f, cas, "outputs/out", out, n * D, FWD_ATOL, FWD_RTOL);

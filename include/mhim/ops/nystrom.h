@@ -36,7 +36,8 @@ int mhim_nystrom_check_dims(int64_t n, int64_t dim, int64_t heads, int64_t dim_h
  * carved from one caller buffer of mhim_nystrom_cache_floats() floats by mhim_nystrom_cache_bind(). */
 typedef struct {
     float *q, *k, *v;       /* (H, np, dh) projections of the padded input, q already scaled by dh^-0.5;
-                               rows 0..p-1 are the zero padding. v rows p+1.. are the instance values. */
+                               rows 0..p-1 are the zero padding. v rows p+1.. are the instance values. With
+                               out_rows < n, q only for rows [p, p + out_rows) */
     float *q_land, *k_land; /* (H, m, dh) landmark means */
     float *a1;              /* (H, np, m) softmax(q k_landᵀ); with out_rows < n only rows [p, p + out_rows) */
     float *a2;              /* (H, m, m)  softmax(q_land k_landᵀ) */
@@ -54,8 +55,10 @@ int64_t mhim_nystrom_cache_floats(int64_t n, int64_t heads, int64_t dim_head, in
 void mhim_nystrom_cache_bind(mhim_nystrom_cache *cache, float *buf, int64_t n, int64_t heads, int64_t dim_head,
                              int64_t landmarks);
 /* Floats of scratch needed by mhim_nystrom_forward / mhim_nystrom_backward (contents undefined on return). */
-int64_t mhim_nystrom_forward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks);
-int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t dim_head, int64_t landmarks);
+int64_t mhim_nystrom_forward_scratch_floats(int64_t n, int64_t dim, int64_t heads, int64_t dim_head,
+                                            int64_t landmarks);
+int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t dim, int64_t heads, int64_t dim_head,
+                                             int64_t landmarks);
 
 /* NystromAttention(dim=D, dim_head=dh, heads=H, num_landmarks=m, pinv_iterations=6, residual=True,
  * residual_conv_kernel=33)(x) in eval mode, i.e. without the to_out Dropout (it is element-wise after the crop, so
@@ -68,11 +71,13 @@ int64_t mhim_nystrom_backward_scratch_floats(int64_t n, int64_t heads, int64_t d
  *                (the original multiplies (a1 · pinv6(a2)) · (a3 · v): the same product associated so that no
  *                n × m × m GEMM is needed; results differ by float rounding only, docs/numerics.md)
  *   out_rows             how many leading rows of out the caller reads (1 ≤ out_rows ≤ n): n for a whole layer,
- *                        1 where only the cls row goes on (TransMIL's second layer). Then a1, its product with
- *                        pinv · a3v, the residual conv, the merge and to_out are computed for those rows only
- *                        (the a1 rows of the others are left unset in the cache); q, k, v, the landmarks, a2,
- *                        a3 and the pseudo-inverse always cover every row. out_rows = n computes every row as
- *                        before, bitwise.
+ *                        1 where only the cls row goes on (TransMIL's second layer). Then q, a1, its product
+ *                        with pinv · a3v, the residual conv, the merge and to_out are computed for those rows
+ *                        only (the q and a1 rows of the others are left unset in the cache), and q_land is the
+ *                        segment means of x projected by the q block of w_qkv and scaled (to_qkv has no bias:
+ *                        the same math as the means of q, rounded differently); k, v, a2, a3 and the
+ *                        pseudo-inverse always cover every row. out_rows = n computes every row as before,
+ *                        bitwise.
  *   out    (out_rows, D) written
  *   cache  filled (see mhim_nystrom_cache)
  *   scratch             mhim_nystrom_forward_scratch_floats() floats
@@ -107,6 +112,10 @@ void mhim_nystrom_cls_attention(float *attn, const mhim_nystrom_cache *cache, fl
 /* Landmark means over consecutive segments: out[h, j] = (Σ_{r<l} x[h, j*l + r]) / l.
  *   out (H, m, dh) written; x (H, m*l, dh). Backward: dx[h, j*l+r] += dout[h, j] / l (accumulates). */
 void mhim_nystrom_landmarks_forward(float *out, const float *x, int64_t heads, int64_t m, int64_t l, int64_t dh);
+/* The same means over the layer's input rows before the projection: out (m, dim) written, out[j] = Σ of the rows
+ * of segment j of the front-padded x (n, dim) / l, the p padding rows counting as zero (n tokens, p, l as above).
+ * Projected by W_q (to_qkv has no bias) and scaled, they are the landmark queries. */
+void mhim_nystrom_segment_means(float *out, const float *x, int64_t n, int64_t dim, int64_t m);
 void mhim_nystrom_landmarks_backward_acc(float *dx, const float *dout, int64_t heads, int64_t m, int64_t l, int64_t dh);
 
 /* moore_penrose_iter_pinv(a, 6) for a (H, m, m):
