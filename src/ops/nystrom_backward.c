@@ -89,38 +89,32 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
         mhim_gemm(1, 0, m, dh, m, 1.0f, da2h, c->q_land + h * m * dh, 1.0f, dkl + h * m * dh);
     }
     mhim_nystrom_landmarks_backward_acc(dk, dkl, H, m, l, dh);
-    if (out_rows == n) {
-        mhim_nystrom_landmarks_backward_acc(dq, dql, H, m, l, dh);
-        /* q scaling, head merge of the real rows, to_qkv */
-#pragma omp parallel for schedule(static)
-        for (int64_t t = 0; t < n; t++)
-            for (int64_t h = 0; h < H; h++) {
-                const int64_t src = (h * np + p + t) * dh;
-                float *row = dqkv + t * 3 * inner + h * dh;
-                for (int64_t d = 0; d < dh; d++) {
-                    row[d] = dq[src + d] * scale;
-                    row[inner + d] = dk[src + d];
-                    row[2 * inner + d] = dv[src + d];
-                }
-            }
-        mhim_linear_backward(dx, dw_qkv, NULL, dqkv, x, w_qkv, n, dim, 3 * inner);
-        return;
-    }
-    /* out_rows < n: k, v of every row; q of the output rows (dq holds those rows only) and of the landmark means,
-     * which the forward projected from the segment means of x */
-    float *dkv = dqkv, *g_rows = dmerged; /* (n, 2I), (out_rows, I) */
+    const int whole = out_rows == n;
+    if (whole) mhim_nystrom_landmarks_backward_acc(dq, dql, H, m, l, dh);
+    /* q scaling and head merge of the real rows, as the forward split them: [q | k | v] as (n, 3I) for the whole
+     * layer; else k, v as (n, 2I) and q of the output rows (dq holds those rows only) as (out_rows, I) */
+    const int64_t kv_ld = whole ? 3 * inner : 2 * inner, q_ld = whole ? 3 * inner : inner;
+    float *kv_dst = whole ? dqkv + inner : dqkv, *q_dst = whole ? dqkv : dmerged;
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < n; t++)
         for (int64_t h = 0; h < H; h++) {
             const int64_t src = (h * np + p + t) * dh;
-            float *row = dkv + t * 2 * inner + h * dh;
+            float *kv = kv_dst + t * kv_ld + h * dh;
             for (int64_t d = 0; d < dh; d++) {
-                row[d] = dk[src + d];
-                row[inner + d] = dv[src + d];
+                kv[d] = dk[src + d];
+                kv[inner + d] = dv[src + d];
             }
-            if (t < out_rows)
-                for (int64_t d = 0; d < dh; d++) g_rows[t * inner + h * dh + d] = dq[src + d] * scale;
+            if (t >= out_rows) continue;
+            float *q = q_dst + t * q_ld + h * dh;
+            for (int64_t d = 0; d < dh; d++) q[d] = dq[src + d] * scale;
         }
+    if (whole) {
+        mhim_linear_backward(dx, dw_qkv, NULL, dqkv, x, w_qkv, n, dim, 3 * inner);
+        return;
+    }
+    /* out_rows < n: to_qkv's k, v rows of every row, its q rows for the output rows and for the landmark means,
+     * which the forward projected from the segment means of x */
+    const float *dkv = dqkv, *g_rows = dmerged;
     for (int64_t h = 0; h < H; h++)
         for (int64_t j = 0; j < m; j++)
             for (int64_t d = 0; d < dh; d++) g_seg[j * inner + h * dh + d] = dql[(h * m + j) * dh + d] * scale;
