@@ -165,11 +165,7 @@ static void project(eval_layer *s, mhim_arena *arena, const eval_dims *d, const 
         mhim_arena_reset(arena, mark);
     }
     for (int64_t i = 0; i < lm * D; i++) seg[i] /= (float)d->l;
-    float *q = mhim_arena_floats(arena, lm * inner); /* (m, I) landmark queries, heads side by side */
-    mhim_linear_forward(q, seg, w_q, NULL, lm, D, inner);
-    for (int64_t h = 0; h < H; h++)
-        for (int64_t j = 0; j < lm; j++)
-            for (int64_t c = 0; c < dh; c++) s->q_land[(h * lm + j) * dh + c] = q[j * inner + h * dh + c] * d->scale;
+    mhim_nystrom_landmark_queries(s->q_land, mhim_arena_floats(arena, lm * inner), seg, w_q, lm, D, H, dh);
     mhim_linear_forward(s->q_cls, cls, w_q, NULL, 1, D, inner);
     for (int64_t i = 0; i < inner; i++) s->q_cls[i] *= d->scale;
     mhim_arena_reset(arena, sums_mark);

@@ -99,10 +99,7 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     } else {
         /* to_qkv has no bias: the landmark mean of q over a segment is the segment mean of x projected */
         mhim_nystrom_segment_means(seg, x, n, dim, m);
-        mhim_linear_forward(q_seg, seg, w_qkv, NULL, m, dim, inner);
-        for (int64_t h = 0; h < H; h++)
-            for (int64_t j = 0; j < m; j++)
-                for (int64_t d = 0; d < dh; d++) c->q_land[(h * m + j) * dh + d] = q_seg[j * inner + h * dh + d] * scale;
+        mhim_nystrom_landmark_queries(c->q_land, q_seg, seg, w_qkv, m, dim, H, dh);
     }
     mhim_nystrom_landmarks_forward(c->k_land, c->k, H, m, l, dh);
     int token = mhim_gemm_serial_begin(); /* independent heads: one per thread */

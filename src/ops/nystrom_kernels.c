@@ -1,8 +1,9 @@
-/* Element and row kernels of the Nyström attention: sizes, landmark means and the residual depthwise
+/* Element and row kernels of the Nyström attention: sizes, landmark means and queries and the residual depthwise
  * convolution (see mhim/ops/nystrom.h). */
 #include <math.h>
 
 #include "mhim/common.h"
+#include "mhim/ops/linear.h"
 #include "mhim/ops/nystrom.h"
 #include "ops/fastmath.h"
 #include "ops/vecmath.h"
@@ -53,6 +54,16 @@ void mhim_nystrom_segment_means(float *out, const float *x, int64_t n, int64_t d
             for (int64_t c = 0; c < dim; c++) o[c] += x[t * dim + c];
         for (int64_t c = 0; c < dim; c++) o[c] /= (float)l;
     }
+}
+
+void mhim_nystrom_landmark_queries(float *q_land, float *q_seg, const float *seg, const float *w_q, int64_t m,
+                                   int64_t dim, int64_t heads, int64_t dim_head) {
+    const int64_t dh = dim_head, inner = heads * dh;
+    const float scale = (float)pow((double)dh, -0.5);
+    mhim_linear_forward(q_seg, seg, w_q, NULL, m, dim, inner);
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t j = 0; j < m; j++)
+            for (int64_t d = 0; d < dh; d++) q_land[(h * m + j) * dh + d] = q_seg[j * inner + h * dh + d] * scale;
 }
 
 void mhim_nystrom_landmarks_backward_acc(float *dx, const float *dout, int64_t heads, int64_t m, int64_t l,

@@ -116,6 +116,10 @@ void mhim_nystrom_landmarks_forward(float *out, const float *x, int64_t heads, i
  * of segment j of the front-padded x (n, dim) / l, the p padding rows counting as zero (n tokens, p, l as above).
  * Projected by W_q (to_qkv has no bias) and scaled, they are the landmark queries. */
 void mhim_nystrom_segment_means(float *out, const float *x, int64_t n, int64_t dim, int64_t m);
+/* The landmark queries from those means: q_land (H, m, dh) written, the heads of seg (m, dim) · w_qᵀ times
+ * dh^-0.5 (w_q: the q block (I, dim) of to_qkv); q_seg: (m, I) floats of scratch. */
+void mhim_nystrom_landmark_queries(float *q_land, float *q_seg, const float *seg, const float *w_q, int64_t m,
+                                   int64_t dim, int64_t heads, int64_t dim_head);
 void mhim_nystrom_landmarks_backward_acc(float *dx, const float *dout, int64_t heads, int64_t m, int64_t l, int64_t dh);
 
 /* moore_penrose_iter_pinv(a, 6) for a (H, m, m):
