@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mhim/arena.h"
 #include "mhim/common.h"
 #include "mhim/ops/act.h"
 #include "mhim/ops/dropout.h"
@@ -81,8 +82,16 @@ static int cmp_double(const void *p, const void *q) {
     return (x > y) - (x < y);
 }
 
+/* Arrays start on MHIM_ARENA_ALIGN (64-byte) boundaries, as the training arena's blocks do: a plain malloc of a large
+ * array returns an address 16 bytes past a page, where every 64-byte vector access straddles two cache lines. */
+static void *arena_aligned(size_t bytes) {
+    void *p = aligned_alloc(MHIM_ARENA_ALIGN, mhim_arena_align(bytes));
+    if (!p) MHIM_DIE("bench_elementwise: out of memory (%zu bytes)", bytes);
+    return p;
+}
+
 static float *filled(const mhim_rng *r, uint64_t first, int64_t count, float lo, float hi) {
-    float *v = mhim_malloc((size_t)count * sizeof(float));
+    float *v = arena_aligned((size_t)count * sizeof(float));
     mhim_rng_fill_uniform(r, first, v, count, lo, hi);
     return v;
 }
@@ -112,7 +121,7 @@ int main(int argc, char **argv) {
     arrays a = {n, d, filled(&r, 0, count, -3, 3), filled(&r, 0, count, 0, 1), filled(&r, count, count, -1, 1),
                 filled(&r, 0, count, 0, 0), filled(&r, 0, 2 * d, 0.5f, 1.5f), filled(&r, 0, 2 * d, -0.1f, 0.1f),
                 filled(&r, 0, n, 0, 0), filled(&r, 0, n, 0, 0), filled(&r, 2 * count, n, -4, 4),
-                filled(&r, 0, n, 0, 0), mhim_malloc((size_t)count), mhim_malloc((size_t)n * sizeof(int64_t))};
+                filled(&r, 0, n, 0, 0), arena_aligned((size_t)count), arena_aligned((size_t)n * sizeof(int64_t))};
     mhim_dropout_mask(a.keep, &r, 0, 0.25f, count);
     for (int64_t i = 0; i < n; i++) a.idx[i] = (i * 2) % n;
     printf("# bench_elementwise: N=%lld D=%lld threads=%d reps=%d clock=%s\n", (long long)n, (long long)d, threads,
