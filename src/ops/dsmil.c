@@ -6,6 +6,7 @@
 #include "mhim/ops/dsmil.h"
 #include "mhim/ops/softmax.h"
 #include "ops/gemm.h"
+#include "ops/thin.h"
 
 void mhim_dsmil_critical_forward(int64_t *crit, float *max_logit, const float *inst, int64_t n, int64_t C) {
     MHIM_ASSERT(n >= 1 && C >= 1);
@@ -43,19 +44,31 @@ static void gather_critical(float *qm, const float *q, const int64_t *crit, int6
     }
 }
 
-void mhim_dsmil_attention_forward(float *bag, float *attn, const float *q, const int64_t *crit, const float *v,
-                                  int64_t n, int64_t C, int64_t Dq, int64_t D) {
-    MHIM_ASSERT(n >= 1 && C >= 1 && Dq >= 1 && D >= 1);
-    const float norm = sqrtf((float)Dq);
-    /* attn (n, C) = q · q_maxᵀ, with q_max rows read in place from q */
+/* attn (n, C) = q · q_maxᵀ, q_max = q[crit]: the thin row products (q_max copied to the stack) where they fit,
+ * else each dot product in float in order. */
+static void critical_scores(float *attn, const float *q, const int64_t *crit, int64_t n, int64_t C, int64_t Dq) {
+    if (mhim_thin_fits(C, Dq)) {
+        float qm[MHIM_THIN_KD_MAX];
+        gather_critical(qm, q, crit, n, C, Dq);
+        mhim_thin_dot_rows(attn, q, qm, NULL, n, C, Dq);
+        return;
+    }
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         for (int64_t c = 0; c < C; c++) {
             const float *qi = q + i * Dq, *qc = q + crit[c] * Dq;
             float s = 0.0f;
             for (int64_t d = 0; d < Dq; d++) s += qi[d] * qc[d];
-            attn[i * C + c] = s / norm;
+            attn[i * C + c] = s;
         }
+}
+
+void mhim_dsmil_attention_forward(float *bag, float *attn, const float *q, const int64_t *crit, const float *v,
+                                  int64_t n, int64_t C, int64_t Dq, int64_t D) {
+    MHIM_ASSERT(n >= 1 && C >= 1 && Dq >= 1 && D >= 1);
+    const float norm = sqrtf((float)Dq);
+    critical_scores(attn, q, crit, n, C, Dq);
+    for (int64_t j = 0; j < n * C; j++) attn[j] /= norm;
     mhim_softmax_instances_forward(attn, attn, NULL, n, C);
     mhim_attnpool_forward(bag, attn, v, n, C, D); /* bag = attnᵀ v */
 }
@@ -72,8 +85,13 @@ void mhim_dsmil_attention_backward(float *dq, float *dv, const float *d_bag, flo
     mhim_softmax_instances_backward(ds, ds, attn, n, C);
     for (int64_t j = 0; j < n * C; j++) ds[j] /= norm;
     gather_critical(qm, q, crit, n, C, Dq);
-    mhim_gemm(0, 0, n, Dq, C, 1.0f, ds, qm, 0.0f, dq); /* dq   = ds · q_max */
-    mhim_gemm(1, 0, C, Dq, n, 1.0f, ds, q, 0.0f, dqm); /* dq_max = dsᵀ · q  */
+    if (mhim_thin_fits(C, Dq)) {
+        mhim_thin_combine_rows(dq, 0, ds, qm, n, C, Dq); /* dq     = ds · q_max */
+        mhim_thin_weighted_colsum(dqm, 0, ds, q, n, C, Dq); /* dq_max = dsᵀ · q   */
+    } else {
+        mhim_gemm(0, 0, n, Dq, C, 1.0f, ds, qm, 0.0f, dq);
+        mhim_gemm(1, 0, C, Dq, n, 1.0f, ds, q, 0.0f, dqm);
+    }
     for (int64_t c = 0; c < C; c++)
         for (int64_t d = 0; d < Dq; d++) dq[crit[c] * Dq + d] += dqm[c * Dq + d];
 }

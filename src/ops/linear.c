@@ -1,4 +1,5 @@
-/* nn.Linear forward/backward on OpenBLAS (see mhim/ops/linear.h). */
+/* nn.Linear forward/backward on OpenBLAS (see mhim/ops/linear.h); layers with at most a few outputs run the thin
+ * one-pass products of ops/thin.h instead. */
 #include "mhim/ops/linear.h"
 
 #include <cblas.h>
@@ -7,12 +8,17 @@
 #include "mhim/ops/act.h"
 #include "mhim/threads.h"
 #include "ops/gemm.h"
+#include "ops/thin.h"
 
 /* BLAS takes int dimensions; every GEMM dimension must fit. */
 void mhim_linear_forward(float *out, const float *inp, const float *weight, const float *bias, int64_t N, int64_t C,
                          int64_t OC) {
     MHIM_ASSERT(C > 0 && OC > 0);
     if (N == 0) return;
+    if (mhim_thin_fits(OC, C)) {
+        mhim_thin_dot_rows(out, inp, weight, bias, N, OC, C);
+        return;
+    }
     float beta = 0.0f;
     if (bias) {
 #pragma omp parallel for schedule(static) if (N * OC >= MHIM_OPS_PARALLEL_MIN)
@@ -31,6 +37,12 @@ static void linear_backward(float *dinp, float beta_inp, float *dweight, float *
                             const float *inp, const float *weight, int64_t N, int64_t C, int64_t OC) {
     MHIM_ASSERT(C > 0 && OC > 0);
     if (N == 0) return;
+    if (mhim_thin_fits(OC, C)) {
+        if (dinp) mhim_thin_combine_rows(dinp, beta_inp != 0.0f, dout, weight, N, OC, C);
+        if (dweight) mhim_thin_weighted_colsum(dweight, 1, dout, inp, N, OC, C);
+        if (dbias) mhim_colsum_acc(dbias, dout, N, OC);
+        return;
+    }
     if (dinp) {
         /* dinp (N,C) = dout (N,OC) · weight (OC,C) (+ dinp) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mhim_blas_dim(N), mhim_blas_dim(C), mhim_blas_dim(OC), 1.0f, dout,

@@ -1,8 +1,10 @@
 /* mhim/ops/linear.h — fully connected layer (nn.Linear).
  *
  * Host float32, row-major; dimensions int64_t. Parameter gradients ACCUMULATE (+=); the input gradient is
- * WRITTEN (=) by mhim_linear_backward and ADDED (+=) by mhim_linear_backward_acc. All three GEMMs go through
- * cblas_sgemm with transposition flags (no copies). */
+ * WRITTEN (=) by mhim_linear_backward and ADDED (+=) by mhim_linear_backward_acc. The three products go through
+ * cblas_sgemm with transposition flags (no copies), except for thin layers (OC ≤ 8 and OC·C ≤ 1024: DSMIL's instance
+ * classifier, the attention networks' last layer), which make one pass over the wide operand in an order fixed by
+ * the shapes (sums in double; bitwise independent of the thread count). */
 #ifndef MHIM_OPS_LINEAR_H
 #define MHIM_OPS_LINEAR_H
 
