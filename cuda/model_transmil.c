@@ -5,7 +5,6 @@
 #include "model_transmil.h"
 #include "model_embed.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,9 +162,6 @@ void mhim_cuda_transmil_free(mhim_cuda_transmil *net) { free(net); }
 
 /* ---- Nyström attention --------------------------------------------------------------------------------------- */
 
-/* q scaling of NystromAttention: dim_head ** -0.5. */
-static float q_scale(int64_t dim_head) { return (float)pow((double)dim_head, -0.5); }
-
 /* Carve the cache of a layer whose caller reads its first out_rows output rows: a1 holds only the a1_rows_of rows
  * (H, rows, m), merged (out_rows, I). */
 static void carve_nys_cache(mhim_cuda_ctx *ctx, mhim_nystrom_cache *c, const nys_dims *d, int64_t out_rows) {
@@ -204,7 +200,7 @@ static void nystrom_forward(mhim_cuda_ctx *ctx, float *out, mhim_nystrom_cache *
     float *qkv = mhim_cuda_floats(ctx, n * 3 * I), *o = mhim_cuda_floats(ctx, H * np * dh);
     float *pinv_scratch = mhim_cuda_floats(ctx, mhim_cuda_nystrom_pinv_forward_scratch_floats(H, m));
     mhim_cuda_linear_forward(ctx, qkv, x, params + ly->w_qkv, NULL, n, d->D, 3 * I);
-    mhim_cuda_transmil_split_heads(ctx, c->q, c->k, c->v, qkv, n, H, dh, d->pad, q_scale(dh));
+    mhim_cuda_transmil_split_heads(ctx, c->q, c->k, c->v, qkv, n, H, dh, d->pad, mhim_nystrom_q_scale(dh));
     mhim_cuda_nystrom_landmarks_forward(ctx, c->q_land, c->q, H, m, d->l, dh);
     mhim_cuda_nystrom_landmarks_forward(ctx, c->k_land, c->k, H, m, d->l, dh);
     mhim_cuda_gemm_batched(ctx, 0, 1, r, m, dh, 1.0f, c->q + f * dh, np * dh, c->k_land, m * dh, 0.0f, c->a1, r * m,
@@ -277,7 +273,7 @@ static void nystrom_backward(mhim_cuda_ctx *ctx, float *dx, const float *dout, c
     mhim_cuda_nystrom_landmarks_backward_acc(ctx, dq, dql, H, m, d->l, dh);
     mhim_cuda_nystrom_landmarks_backward_acc(ctx, dk, dkl, H, m, d->l, dh);
     /* q scaling, head merge of the real rows, to_qkv */
-    mhim_cuda_transmil_merge_qkv_grad(ctx, dqkv, dq, dk, dv, n, H, dh, d->pad, q_scale(dh));
+    mhim_cuda_transmil_merge_qkv_grad(ctx, dqkv, dq, dk, dv, n, H, dh, d->pad, mhim_nystrom_q_scale(dh));
     mhim_cuda_linear_backward(ctx, dx, grads + ly->w_qkv, NULL, dqkv, x, params + ly->w_qkv, n, d->D, 3 * I);
     mhim_cuda_reset(ctx, mark);
 }
@@ -461,7 +457,7 @@ static void lean_project(mhim_cuda_ctx *ctx, float *q, float *k, float *v, const
     float *dst[3] = {q, k, v};
     for (int part = 0; part < 3; part++) {
         mhim_cuda_memset0(ctx, dst[part], (size_t)(H * np * dh) * sizeof(float));
-        mhim_cuda_gemm_batched(ctx, 0, 1, n, dh, D, part == 0 ? q_scale(dh) : 1.0f, ln, 0,
+        mhim_cuda_gemm_batched(ctx, 0, 1, n, dh, D, part == 0 ? mhim_nystrom_q_scale(dh) : 1.0f, ln, 0,
                                params + ly->w_qkv + part * I * D, dh * D, 0.0f, dst[part] + d->pad * dh, np * dh, H);
     }
     mhim_cuda_reset(ctx, mark);

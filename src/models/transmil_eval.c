@@ -39,7 +39,7 @@ static eval_dims dims_of(const mhim_transmil_config *cfg, int64_t n) {
     d.p = mhim_nystrom_pad(n, d.m);
     d.np = n + d.p;
     d.l = d.np / d.m;
-    d.scale = (float)pow((double)d.dh, -0.5);
+    d.scale = mhim_nystrom_q_scale(d.dh);
     return d;
 }
 

@@ -42,8 +42,7 @@ int64_t mhim_nystrom_forward_scratch_floats(int64_t n, int64_t dim, int64_t head
            mhim_nystrom_pinv_forward_scratch_floats(heads, landmarks);
 }
 
-/* q scaling of NystromAttention: dim_head ** -0.5 (a Python float applied to a float32 tensor). */
-static float q_scale(int64_t dim_head) { return (float)pow((double)dim_head, -0.5); }
+float mhim_nystrom_q_scale(int64_t dim_head) { return (float)pow((double)dim_head, -0.5); }
 
 void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, const float *x, const float *w_qkv,
                           const float *w_out, const float *b_out, const float *w_res, int64_t n, int64_t dim,
@@ -53,7 +52,7 @@ void mhim_nystrom_forward(float *out, mhim_nystrom_cache *c, float *scratch, con
     const int64_t p = mhim_nystrom_pad(n, m), np = n + p, l = np / m;
     int64_t a1_first, a1_rows; /* the query rows whose a1 is computed */
     mhim_nystrom_a1_span(n, m, out_rows, &a1_first, &a1_rows);
-    const float scale = q_scale(dh);
+    const float scale = mhim_nystrom_q_scale(dh);
     float *qkv = scratch;           /* (n, 3I) */
     float *o = qkv + n * 3 * inner; /* (H, np, dh) */
     float *seg = o + H * np * dh;   /* (m, D) segment means of the padded x (out_rows < n) */

@@ -1,5 +1,4 @@
 /* Nyström attention layer backward (see mhim/ops/nystrom.h, mhim_nystrom_backward). */
-#include <math.h>
 
 #include "mhim/common.h"
 #include "mhim/ops/linear.h"
@@ -23,7 +22,7 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
     const int64_t p = mhim_nystrom_pad(n, m), np = n + p, l = np / m;
     int64_t a1_first, a1_rows; /* the a1 rows the forward computed; the others carry no gradient */
     mhim_nystrom_a1_span(n, m, out_rows, &a1_first, &a1_rows);
-    const float scale = (float)pow((double)dh, -0.5);
+    const float scale = mhim_nystrom_q_scale(dh);
     float *dmerged = scratch;          /* (n, I)     */
     float *dqkv = dmerged + n * inner; /* (n, 3I)    */
     float *d_o = dqkv + n * 3 * inner; /* (H, np, dh) */

@@ -59,7 +59,7 @@ void mhim_nystrom_segment_means(float *out, const float *x, int64_t n, int64_t d
 void mhim_nystrom_landmark_queries(float *q_land, float *q_seg, const float *seg, const float *w_q, int64_t m,
                                    int64_t dim, int64_t heads, int64_t dim_head) {
     const int64_t dh = dim_head, inner = heads * dh;
-    const float scale = (float)pow((double)dh, -0.5);
+    const float scale = mhim_nystrom_q_scale(dh);
     mhim_linear_forward(q_seg, seg, w_q, NULL, m, dim, inner);
     for (int64_t h = 0; h < heads; h++)
         for (int64_t j = 0; j < m; j++)

@@ -19,6 +19,8 @@
 
 /* ---- derived sizes ---------------------------------------------------------------------------------------- */
 
+/* The query scaling of NystromAttention, dim_head ** -0.5 (a Python float applied to a float32 tensor). */
+float mhim_nystrom_q_scale(int64_t dim_head);
 /* Front padding p and padded length np for n tokens and m landmarks (n >= 1, m >= 1). */
 int64_t mhim_nystrom_pad(int64_t n, int64_t m);
 int64_t mhim_nystrom_padded_len(int64_t n, int64_t m);
