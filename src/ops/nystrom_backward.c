@@ -43,18 +43,22 @@ void mhim_nystrom_backward(float *dx, float *dw_qkv, float *dw_out, float *db_ou
     float *pinv_tmp = dseg + m * dim;
     const float *pinv = c->z + MHIM_NYSTROM_PINV_ITERS * H * m * m;
 
-    /* to_out and the crop: only the output rows carry gradient */
+    /* to_out and the crop: only the output rows carry gradient. d_o holds it on rows [p, p + out_rows) of each head
+     * and zeros on the other rows the a1 products read (the front padding when the whole layer is computed); its
+     * other rows are never read. dv starts at zero. */
     mhim_linear_backward(dmerged, dw_out, db_out, dout, c->merged, w_out, out_rows, inner, dim);
+    const int64_t span = a1_first + a1_rows;
 #pragma omp parallel for schedule(static)
     for (int64_t ht = 0; ht < H * np; ht++) {
         const int64_t h = ht / np, tp = ht % np;
         float *g = d_o + ht * dh, *gv = dv + ht * dh;
-        for (int64_t d = 0; d < dh; d++) {
-            g[d] = tp < p || tp >= p + out_rows ? 0.0f : dmerged[(tp - p) * inner + h * dh + d];
-            gv[d] = 0.0f;
-        }
+        for (int64_t d = 0; d < dh; d++) gv[d] = 0.0f;
+        if (tp >= p && tp < p + out_rows)
+            for (int64_t d = 0; d < dh; d++) g[d] = dmerged[(tp - p) * inner + h * dh + d];
+        else if (tp >= a1_first && tp < span)
+            for (int64_t d = 0; d < dh; d++) g[d] = 0.0f;
     }
-    mhim_nystrom_res_conv_backward_acc(dv, dw_res, d_o, c->v, w_res, H, np, dh);
+    mhim_nystrom_res_conv_backward_rows_acc(dv, dw_res, d_o, c->v, w_res, H, np, dh, p, out_rows);
 
     for (int64_t h = 0; h < H; h++) {
         const float *a1h = c->a1 + h * np * m, *a3h = c->a3 + h * m * np, *zh = pinv + h * m * m;

@@ -133,24 +133,33 @@ void mhim_nystrom_res_conv_forward_acc(float *out, const float *v, const float *
     }
 }
 
-void mhim_nystrom_res_conv_backward_acc(float *dv, float *dw, const float *dout, const float *v, const float *w,
-                                        int64_t heads, int64_t T, int64_t dh) {
-    /* dv: each (head, row) gathers from the output rows it fed */
+void mhim_nystrom_res_conv_backward_rows_acc(float *dv, float *dw, const float *dout, const float *v, const float *w,
+                                             int64_t heads, int64_t T, int64_t dh, int64_t t0, int64_t rows) {
+    MHIM_ASSERT(t0 >= 0 && rows >= 0 && t0 + rows <= T);
+    /* dv: each (head, row) within reach of the gradient rows gathers from those rows (res_conv_row on the window
+     * [t0, t0 + rows), so rows outside it are never read) */
+    const int64_t s_lo = MHIM_MAX(t0 - RES_HALF, 0), s_hi = MHIM_MIN(t0 + rows + RES_HALF, T), S = s_hi - s_lo;
 #pragma omp parallel for schedule(static)
-    for (int64_t hs = 0; hs < heads * T; hs++) {
-        const int64_t h = hs / T;
-        res_conv_row(dv + hs * dh, dout + h * T * dh, w + h * MHIM_NYSTROM_RES_KERNEL, hs % T, -1, T, dh);
+    for (int64_t hs = 0; hs < heads * S; hs++) {
+        const int64_t h = hs / S, s = s_lo + hs % S;
+        res_conv_row(dv + (h * T + s) * dh, dout + (h * T + t0) * dh, w + h * MHIM_NYSTROM_RES_KERNEL, s - t0, -1,
+                     rows, dh);
     }
-    /* dw: one (head, tap) per iteration; the valid rows of a tap pair up two contiguous spans of v and dout, so
-     * the sum is one dot product */
+    /* dw: one (head, tap) per iteration; the gradient rows of a tap whose shifted row lies in [0, T) pair up two
+     * contiguous spans of v and dout, so the sum is one dot product */
 #pragma omp parallel for schedule(static)
     for (int64_t hj = 0; hj < heads * MHIM_NYSTROM_RES_KERNEL; hj++) {
         const int64_t h = hj / MHIM_NYSTROM_RES_KERNEL, shift = hj % MHIM_NYSTROM_RES_KERNEL - RES_HALF;
-        const int64_t t_lo = shift < 0 ? -shift : 0, t_hi = shift > 0 ? T - shift : T;
+        const int64_t t_lo = MHIM_MAX(t0, -shift), t_hi = MHIM_MIN(t0 + rows, T - shift);
         const float *g = dout + (h * T + t_lo) * dh, *vs = v + (h * T + t_lo + shift) * dh;
         const int64_t len = t_hi > t_lo ? (t_hi - t_lo) * dh : 0;
         dw[hj] += (float)dot_double(g, vs, len);
     }
+}
+
+void mhim_nystrom_res_conv_backward_acc(float *dv, float *dw, const float *dout, const float *v, const float *w,
+                                        int64_t heads, int64_t T, int64_t dh) {
+    mhim_nystrom_res_conv_backward_rows_acc(dv, dw, dout, v, w, heads, T, dh, 0, T);
 }
 
 void mhim_nystrom_res_conv_rows_acc(float *out, int64_t ld, const float *v, const float *w, int64_t heads, int64_t T,

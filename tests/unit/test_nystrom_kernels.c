@@ -1,6 +1,8 @@
 /* Nyström row kernels against their plain references: the floored row softmax against mhim_softmax_rows_forward
  * (narrow logits: within 1e-6; logits spread over ±1000: rows still sum to 1, entries below the floor are
- * < 2e-38), and the row-range residual convolution against the rows of the full one (bitwise). */
+ * < 2e-38), the row-range residual convolution against the rows of the full one (bitwise), and the row-range
+ * backward of the residual convolution against the whole backward on a gradient that is zero outside the rows (with
+ * NaN there instead, to show those rows are not read). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +65,43 @@ static int test_res_conv_rows(void) {
     return fails;
 }
 
+/* Gradient rows [t0, t0 + rows) of every head; dh = 64 (dot lanes follow the column: bitwise) and dh = 5 (close). */
+static int test_res_conv_backward_rows(int64_t dh, int64_t t0, int64_t rows) {
+    const int64_t H = 2, T = 120, n = H * T * dh;
+    float *v = mhim_malloc((size_t)n * sizeof(float)), *w = mhim_malloc((size_t)(H * 33) * sizeof(float));
+    float *g_zero = mhim_calloc((size_t)n, sizeof(float)), *g_nan = mhim_malloc((size_t)n * sizeof(float));
+    float *dv_whole = mhim_calloc((size_t)n, sizeof(float)), *dv_rows = mhim_calloc((size_t)n, sizeof(float));
+    float dw_whole[66] = {0}, dw_rows[66] = {0};
+    test_rng r = {.s = (uint64_t)(dh + t0)};
+    test_fill_uniform(&r, v, n, -1.0f, 1.0f);
+    test_fill_uniform(&r, w, H * 33, -0.5f, 0.5f);
+    for (int64_t j = 0; j < n; j++) g_nan[j] = NAN;
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t t = t0; t < t0 + rows; t++)
+            for (int64_t d = 0; d < dh; d++) {
+                const float x = test_uniform(&r, -1.0f, 1.0f);
+                g_zero[(h * T + t) * dh + d] = g_nan[(h * T + t) * dh + d] = x;
+            }
+    mhim_nystrom_res_conv_backward_acc(dv_whole, dw_whole, g_zero, v, w, H, T, dh);
+    mhim_nystrom_res_conv_backward_rows_acc(dv_rows, dw_rows, g_nan, v, w, H, T, dh, t0, rows);
+    char name[96];
+    const double tol = dh % 16 == 0 ? 0.0 : 1e-6;
+    snprintf(name, sizeof name, "res-conv backward rows [%lld, %lld), dh=%lld: dv", (long long)t0,
+             (long long)(t0 + rows), (long long)dh);
+    int fails = check_close(name, dv_rows, dv_whole, n, tol, 0);
+    snprintf(name, sizeof name, "res-conv backward rows [%lld, %lld), dh=%lld: dw", (long long)t0,
+             (long long)(t0 + rows), (long long)dh);
+    fails += check_close(name, dw_rows, dw_whole, H * 33, tol, 0);
+    free(v), free(w), free(g_zero), free(g_nan), free(dv_whole), free(dv_rows);
+    return fails;
+}
+
 int main(void) {
     int fails = test_softmax() + test_res_conv_rows();
+    fails += test_res_conv_backward_rows(64, 7, 1);  /* a cls row after 7 rows of padding */
+    fails += test_res_conv_backward_rows(64, 0, 120); /* every row */
+    fails += test_res_conv_backward_rows(5, 40, 30);  /* an interior block, dh not a multiple of 16 */
+    fails += test_res_conv_backward_rows(5, 100, 20); /* up to the last row */
     printf("%s: %d failure(s)\n", fails ? "FAIL" : "PASS", fails);
     return fails != 0;
 }

@@ -166,5 +166,12 @@ void mhim_nystrom_res_conv_rows_acc(float *out, int64_t ld, const float *v, cons
                                     int64_t dh, int64_t t0, int64_t rows);
 void mhim_nystrom_res_conv_backward_acc(float *dv, float *dw, const float *dout, const float *v, const float *w,
                                         int64_t heads, int64_t T, int64_t dh);
+/* The same backward when dout is zero outside rows [t0, t0 + rows) of every head (0 <= t0, t0 + rows <= T; a layer
+ * whose caller reads only some output rows): dout is read on those rows only, dv is added on the rows they reach
+ * ([t0 − 16, t0 + rows + 16) ∩ [0, T)), dw sums over those rows. Equal to the whole backward on such a dout (the
+ * skipped products are exact zeros; bitwise up to the sign of zero when dh is a multiple of 16, as the dot lanes
+ * then follow the column). */
+void mhim_nystrom_res_conv_backward_rows_acc(float *dv, float *dw, const float *dout, const float *v, const float *w,
+                                             int64_t heads, int64_t T, int64_t dh, int64_t t0, int64_t rows);
 
 #endif
