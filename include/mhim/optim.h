@@ -14,6 +14,9 @@
 #define MHIM_ADAM_BETA2 0.999
 #define MHIM_ADAM_EPS 1e-8
 #define MHIM_CLIP_EPS 1e-6 /* clip_grad_norm_: coef = max_norm / (total_norm + 1e-6) */
+/* The optimiser and EMA loops over the parameter buffer use several threads from this many parameters on (below it,
+ * waking a second thread costs more than the loop; the results do not depend on it). */
+#define MHIM_OPTIM_PARALLEL_MIN (1 << 20)
 
 typedef enum {
     MHIM_OPT_ADAM,  /* torch.optim.Adam: coupled L2 decay (g += wd*p before the moments) */

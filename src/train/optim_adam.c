@@ -3,6 +3,7 @@
 
 #include "mhim/common.h"
 #include "mhim/optim.h"
+#include "ops/vecmath.h"
 
 void mhim_adam_init(mhim_adam *o, mhim_opt_kind kind, double lr, double weight_decay) {
     o->kind = kind;
@@ -16,7 +17,8 @@ void mhim_adam_init(mhim_adam *o, mhim_opt_kind kind, double lr, double weight_d
 
 void mhim_adam_begin_step(mhim_adam *o) { o->step++; }
 
-void mhim_adam_update(const mhim_adam *o, float *param, const float *grad, float *m, float *v, int64_t n) {
+MHIM_SIMD_CLONES_WIDE void mhim_adam_update(const mhim_adam *o, float *param, const float *grad, float *m, float *v,
+                                            int64_t n) {
     MHIM_ASSERT(o->step >= 1);
     /* Scalars are Python floats in torch (double), rounded to float inside each tensor op. */
     double bias_correction1 = 1.0 - pow(o->beta1, (double)o->step);
@@ -30,7 +32,7 @@ void mhim_adam_update(const mhim_adam *o, float *param, const float *grad, float
     const float wd = (float)o->weight_decay;
     const int decoupled = o->kind == MHIM_OPT_ADAMW && o->weight_decay != 0.0;
     const float shrink = (float)(1.0 - o->lr * o->weight_decay);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= MHIM_OPTIM_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         float p = param[i], g = grad[i];
         if (coupled) g = g + wd * p;       /* grad.add(param, alpha=wd) */

@@ -11,7 +11,7 @@ sweep:
   mask_ratio_h: [0.01, 0.05]
   lr: [2e-4, 1e-3]
 YAML
-args=(train -c "$tmp/sweep.yaml" --dataset_root "$tmp/coh" --model_path "$tmp/models" --project p --num_epoch 4
+args=(train -c "$tmp/sweep.yaml" --dataset_root "$tmp/coh" --model_path "$tmp/models" --project p --num_epoch 10
       --cv_fold 2 --threads 1 --quiet --cl_alpha 0.1 --log_level error --resume)
 m=$tmp/models/p
 mpi 2 "${args[@]}" --title ref >"$tmp/ref.out" 2>&1 || { bad "reference run"; cat "$tmp/ref.out"; exit 1; }
