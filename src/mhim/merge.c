@@ -1,8 +1,7 @@
 /* The Merge recycling branch (MCA of the global queries over the masked rows), see mhim/ops/merge.h. Per-head
- * products use strided cblas_sgemm on the packed (rows, heads·dim_head) projections. */
+ * products use strided GEMMs (mhim_gemm_ld) on the packed (rows, heads·dim_head) projections. */
 #include "mhim/ops/merge.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -73,14 +72,6 @@ size_t mhim_merge_arena_bytes(const mhim_merge_shape *s, int64_t m_max) {
     return b;
 }
 
-/* Row-major c (rows, cols; ldc) = alpha · op(a) · op(b) + beta · c on strided blocks (BLAS leading dimensions). */
-static void gemm_ld(int ta, int tb, int64_t rows, int64_t cols, int64_t inner, float alpha, const float *a, int64_t lda,
-                    const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, mhim_blas_dim(rows),
-                mhim_blas_dim(cols), mhim_blas_dim(inner), alpha, a, mhim_blas_dim(lda), b, mhim_blas_dim(ldb), beta,
-                c, mhim_blas_dim(ldc));
-}
-
 void mhim_merge_forward(mhim_merge_cache *c, mhim_arena *arena, const mhim_merge *m, const float *params,
                         const float *xm, int64_t M, const uint8_t *keep_att, const uint8_t *keep_out, float p,
                         float *z) {
@@ -114,13 +105,13 @@ void mhim_merge_forward(mhim_merge_cache *c, mhim_arena *arena, const mhim_merge
     } else {
         for (int64_t h = 0; h < H; h++) {
             float *att = c->att + h * k * M, *attd = c->attd + h * k * M;
-            gemm_ld(0, 1, k, M, dh, scale, c->q + h * dh, IW, c->kv + h * dh, 2 * IW, 0.0f, att, M);
+            mhim_gemm_ld(0, 1, k, M, dh, scale, c->q + h * dh, IW, c->kv + h * dh, 2 * IW, 0.0f, att, M);
             mhim_softmax_rows_forward(att, att, NULL, k, M);
             if (keep_att)
                 mhim_dropout_forward(attd, keep_att + h * k * M, att, p, k * M);
             else
                 memcpy(attd, att, (size_t)(k * M) * sizeof(float));
-            gemm_ld(0, 0, k, dh, M, 1.0f, attd, M, c->kv + IW + h * dh, 2 * IW, 0.0f, c->ctx + h * dh, IW);
+            mhim_gemm_ld(0, 0, k, dh, M, 1.0f, attd, M, c->kv + IW + h * dh, 2 * IW, 0.0f, c->ctx + h * dh, IW);
         }
     }
     mhim_linear_forward(z, c->ctx, params + m->w_out, params + m->b_out, k, IW, D);
@@ -147,13 +138,13 @@ void mhim_merge_backward(const mhim_merge *m, const float *params, float *grads,
         const float *att = c->att + h * k * M, *attd = c->attd + h * k * M;
         const float *dctx_h = dctx + h * dh, *k_h = c->kv + h * dh, *v_h = c->kv + IW + h * dh;
         /* dV_h = Attdᵀ dctx_h ; dAttd = dctx_h V_hᵀ */
-        gemm_ld(1, 0, M, dh, k, 1.0f, attd, M, dctx_h, IW, 0.0f, dkv + IW + h * dh, 2 * IW);
-        gemm_ld(0, 1, k, M, dh, 1.0f, dctx_h, IW, v_h, 2 * IW, 0.0f, datt, M);
+        mhim_gemm_ld(1, 0, M, dh, k, 1.0f, attd, M, dctx_h, IW, 0.0f, dkv + IW + h * dh, 2 * IW);
+        mhim_gemm_ld(0, 1, k, M, dh, 1.0f, dctx_h, IW, v_h, 2 * IW, 0.0f, datt, M);
         if (c->keep_att) mhim_dropout_backward(datt, datt, c->keep_att + h * k * M, p, k * M);
         mhim_softmax_rows_backward(datt, datt, att, k, M);
         /* dots = scale · Q_h K_hᵀ */
-        gemm_ld(0, 0, k, dh, M, scale, datt, M, k_h, 2 * IW, 0.0f, dq + h * dh, IW);
-        gemm_ld(1, 0, M, dh, k, scale, datt, M, c->q + h * dh, IW, 0.0f, dkv + h * dh, 2 * IW);
+        mhim_gemm_ld(0, 0, k, dh, M, scale, datt, M, k_h, 2 * IW, 0.0f, dq + h * dh, IW);
+        mhim_gemm_ld(1, 0, M, dh, k, scale, datt, M, c->q + h * dh, IW, 0.0f, dkv + h * dh, 2 * IW);
     }
     mhim_linear_backward(dlnx, grads + m->w_kv, NULL, dkv, c->lnx, params + m->w_kv, M, D, 2 * IW);
     mhim_linear_backward(dlng, grads + m->w_q, NULL, dq, c->lng, params + m->w_q, k, D, IW);

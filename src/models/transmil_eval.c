@@ -10,7 +10,6 @@
  *   4. output rows: q recomputed per row block, a1 = softmax(q k_landᵀ), a1 · za3v + res_conv(v), to_out, added to
  *      t in place (layer 2: the cls row only). The training forward's association (mhim/ops/nystrom.h).
  * So at most one block of a1 / a3 rows is alive, and the arena holds t, k and v plus fixed-size blocks. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -41,14 +40,6 @@ static eval_dims dims_of(const mhim_transmil_config *cfg, int64_t n) {
     d.l = d.np / d.m;
     d.scale = mhim_nystrom_q_scale(d.dh);
     return d;
-}
-
-/* Row-major c (M, N) = alpha · op(a) · op(b) + beta · c with explicit leading dimensions (strided head slices). */
-static void gemm_ld(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t lda,
-                    const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, mhim_blas_dim(M),
-                mhim_blas_dim(N), mhim_blas_dim(K), alpha, a, mhim_blas_dim(lda), b, mhim_blas_dim(ldb), beta, c,
-                mhim_blas_dim(ldc));
 }
 
 /* What one layer keeps between its phases (arena blocks). */
@@ -194,7 +185,7 @@ static void landmark_kernel(eval_layer *s, mhim_arena *arena, const eval_dims *d
 /* logits (H, m, B) = q_land kᵀ for the keys [t0, t0 + B). */
 static void key_logits(float *logits, const eval_layer *s, const eval_dims *d, int64_t t0, int64_t B) {
     for (int64_t h = 0; h < d->H; h++)
-        gemm_ld(0, 1, d->m, B, d->dh, 1.0f, s->q_land + h * d->m * d->dh, d->dh, s->k + (h * d->np + t0) * d->dh,
+        mhim_gemm_ld(0, 1, d->m, B, d->dh, 1.0f, s->q_land + h * d->m * d->dh, d->dh, s->k + (h * d->np + t0) * d->dh,
                 d->dh, 0.0f, logits + h * d->m * B, B);
 }
 
@@ -269,10 +260,10 @@ static void output_rows(float *tok, const eval_layer *s, mhim_arena *arena, cons
         mhim_linear_forward(q, ln, params + ly->w_qkv, NULL, B, D, inner); /* the q block of to_qkv */
         for (int64_t i = 0; i < B * inner; i++) q[i] *= d->scale;
         for (int64_t h = 0; h < H; h++)
-            gemm_ld(0, 1, B, lm, dh, 1.0f, q + h * dh, inner, s->k_land + h * lm * dh, dh, 0.0f, a1 + h * B * lm, lm);
+            mhim_gemm_ld(0, 1, B, lm, dh, 1.0f, q + h * dh, inner, s->k_land + h * lm * dh, dh, 0.0f, a1 + h * B * lm, lm);
         mhim_nystrom_softmax_rows(a1, H * B, lm);
         for (int64_t h = 0; h < H; h++)
-            gemm_ld(0, 0, B, dh, lm, 1.0f, a1 + h * B * lm, lm, s->za3v + h * lm * dh, dh, 0.0f, merged + h * dh, inner);
+            mhim_gemm_ld(0, 0, B, dh, lm, 1.0f, a1 + h * B * lm, lm, s->za3v + h * lm * dh, dh, 0.0f, merged + h * dh, inner);
         mhim_nystrom_res_conv_rows_acc(merged, inner, s->v, params + ly->w_res, H, d->np, dh, d->p + r0, B);
         mhim_linear_forward(out, merged, params + ly->w_out, params + ly->b_out, B, inner, D);
         for (int64_t i = 0; i < B * D; i++) tok[r0 * D + i] += out[i];

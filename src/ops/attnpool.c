@@ -3,7 +3,6 @@
  * to the GEMM. */
 #include "mhim/ops/attnpool.h"
 
-#include <cblas.h>
 
 #include "mhim/common.h"
 #include "ops/gemm.h"
@@ -21,8 +20,7 @@ void mhim_attnpool_forward(float *z, const float *A, const float *h, int64_t N, 
         return;
     }
     /* z (K,D) = A(N,K)ᵀ · h (N,D) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mhim_blas_dim(K), mhim_blas_dim(D), mhim_blas_dim(N), 1.0f, A, mhim_blas_dim(K),
-                h, mhim_blas_dim(D), 0.0f, z, mhim_blas_dim(D));
+    mhim_gemm(1, 0, K, D, N, 1.0f, A, h, 0.0f, z);
 }
 
 static void attnpool_backward(float *dA, float *dh, float beta_h, const float *dz, const float *A, const float *h,
@@ -35,11 +33,9 @@ static void attnpool_backward(float *dA, float *dh, float beta_h, const float *d
         return;
     }
     /* dA (N,K) = h (N,D) · dz(K,D)ᵀ */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mhim_blas_dim(N), mhim_blas_dim(K), mhim_blas_dim(D), 1.0f, h, mhim_blas_dim(D),
-                dz, mhim_blas_dim(D), 0.0f, dA, mhim_blas_dim(K));
+    mhim_gemm(0, 1, N, K, D, 1.0f, h, dz, 0.0f, dA);
     /* dh (N,D) = A (N,K) · dz (K,D) (+ dh) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mhim_blas_dim(N), mhim_blas_dim(D), mhim_blas_dim(K), 1.0f, A,
-                mhim_blas_dim(K), dz, mhim_blas_dim(D), beta_h, dh, mhim_blas_dim(D));
+    mhim_gemm(0, 0, N, D, K, 1.0f, A, dz, beta_h, dh);
 }
 
 void mhim_attnpool_backward(float *dA, float *dh, const float *dz, const float *A, const float *h, int64_t N,

@@ -2,7 +2,6 @@
  * one-pass products of ops/thin.h instead. */
 #include "mhim/ops/linear.h"
 
-#include <cblas.h>
 
 #include "mhim/common.h"
 #include "mhim/ops/act.h"
@@ -29,8 +28,7 @@ void mhim_linear_forward(float *out, const float *inp, const float *weight, cons
         beta = 1.0f;
     }
     /* out (N,OC) = inp (N,C) · weight(OC,C)ᵀ (+ out) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mhim_blas_dim(N), mhim_blas_dim(OC), mhim_blas_dim(C), 1.0f, inp,
-                mhim_blas_dim(C), weight, mhim_blas_dim(C), beta, out, mhim_blas_dim(OC));
+    mhim_gemm(0, 1, N, OC, C, 1.0f, inp, weight, beta, out);
 }
 
 static void linear_backward(float *dinp, float beta_inp, float *dweight, float *dbias, const float *dout,
@@ -45,13 +43,11 @@ static void linear_backward(float *dinp, float beta_inp, float *dweight, float *
     }
     if (dinp) {
         /* dinp (N,C) = dout (N,OC) · weight (OC,C) (+ dinp) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mhim_blas_dim(N), mhim_blas_dim(C), mhim_blas_dim(OC), 1.0f, dout,
-                    mhim_blas_dim(OC), weight, mhim_blas_dim(C), beta_inp, dinp, mhim_blas_dim(C));
+        mhim_gemm(0, 0, N, C, OC, 1.0f, dout, weight, beta_inp, dinp);
     }
     if (dweight) {
         /* dweight (OC,C) += dout(N,OC)ᵀ · inp (N,C) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mhim_blas_dim(OC), mhim_blas_dim(C), mhim_blas_dim(N), 1.0f, dout,
-                    mhim_blas_dim(OC), inp, mhim_blas_dim(C), 1.0f, dweight, mhim_blas_dim(C));
+        mhim_gemm(1, 0, OC, C, N, 1.0f, dout, inp, 1.0f, dweight);
     }
     if (dbias) mhim_colsum_acc(dbias, dout, N, OC);
 }
