@@ -19,10 +19,17 @@ cluster_require() {
     export PATH=$PATH:/usr/sbin
 }
 
-# free_port: a TCP port nothing listens on, from a random start in 20000-59999
+# free_port: a TCP port no socket uses (listening, connected or closing: /proc/net/tcp*), from a random start below
+# the kernel's ephemeral range (which outgoing connections draw from, so a port probed free there can be taken as a
+# client port before slurmd binds it: "Address already in use")
 free_port() {
-    local p=$((20000 + RANDOM % 40000)) i
+    local low=32768 p i
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+    [ "$low" -gt 21000 ] || low=32768
+    p=$((20000 + RANDOM % (low - 20000)))
     for ((i = 0; i < 200; i++, p++)); do
+        [ "$p" -lt "$low" ] || p=20000
+        grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
     done
     return 1

@@ -42,6 +42,9 @@ common="--baseline attn --quiet --cl_alpha 0.1 --log_level error"
 export MHIM_BIN=$bin MHIM_DATA=$tmp/coh MHIM_RUNS=$tmp/runs MHIM_PROJECT=p
 export OMP_WAIT_POLICY=passive
 export OMPI_MCA_btl=self,tcp # ranks on two virtual nodes of one host: shared-memory transport breaks across them
+# ... and over the loopback interface only: all "nodes" are this host, and connections to its other address (the
+# sandbox's eth0) failed now and then under load ("failed to TCP connect to a peer", then a rank crashed in Open MPI)
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 # sanitizer builds: Open MPI's own allocations are suppressed as in the MPI tests
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$src/tests/mpi/lsan_mpi.supp"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
