@@ -185,8 +185,8 @@ static void landmark_kernel(eval_layer *s, mhim_arena *arena, const eval_dims *d
 /* logits (H, m, B) = q_land kᵀ for the keys [t0, t0 + B). */
 static void key_logits(float *logits, const eval_layer *s, const eval_dims *d, int64_t t0, int64_t B) {
     for (int64_t h = 0; h < d->H; h++)
-        mhim_gemm_ld(0, 1, d->m, B, d->dh, 1.0f, s->q_land + h * d->m * d->dh, d->dh, s->k + (h * d->np + t0) * d->dh,
-                d->dh, 0.0f, logits + h * d->m * B, B);
+        mhim_gemm_ld(0, 1, d->m, B, d->dh, 1.0f, s->q_land + h * d->m * d->dh, d->dh,
+                     s->k + (h * d->np + t0) * d->dh, d->dh, 0.0f, logits + h * d->m * B, B);
 }
 
 /* One block x (B) of an a3 row's logits into its online statistics: *top = max(*top, max x), *sum rescaled to the
@@ -260,10 +260,12 @@ static void output_rows(float *tok, const eval_layer *s, mhim_arena *arena, cons
         mhim_linear_forward(q, ln, params + ly->w_qkv, NULL, B, D, inner); /* the q block of to_qkv */
         for (int64_t i = 0; i < B * inner; i++) q[i] *= d->scale;
         for (int64_t h = 0; h < H; h++)
-            mhim_gemm_ld(0, 1, B, lm, dh, 1.0f, q + h * dh, inner, s->k_land + h * lm * dh, dh, 0.0f, a1 + h * B * lm, lm);
+            mhim_gemm_ld(0, 1, B, lm, dh, 1.0f, q + h * dh, inner, s->k_land + h * lm * dh, dh, 0.0f,
+                         a1 + h * B * lm, lm);
         mhim_nystrom_softmax_rows(a1, H * B, lm);
         for (int64_t h = 0; h < H; h++)
-            mhim_gemm_ld(0, 0, B, dh, lm, 1.0f, a1 + h * B * lm, lm, s->za3v + h * lm * dh, dh, 0.0f, merged + h * dh, inner);
+            mhim_gemm_ld(0, 0, B, dh, lm, 1.0f, a1 + h * B * lm, lm, s->za3v + h * lm * dh, dh, 0.0f,
+                         merged + h * dh, inner);
         mhim_nystrom_res_conv_rows_acc(merged, inner, s->v, params + ly->w_res, H, d->np, dh, d->p + r0, B);
         mhim_linear_forward(out, merged, params + ly->w_out, params + ly->b_out, B, inner, D);
         for (int64_t i = 0; i < B * D; i++) tok[r0 * D + i] += out[i];

@@ -3,7 +3,6 @@
  * to the GEMM. */
 #include "mhim/ops/attnpool.h"
 
-
 #include "mhim/common.h"
 #include "ops/gemm.h"
 #include "ops/thin.h"

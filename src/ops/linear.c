@@ -2,7 +2,6 @@
  * one-pass products of ops/thin.h instead. */
 #include "mhim/ops/linear.h"
 
-
 #include "mhim/common.h"
 #include "mhim/ops/act.h"
 #include "mhim/threads.h"
