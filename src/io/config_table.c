@@ -58,8 +58,8 @@ static const mhim_option table[] = {
     C(device, "cpu", "cpu|cuda", 0, G_MHIM,
       "where training runs; cuda needs a build with -DMHIM_USE_CUDA=ON and a GPU (docs/gpu.md)"),
     C(precision, "fp32", "fp32|bf16", 0, G_MHIM,
-      "first-layer matmuls (forward and weight gradient) on the GPU: bf16 = tensor cores with fp32 sums, "
-      "--device=cuda only; everything else stays fp32 (docs/gpu.md)"),
+      "first-layer matmuls (forward and weight gradient): bf16 = bf16 operands with fp32 sums (GPU tensor cores, "
+      "or AVX512_BF16 on the CPU); everything else stays fp32 (docs/numerics.md, docs/gpu.md)"),
     I(group_size, "1", 1, INF, 0, G_MHIM,
       "MPI ranks per data-parallel group (under mpirun/srun; world size must be a multiple)"),
     S(sweep, NULL, 0, G_MHIM,

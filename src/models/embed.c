@@ -9,6 +9,22 @@
 #include "mhim/ops/gather.h"
 #include "mhim/ops/linear.h"
 #include "mhim/threads.h"
+#include "ops/gemm_bf16.h"
+
+/* The process-wide switch of the bf16 first layer (mhim_embed_set_bf16). */
+static int first_layer_bf16;
+
+int mhim_embed_bf16_supported(void) { return mhim_gemm_bf16_available(); }
+
+int mhim_embed_set_bf16(int on) {
+    if (on && !mhim_gemm_bf16_available())
+        return mhim_fail("--precision=bf16 on the CPU needs AVX512_BF16 (AMD Zen 4 or later, Intel Cooper Lake or "
+                         "Sapphire Rapids or later), which this CPU lacks: use --precision=fp32 (or --device=cuda)");
+    first_layer_bf16 = on != 0;
+    return MHIM_OK;
+}
+
+int mhim_embed_bf16(void) { return first_layer_bf16; }
 
 int mhim_embed_config_check(const mhim_embed_config *cfg) {
     if (cfg->input_dim < 1)
@@ -122,7 +138,10 @@ void mhim_embed_forward(mhim_embed_cache *cache, mhim_arena *arena, const mhim_e
     }
     /* x W_eᵀ by the GEMM alone; the bias joins the element-wise row pass (one pass over the (M, W) output) */
     float *pre = mhim_arena_floats(arena, M * W);
-    mhim_linear_forward(pre, cache->x, params + e->weight, NULL, M, D, W);
+    if (first_layer_bf16)
+        mhim_gemm_bf16(0, 1, M, W, D, 1.0f, cache->x, params + e->weight, 0.0f, pre);
+    else
+        mhim_linear_forward(pre, cache->x, params + e->weight, NULL, M, D, W);
     if (mhim_act_needs_input(e->cfg.act)) {
         cache->pre = pre;
         cache->act = mhim_arena_floats(arena, M * W);
@@ -184,5 +203,8 @@ static void embed_rows_backward(float *dh, float *dbias, const mhim_embed *e, co
 void mhim_embed_backward(const mhim_embed *e, float *grads, float *dh, const mhim_embed_cache *cache) {
     const int64_t M = cache->n, D = e->cfg.input_dim, W = e->cfg.dim;
     embed_rows_backward(dh, grads + e->bias, e, cache);
-    mhim_linear_backward(NULL, grads + e->weight, NULL, dh, cache->x, NULL, M, D, W);
+    if (first_layer_bf16) /* dW_e (W, D) += dhᵀ (W, M) · x (M, D) */
+        mhim_gemm_bf16(1, 0, W, D, M, 1.0f, dh, cache->x, 1.0f, grads + e->weight);
+    else
+        mhim_linear_backward(NULL, grads + e->weight, NULL, dh, cache->x, NULL, M, D, W);
 }

@@ -10,13 +10,22 @@
 #include "mhim/common.h"
 #include "mhim/cuda_select.h"
 #include "mhim/log.h"
+#include "mhim/models/embed.h"
+
+/* A CPU run: switch the bf16 first layer on or off for this process (--precision; the device check has already
+ * refused bf16 on a CPU without AVX512_BF16) and say which one runs. */
+static int cpu_precision(const mhim_config *cfg) {
+    const int bf16 = cfg->precision && !strcmp(cfg->precision, "bf16");
+    int rc = mhim_embed_set_bf16(bf16);
+    if (rc == MHIM_OK && bf16) MHIM_INFO("first layer bf16 (fp32 sums, AVX512_BF16) on the CPU");
+    return rc;
+}
 
 #ifdef MHIM_HAVE_CUDA
 #include "mhim/cuda.h"
 #include "mhim/cuda_bags.h"
 #include "mhim/cuda_model.h"
 #include "mhim/cuda_ops.h"
-#include "mhim/models/embed.h"
 #ifdef MHIM_HAVE_NCCL
 #include "mhim/cuda_nccl.h"
 #endif
@@ -119,7 +128,7 @@ static int nccl_join(engine_device *g, const mhim_dp_ops *dp) {
 int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engine_options *opt, engine_data *d) {
     int ordinal = -1;
     int rc = mhim_device_check_training(cfg, &ordinal);
-    if (rc != MHIM_OK || ordinal < 0) return rc;
+    if (rc != MHIM_OK || ordinal < 0) return rc != MHIM_OK ? rc : cpu_precision(cfg);
     const int group = opt->dp && opt->dp->size > 1, several = group || cfg->bags_per_step > 1;
     int use_nccl = 0;
     if (group && (rc = allreduce_choice(&use_nccl)) != MHIM_OK) return rc;
@@ -381,7 +390,8 @@ int engine_device_predict(engine_net *n, int64_t bag, const float *x, int64_t N,
 int engine_device_attach(engine_net *n, const mhim_config *cfg, const mhim_engine_options *opt, engine_data *d) {
     (void)n, (void)opt, (void)d;
     int ordinal = -1;
-    return mhim_device_check_training(cfg, &ordinal);
+    int rc = mhim_device_check_training(cfg, &ordinal);
+    return rc != MHIM_OK ? rc : cpu_precision(cfg);
 }
 
 void engine_device_detach(engine_net *n) { MHIM_ASSERT(n->dev == NULL); }

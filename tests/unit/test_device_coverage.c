@@ -1,13 +1,16 @@
 /* What the GPU training engine covers (mhim_device_gpu_coverage, checked for --device=cuda before a run starts):
  * v1 ABMIL/DSMIL/TransMIL pure and MHIM are accepted, also with --bags_per_step > 1 and in data-parallel groups;
- * MHIM-v2 is refused with one message naming the option and pointing to --device=cpu; --precision=bf16 without
- * --device=cuda is refused. Runs in every build (no GPU needed). */
+ * MHIM-v2 is refused with one message naming the option and pointing to --device=cpu; --precision=bf16 on the CPU
+ * is accepted where the CPU has AVX512_BF16 and refused (naming --precision=fp32 and --device=cuda) where it has not,
+ * or when MHIM_DISABLE_AVX512_BF16 says so. Runs in every build (no GPU needed). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mhim/common.h"
 #include "mhim/config.h"
 #include "mhim/cuda_select.h"
+#include "mhim/models/embed.h"
 #include "mhim/options.h"
 
 /* Parse `train ARGS` (NULL-terminated) and check the coverage: want_ok, or a refusal containing `want`. */
@@ -35,8 +38,9 @@ static int expect(const char *label, int want_ok, const char *want, const char *
     return !ok;
 }
 
-/* --precision=bf16 without --device=cuda: refused by mhim_device_check_training with a message naming both. */
-static int expect_bf16_refused_on_cpu(void) {
+/* --precision=bf16 on the CPU: want_ok = accepted (device stays the CPU), else refused with a message naming the
+ * instruction set and both ways out. */
+static int expect_bf16_on_cpu(const char *label, int want_ok) {
     char *argv[] = {(char *)"train", (char *)"--precision=bf16", NULL};
     mhim_config cfg;
     mhim_opt_args oa;
@@ -49,15 +53,21 @@ static int expect_bf16_refused_on_cpu(void) {
     int ordinal = 7;
     const int rc = mhim_device_check_training(&cfg, &ordinal);
     const char *msg = rc == MHIM_OK ? "" : mhim_error();
-    const int ok = rc == MHIM_EINPUT && ordinal == -1 && strstr(msg, "--precision=bf16") && strstr(msg, "--device=cuda");
-    printf("%s bf16 on cpu: rc=%d %s\n", ok ? "ok  " : "FAIL", rc, msg);
+    const int ok = ordinal == -1 && (want_ok ? rc == MHIM_OK
+                                             : rc == MHIM_EINPUT && strstr(msg, "AVX512_BF16") &&
+                                                   strstr(msg, "--precision=fp32") && strstr(msg, "--device=cuda"));
+    printf("%s %s: rc=%d %s\n", ok ? "ok  " : "FAIL", label, rc, msg);
     mhim_config_free(&cfg);
     return !ok;
 }
 
 int main(void) {
     int bad = 0;
-    bad += expect_bf16_refused_on_cpu();
+    if (mhim_embed_bf16_supported())
+        bad += expect_bf16_on_cpu("bf16 on a CPU with AVX512_BF16", 1);
+    setenv("MHIM_DISABLE_AVX512_BF16", "1", 1);
+    bad += expect_bf16_on_cpu("bf16 on a CPU without AVX512_BF16", 0);
+    unsetenv("MHIM_DISABLE_AVX512_BF16");
     bad += expect("ABMIL pure", 1, NULL, (const char *const[]){"--model=pure", "--baseline=attn", NULL});
     bad += expect("ABMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=attn", NULL});
     bad += expect("DSMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=dsmil", NULL});

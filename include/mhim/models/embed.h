@@ -90,6 +90,15 @@ size_t mhim_embed_arena_bytes(const mhim_embed_config *cfg, int64_t n_max);
 void mhim_embed_forward(mhim_embed_cache *cache, mhim_arena *arena, const mhim_embed *e, const float *params,
                         const float *x, int64_t N, const int64_t *idx, int64_t M, const mhim_rng *dropout_stream);
 
+/* The bf16 first layer (--precision=bf16 on the CPU; docs/numerics.md): while on, every front end of the process
+ * runs its two GEMMs (x·W_eᵀ and the weight gradient dhᵀ·x) with x, W_e and dh rounded to bf16 and fp32 sums
+ * (AVX512_BF16); the bias, activation, dropout and everything after stay fp32. Off by default.
+ * mhim_embed_set_bf16(1) fails (MHIM_EINPUT, one line saying what to use instead) on a CPU without AVX512_BF16.
+ * Set it before training starts, outside parallel regions. */
+int mhim_embed_bf16_supported(void);
+int mhim_embed_set_bf16(int on);
+int mhim_embed_bf16(void);
+
 /* Backward for dh (M, dim): W_e and b_e gradients += into grads (the model's gradient buffer). dh is used as
  * scratch and overwritten. No input gradient (the features are data). */
 void mhim_embed_backward(const mhim_embed *e, float *grads, float *dh, const mhim_embed_cache *cache);

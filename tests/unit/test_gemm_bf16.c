@@ -1,0 +1,179 @@
+/* The CPU bf16 GEMM (src/ops/gemm_bf16.h) and the bf16 first layer (mhim_embed_set_bf16):
+ *  - all four transpose cases against a double reference on the bf16-rounded operands (mhim_float_to_bf16), with
+ *    edge shapes (M not a multiple of the 8-row tile, N not a multiple of the 32-column panel, odd K, K over several
+ *    k blocks, more than one row block and column block), alpha and beta, and beta = 0 never reading c (NaN there);
+ *  - the rounding itself: a 1 x 1 x 1 product x · 1 gives the value of mhim_float_to_bf16(x) (ties to even,
+ *    overflow to inf, NaN), and a bf16 subnormal input counts as 0 (the instruction's DAZ, docs/numerics.md);
+ *  - 1 and 2 threads bitwise equal on the front end's two shapes;
+ *  - the front end with the switch on: forward equal to the fp32 front end on bf16-valued inputs, weight gradient
+ *    within bf16 rounding of the fp32 one, bias gradient bitwise equal (it stays fp32).
+ * Exits 77 (skipped) on a CPU without AVX512_BF16. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "mhim/arena.h"
+#include "mhim/common.h"
+#include "mhim/half.h"
+#include "mhim/models/embed.h"
+#include "mhim/threads.h"
+#include "ops/gemm_bf16.h"
+
+static double rounded(float x) { return (double)mhim_bf16_to_float(mhim_float_to_bf16(x)); }
+
+/* Element (i, j) of op(x) for a packed row-major x with `cols` columns. */
+static float op_at(const float *x, int trans, int64_t cols, int64_t i, int64_t j) {
+    return trans ? x[j * cols + i] : x[i * cols + j];
+}
+
+/* One case against the double reference of the rounded operands; c starts as NaN when beta == 0. */
+static int check_case(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, float beta) {
+    test_rng r = {.s = (uint64_t)(M * 7919 + N * 104729 + K * 31 + ta * 2 + tb)};
+    float *a = mhim_malloc((size_t)(M * K) * sizeof(float)), *b = mhim_malloc((size_t)(K * N) * sizeof(float));
+    float *c = mhim_malloc((size_t)(M * N) * sizeof(float)), *want = mhim_malloc((size_t)(M * N) * sizeof(float));
+    test_fill_uniform(&r, a, M * K, -1, 1);
+    test_fill_uniform(&r, b, K * N, -1, 1);
+    test_fill_uniform(&r, c, M * N, -1, 1);
+    if (beta == 0.0f)
+        for (int64_t i = 0; i < M * N; i++) c[i] = NAN;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++)
+                s += rounded(op_at(a, ta, ta ? M : K, i, k)) * rounded(op_at(b, tb, tb ? K : N, k, j));
+            want[i * N + j] = (float)(alpha * s + (beta == 0.0f ? 0.0 : (double)beta * c[i * N + j]));
+        }
+    mhim_gemm_bf16(ta, tb, M, N, K, alpha, a, b, beta, c);
+    char name[128];
+    snprintf(name, sizeof name, "gemm_bf16 ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g", ta, tb, (long long)M,
+             (long long)N, (long long)K, alpha, beta);
+    /* fp32 sums of K products of magnitude <= 1 in another order than the reference */
+    const int fail = check_close(name, c, want, M * N, 3e-7 * (double)K, 1e-5);
+    free(a), free(b), free(c), free(want);
+    return fail;
+}
+
+/* x · 1 for special values: the value of mhim_float_to_bf16(x) (bf16 subnormals as 0). */
+static int check_rounding(void) {
+    const float values[] = {1.0f + 0x1p-8f,  /* tie: down to the even 1 */
+                            1.0f + 3 * 0x1p-8f, /* tie: up to the even 1 + 2^-6 */
+                            -1.0f - 0x1p-8f - 0x1p-20f, /* above the tie: away from 0 */
+                            3.14159265f, -0.0f, 0x1.fffffep127f /* rounds to inf */, INFINITY, -65504.0f,
+                            0x1p-126f /* smallest normal */, 1e-40f /* subnormal: flushed */};
+    int fail = 0;
+    for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+        const float x = values[v], one = 1.0f;
+        float got = 7.0f;
+        mhim_gemm_bf16(0, 0, 1, 1, 1, 1.0f, &x, &one, 0.0f, &got);
+        const int subnormal = fpclassify(x) == FP_SUBNORMAL;
+        const float want = subnormal ? 0.0f : mhim_bf16_to_float(mhim_float_to_bf16(x));
+        char name[96];
+        snprintf(name, sizeof name, "bf16 rounding of %a: %a (want %a)", (double)x, (double)got, (double)want);
+        fail += check_true(name, got == want); /* equal values (the sum starts at +0, so -0 gives +0) */
+    }
+    const float nan = NAN, one = 1.0f;
+    float got = 0.0f;
+    mhim_gemm_bf16(0, 0, 1, 1, 1, 1.0f, &nan, &one, 0.0f, &got);
+    fail += check_true("bf16 rounding of NaN: NaN", isnan(got));
+    return fail;
+}
+
+/* The front end's two products (x·Wᵀ and dhᵀ·x) with 1 and 2 threads: bitwise equal. */
+static int check_threads_bitwise(void) {
+    const int64_t M = 300, W = 512, D = 1030;
+    test_rng r = {.s = 7};
+    float *x = mhim_malloc((size_t)(M * D) * sizeof(float)), *w = mhim_malloc((size_t)(W * D) * sizeof(float));
+    float *dh = mhim_malloc((size_t)(M * W) * sizeof(float));
+    float *h[2], *dw[2];
+    test_fill_uniform(&r, x, M * D, -1, 1);
+    test_fill_uniform(&r, w, W * D, -1, 1);
+    test_fill_uniform(&r, dh, M * W, -1, 1);
+    for (int t = 0; t < 2; t++) {
+        h[t] = mhim_malloc((size_t)(M * W) * sizeof(float));
+        dw[t] = mhim_calloc((size_t)(W * D), sizeof(float));
+        mhim_threads_init(t + 1);
+        mhim_gemm_bf16(0, 1, M, W, D, 1.0f, x, w, 0.0f, h[t]);
+        mhim_gemm_bf16(1, 0, W, D, M, 1.0f, dh, x, 1.0f, dw[t]);
+    }
+    int fail = check_true("x·Wᵀ 300x512x1030: 1 and 2 threads bitwise equal",
+                          memcmp(h[0], h[1], (size_t)(M * W) * sizeof(float)) == 0);
+    fail += check_true("dhᵀ·x 512x1030x300: 1 and 2 threads bitwise equal",
+                       memcmp(dw[0], dw[1], (size_t)(W * D) * sizeof(float)) == 0);
+    for (int t = 0; t < 2; t++) free(h[t]), free(dw[t]);
+    free(x), free(w), free(dh);
+    mhim_threads_init(2);
+    return fail;
+}
+
+/* The front end (ReLU, no dropout) with the switch off and on, on bf16-valued rows and weight. */
+static int check_front_end(void) {
+    const int64_t N = 50, D = 40;
+    mhim_embed_config cfg = {D, MHIM_EMBED_DIM, MHIM_ACT_RELU, 0.0f, 1};
+    mhim_param_spec rows[MHIM_EMBED_SPEC_ROWS];
+    mhim_embed_param_spec(&cfg, rows);
+    mhim_param_layout L;
+    mhim_embed e;
+    MHIM_ASSERT(mhim_param_layout_init(&L, rows, MHIM_EMBED_SPEC_ROWS) == MHIM_OK);
+    MHIM_ASSERT(mhim_embed_bind(&e, &cfg, &L) == MHIM_OK);
+    float *params = mhim_params_alloc(&L), *grads[2] = {mhim_params_alloc(&L), mhim_params_alloc(&L)};
+    float *x = mhim_malloc((size_t)(N * D) * sizeof(float)), *h[2], *dh[2];
+    test_rng r = {.s = 11};
+    test_fill_uniform(&r, params, L.total, -0.5f, 0.5f);
+    test_fill_uniform(&r, x, N * D, -1, 1);
+    for (int64_t i = 0; i < N * D; i++) x[i] = (float)rounded(x[i]);
+    for (int64_t i = 0; i < MHIM_EMBED_DIM * D; i++) params[e.weight + i] = (float)rounded(params[e.weight + i]);
+    mhim_arena arena;
+    mhim_arena_init(&arena, "test front end", 2 * mhim_embed_arena_bytes(&cfg, N));
+    for (int on = 0; on < 2; on++) {
+        MHIM_ASSERT(mhim_embed_set_bf16(on) == MHIM_OK);
+        mhim_arena_reset(&arena, 0);
+        mhim_embed_cache cache;
+        mhim_embed_forward(&cache, &arena, &e, params, x, N, NULL, N, NULL);
+        h[on] = mhim_malloc((size_t)(N * MHIM_EMBED_DIM) * sizeof(float));
+        memcpy(h[on], cache.h, (size_t)(N * MHIM_EMBED_DIM) * sizeof(float));
+        dh[on] = mhim_malloc((size_t)(N * MHIM_EMBED_DIM) * sizeof(float));
+        test_rng g = {.s = 5};
+        test_fill_uniform(&g, dh[on], N * MHIM_EMBED_DIM, -1, 1);
+        memset(grads[on], 0, (size_t)L.total * sizeof(float));
+        mhim_embed_backward(&e, grads[on], dh[on], &cache);
+    }
+    MHIM_ASSERT(mhim_embed_set_bf16(0) == MHIM_OK);
+    int fail = check_close("front end bf16: forward on bf16-valued x, W_e", h[1], h[0], N * MHIM_EMBED_DIM, 1e-5, 1e-5);
+    /* dh is rounded to bf16 in the weight gradient: relative 2^-9 per product, over N products of size <= 1 */
+    fail += check_close("front end bf16: weight gradient", grads[1] + e.weight, grads[0] + e.weight,
+                        MHIM_EMBED_DIM * D, 4e-3 * sqrt((double)N), 0.0);
+    fail += check_true("front end bf16: bias gradient bitwise fp32",
+                       memcmp(grads[1] + e.bias, grads[0] + e.bias, MHIM_EMBED_DIM * sizeof(float)) == 0);
+    for (int on = 0; on < 2; on++) free(h[on]), free(dh[on]), mhim_params_free(grads[on]);
+    free(x);
+    mhim_params_free(params);
+    mhim_arena_free(&arena);
+    mhim_param_layout_free(&L);
+    return fail;
+}
+
+int main(void) {
+    if (!mhim_gemm_bf16_available()) {
+        printf("skip: this CPU has no AVX512_BF16\n");
+        return 77;
+    }
+    mhim_threads_init(2);
+    int fail = 0;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            fail += check_case(ta, tb, 13, 37, 19, 1.0f, 0.0f);
+            fail += check_case(ta, tb, 1, 1, 1, 0.5f, 1.0f);
+            fail += check_case(ta, tb, 9, 33, 301, 1.5f, 0.5f);
+        }
+    fail += check_case(0, 1, 130, 1030, 1100, 1.0f, 1.0f); /* 3 row, 2 column and 2 k blocks */
+    fail += check_case(1, 0, 130, 1030, 1100, 1.0f, 1.0f);
+    fail += check_case(0, 1, 70, 512, 1024, 1.0f, 0.0f); /* the front end's forward */
+    fail += check_case(1, 0, 512, 1024, 151, 1.0f, 1.0f); /* its weight gradient on an odd bag */
+    fail += check_rounding();
+    fail += check_threads_bitwise();
+    fail += check_front_end();
+    printf("%s\n", fail ? "FAIL" : "ok");
+    return fail != 0;
+}
