@@ -3,7 +3,9 @@
  * dropout, unmasked), next to a plain cblas_sgemm measured in the same run.
  *
  * usage: OMP_WAIT_POLICY=passive OPENBLAS_THREAD_TIMEOUT=4 bench_models [--threads T] [--reps R] [--n N] [--models LIST]
- *        (defaults 2, 10, 8000, abmil,transmil,dsmil; LIST: comma-separated model names)
+ *        [--precision fp32|bf16]
+ *        (defaults 2, 10, 8000, abmil,transmil,dsmil, fp32; LIST: comma-separated model names; bf16 = the bf16 first
+ *        layer of --precision=bf16, whose bound below is still counted at the fp32 sgemm rate)
  * Prints one Markdown row per model: median and best ms over R repetitions (after 2 warm-ups, repetitions
  * interleaved across models), the GEMM FLOPs of one step (counted below), the GEMM-FLOP bound = FLOPs / the sgemm
  * rate (an Nx1024x512 sgemm, median of the same run), and time / bound; the same ratio in process CPU time (the
@@ -20,6 +22,7 @@
 
 #include "mhim/common.h"
 #include "mhim/model.h"
+#include "mhim/models/embed.h"
 #include "mhim/rng.h"
 #include "mhim/threads.h"
 
@@ -97,19 +100,24 @@ static int list_has(const char *list, const char *name) {
 int main(int argc, char **argv) {
     int threads = 2, reps = 10;
     int64_t N = 8000;
-    const char *models_arg = "abmil,transmil,dsmil";
+    const char *models_arg = "abmil,transmil,dsmil", *precision = "fp32";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--n")) N = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--models")) models_arg = argv[i + 1];
+        else if (!strcmp(argv[i], "--precision")) precision = argv[i + 1];
     }
+    if (strcmp(precision, "fp32") != 0 && strcmp(precision, "bf16") != 0)
+        return fprintf(stderr, "bench_models: --precision %s: expected fp32 or bf16\n", precision), 2;
+    if (mhim_embed_set_bf16(!strcmp(precision, "bf16")) != MHIM_OK)
+        return fprintf(stderr, "bench_models: %s\n", mhim_error()), 2;
     reps = MHIM_MAX(1, MHIM_MIN(reps, MAX_REPS));
     threads = mhim_threads_init(threads);
     const char *wait = getenv("OMP_WAIT_POLICY"), *timeout = getenv("OPENBLAS_THREAD_TIMEOUT");
-    printf("# bench_models: N %lld, D_in %d, threads %d, OMP_WAIT_POLICY=%s, OPENBLAS_THREAD_TIMEOUT=%s, median/best "
-           "of %d after %d warm-ups\n",
-           (long long)N, D_IN, threads, wait ? wait : "unset", timeout ? timeout : "unset", reps, WARMUPS);
+    printf("# bench_models: N %lld, D_in %d, threads %d, first layer %s, OMP_WAIT_POLICY=%s, OPENBLAS_THREAD_TIMEOUT=%s, "
+           "median/best of %d after %d warm-ups\n",
+           (long long)N, D_IN, threads, precision, wait ? wait : "unset", timeout ? timeout : "unset", reps, WARMUPS);
 
     float *x = mhim_malloc((size_t)(N * D_IN) * sizeof(float));
     mhim_rng r = mhim_rng_stream(1, 0, 0, MHIM_RNG_SYNTH, 0);

@@ -3,8 +3,12 @@
 modules (re-stated as nn.Modules with the original structure: MHIM front end + DAttention / SAttention with
 NystromAttention and PPEG / DSMIL, 2 classes, train mode), N instances of D_in 1024, plus torch.mm of N x 1024 x 512.
 
-usage: OMP_WAIT_POLICY=passive python bench/bench_models.py [--threads T] [--reps R] [--n N]
+usage: OMP_WAIT_POLICY=passive python bench/bench_models.py [--threads T] [--reps R] [--n N] [--models LIST]
+       [--autocast-bf16]
 Run it with both interpreters: /usr/bin/python3 (Debian torch 1.13) and .venv-ref/bin/python (current torch).
+--autocast-bf16 runs each step under torch.autocast("cpu", torch.bfloat16) (PyTorch's own CPU mixed precision: every
+linear layer and matmul in bf16, not only the first as mhim's --precision=bf16; the original program has no such
+mode on the CPU), for reference.
 Prints median and best ms after 2 warm-ups, repetitions interleaved across models.
 """
 import argparse
@@ -153,14 +157,18 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--n", type=int, default=8000)
+    ap.add_argument("--models", default="abmil,transmil,dsmil")
+    ap.add_argument("--autocast-bf16", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     print(f"# bench_models.py: torch {torch.__version__}, N {a.n}, D_in {D_IN}, threads {a.threads}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, median/best of {a.reps} after {WARMUPS}")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, median/best of {a.reps} after {WARMUPS}"
+          f"{', autocast bf16' if a.autocast_bf16 else ''}")
     x, y = torch.rand(1, a.n, D_IN) * 2 - 1, torch.tensor([1])
     w = torch.rand(512, D_IN)
-    models = {"abmil": Abmil().train(), "transmil": Transmil().train(), "dsmil": Dsmil().train()}
+    kinds = {"abmil": Abmil, "transmil": Transmil, "dsmil": Dsmil}
+    models = {k: kinds[k]().train() for k in a.models.split(",")}
     times = {k: [] for k in ["mm"] + list(models)}
     for rep in range(-WARMUPS, a.reps):
         t0 = time.perf_counter()
@@ -169,7 +177,8 @@ def main():
             times["mm"].append(time.perf_counter() - t0)
         for name, model in models.items():
             t0 = time.perf_counter()
-            step(model, x, y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast_bf16):
+                step(model, x, y)
             if rep >= 0:
                 times[name].append(time.perf_counter() - t0)
     mm = statistics.median(times["mm"])
