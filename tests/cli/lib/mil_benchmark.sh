@@ -5,6 +5,7 @@
 #   paper:     the original's C16 protocol (the default --val_ratio 0: selection and threshold on the test fold).
 # mil_benchmark SET LEAKFREE_ACC LEAKFREE_AUC PAPER_ACC checks the mean test accuracy and AUC of each run against
 # the bounds and exits with 0 (all met), 1 (a bound missed or a run failed) or 77 (the data set is not available).
+# MHIM_TEST_TRAIN_OPTS adds options to every run (e.g. "--precision=bf16", as docs/results.md reports).
 mil_benchmark() {
     local set=$1 min_acc=$2 min_auc=$3 min_paper_acc=$4
     local bin=${MHIM_BIN:?MHIM_BIN not set}
@@ -18,6 +19,9 @@ mil_benchmark() {
     local common=(--dataset_root "$tmp/data" --datasets "$set" --split_file "$src/folds_5x10.csv" --split_rep 0
                   --cv_fold 10 --baseline attn --standardize --model_path "$tmp/models" --project "$set" --num_epoch 50
                   --seed 2021 --threads 2 --quiet --log_level warn)
+    local extra=()
+    read -r -a extra <<<"${MHIM_TEST_TRAIN_OPTS:-}"
+    common+=("${extra[@]}")
     local mhim=(--cl_alpha=0.1 --mask_ratio=0.5 --mask_ratio_h=0.01 --mask_ratio_hr=0.5 --mrh_sche --init_stu_type=fc)
     local fail=0 protocol opts want_acc want_auc title f acc auc
     for protocol in leakfree paper; do
