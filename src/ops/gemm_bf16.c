@@ -2,11 +2,12 @@
  * an 8 × 32 AVX512_BF16 micro-kernel with fp32 sums.
  *
  * Blocking: the output is cut into blocks of GB_MC rows × GB_NC columns and the sum over k into blocks of
- * MHIM_GEMM_BF16_KC pairs (256 values of k). For each (column block, k block) the B block is packed once into
+ * MHIM_GEMM_BF16_KC pairs (1024 values of k). For each (column block, k block) the B block is packed once into
  * panels of 32 columns, [pair][32] (the threads share the packing); each thread then takes whole row blocks, packs
- * its A block into tiles of 8 rows and runs the micro-kernel over every (panel, tile): a B panel (16 KB) stays in L1
- * while the tiles of the row block stream past it. Every output element is summed over the k blocks in order and
- * within a block over its pairs in order, so the bits depend on nothing but the shapes. */
+ * its A block into tiles of 8 rows and runs the micro-kernel over every (panel, tile): the 8 tiles of a row block
+ * pass over one B panel (64 KB, from L2: 128 bytes per step of 16 dot-product instructions) before the next.
+ * Every output element is summed over the k blocks in order and within a block over its pairs in order, so the
+ * bits depend on nothing but the shapes. */
 #include "ops/gemm_bf16.h"
 
 #include <stdlib.h>

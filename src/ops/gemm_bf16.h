@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-/* k pairs per block of the sum (256 values of k). */
+/* k pairs per block of the sum (1024 values of k: the whole K of a 1024-wide first layer's forward). */
 #define MHIM_GEMM_BF16_KC 512
 
 /* 1 when this CPU (and this build) runs mhim_gemm_bf16: an x86-64 CPU with AVX512_BF16 (AMD Zen 4 and later, Intel
