@@ -45,11 +45,11 @@ int mhim_device_gpu_coverage(const mhim_config *cfg) {
 
 int mhim_device_check_training(const mhim_config *cfg, int *cuda_ordinal) {
     *cuda_ordinal = -1;
+    int rc = MHIM_OK;
     if (cfg->precision && !strcmp(cfg->precision, "bf16") && (!cfg->device || strcmp(cfg->device, "cuda") != 0) &&
-        !mhim_embed_bf16_supported())
-        return mhim_fail("--precision=bf16 on the CPU needs AVX512_BF16 (AMD Zen 4 or later, Intel Cooper Lake or "
-                         "Sapphire Rapids or later), which this CPU lacks: use --precision=fp32 or --device=cuda");
-    int rc = mhim_device_select(cfg->device, cuda_ordinal);
+        (rc = mhim_embed_bf16_check()) != MHIM_OK)
+        return rc;
+    rc = mhim_device_select(cfg->device, cuda_ordinal);
     if (rc != MHIM_OK || *cuda_ordinal < 0) return rc;
     return mhim_device_gpu_coverage(cfg);
 }

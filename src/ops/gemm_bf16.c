@@ -17,6 +17,7 @@
 #endif
 
 #include "mhim/common.h"
+#include "ops/gemm.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -225,7 +226,10 @@ GB_INLINE void row_block(const gemm_bf16_args *g, uint32_t *apack, const uint32_
 
 GB_TARGET static void gemm_bf16_run(const gemm_bf16_args *g) {
     const int64_t pairs = (g->K + 1) / 2, row_blocks = (g->M + GB_MC - 1) / GB_MC;
-#pragma omp parallel if (row_blocks > 1 && (double)g->M * (double)g->N * (double)g->K >= 4194304.0)
+    /* small products on the calling thread, with the bound of the fp32 GEMM wrapper */
+    const double mnk = (double)g->M * (double)g->N * (double)g->K;
+    const int threaded = row_blocks > 1 && mnk >= (double)MHIM_GEMM_SERIAL_MAX_MNK;
+#pragma omp parallel if (threaded)
     {
 #ifdef MHIM_HAVE_OPENMP
         uint32_t *apack = pack_a_blocks + (size_t)omp_get_thread_num() * GB_KC * GB_MC;

@@ -93,11 +93,12 @@ void mhim_embed_forward(mhim_embed_cache *cache, mhim_arena *arena, const mhim_e
 /* The bf16 first layer (--precision=bf16 on the CPU; docs/numerics.md): while on, every front end of the process
  * runs its two GEMMs (x·W_eᵀ and the weight gradient dhᵀ·x) with x, W_e and dh rounded to bf16 and fp32 sums
  * (AVX512_BF16); the bias, activation, dropout and everything after stay fp32. Off by default.
- * mhim_embed_set_bf16(1) fails (MHIM_EINPUT, one line saying what to use instead) on a CPU without AVX512_BF16.
- * Set it before training starts, outside parallel regions. */
+ * mhim_embed_bf16_supported: 1 when this CPU can run it. mhim_embed_bf16_check: MHIM_OK there, else MHIM_EINPUT
+ * with one line saying what to use instead; mhim_embed_set_bf16(1) fails the same way. Set the switch before
+ * training starts, outside parallel regions. */
 int mhim_embed_bf16_supported(void);
+int mhim_embed_bf16_check(void);
 int mhim_embed_set_bf16(int on);
-int mhim_embed_bf16(void);
 
 /* Backward for dh (M, dim): W_e and b_e gradients += into grads (the model's gradient buffer). dh is used as
  * scratch and overwritten. No input gradient (the features are data). */
