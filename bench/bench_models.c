@@ -3,9 +3,9 @@
  * dropout, unmasked), next to a plain cblas_sgemm measured in the same run.
  *
  * usage: OMP_WAIT_POLICY=passive OPENBLAS_THREAD_TIMEOUT=4 bench_models [--threads T] [--reps R] [--n N] [--models LIST]
- *        [--precision fp32|bf16]
- *        (defaults 2, 10, 8000, abmil,transmil,dsmil, fp32; LIST: comma-separated model names; bf16 = the bf16 first
- *        layer of --precision=bf16, whose bound below is still counted at the fp32 sgemm rate)
+ *        [--precision fp32|bf16|bf16_linear]
+ *        (defaults 2, 10, 8000, abmil,transmil,dsmil, fp32; LIST: comma-separated model names; bf16 / bf16_linear =
+ *        the bf16 GEMMs of mhim train's --precision, whose bound below is still counted at the fp32 sgemm rate)
  * Prints one Markdown row per model: median and best ms over R repetitions (after 2 warm-ups, repetitions
  * interleaved across models), the GEMM FLOPs of one step (counted below), the GEMM-FLOP bound = FLOPs / the sgemm
  * rate (an Nx1024x512 sgemm, median of the same run), and time / bound; the same ratio in process CPU time (the
@@ -22,7 +22,7 @@
 
 #include "mhim/common.h"
 #include "mhim/model.h"
-#include "mhim/models/embed.h"
+#include "mhim/ops/precision.h"
 #include "mhim/rng.h"
 #include "mhim/threads.h"
 
@@ -108,14 +108,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--models")) models_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--precision")) precision = argv[i + 1];
     }
-    if (strcmp(precision, "fp32") != 0 && strcmp(precision, "bf16") != 0)
-        return fprintf(stderr, "bench_models: --precision %s: expected fp32 or bf16\n", precision), 2;
-    if (mhim_embed_set_bf16(!strcmp(precision, "bf16")) != MHIM_OK)
+    mhim_precision prec;
+    if (mhim_precision_parse(precision, &prec) != MHIM_OK || mhim_precision_cpu_set(prec) != MHIM_OK)
         return fprintf(stderr, "bench_models: %s\n", mhim_error()), 2;
     reps = MHIM_MAX(1, MHIM_MIN(reps, MAX_REPS));
     threads = mhim_threads_init(threads);
     const char *wait = getenv("OMP_WAIT_POLICY"), *timeout = getenv("OPENBLAS_THREAD_TIMEOUT");
-    printf("# bench_models: N %lld, D_in %d, threads %d, first layer %s, OMP_WAIT_POLICY=%s, OPENBLAS_THREAD_TIMEOUT=%s, "
+    printf("# bench_models: N %lld, D_in %d, threads %d, precision %s, OMP_WAIT_POLICY=%s, OPENBLAS_THREAD_TIMEOUT=%s, "
            "median/best of %d after %d warm-ups\n",
            (long long)N, D_IN, threads, precision, wait ? wait : "unset", timeout ? timeout : "unset", reps, WARMUPS);
 

@@ -6,7 +6,7 @@
 
 #include "mhim/common.h"
 #include "mhim/config.h"
-#include "mhim/models/embed.h"
+#include "mhim/ops/precision.h"
 #ifdef MHIM_HAVE_CUDA
 #include "mhim/cuda_ops.h"
 #endif
@@ -45,10 +45,14 @@ int mhim_device_gpu_coverage(const mhim_config *cfg) {
 
 int mhim_device_check_training(const mhim_config *cfg, int *cuda_ordinal) {
     *cuda_ordinal = -1;
-    int rc = MHIM_OK;
-    if (cfg->precision && !strcmp(cfg->precision, "bf16") && (!cfg->device || strcmp(cfg->device, "cuda") != 0) &&
-        (rc = mhim_embed_bf16_check()) != MHIM_OK)
-        return rc;
+    mhim_precision precision;
+    int rc = mhim_precision_parse(cfg->precision, &precision);
+    if (rc != MHIM_OK) return rc;
+    const int cuda = cfg->device && !strcmp(cfg->device, "cuda");
+    if (cuda && precision == MHIM_PRECISION_BF16_LINEAR)
+        return mhim_fail("--precision=bf16_linear runs on the CPU only; on the GPU use --precision=bf16 (the first "
+                         "layer's GEMMs in bf16) or fp32");
+    if (!cuda && (rc = mhim_precision_cpu_check(precision)) != MHIM_OK) return rc;
     rc = mhim_device_select(cfg->device, cuda_ordinal);
     if (rc != MHIM_OK || *cuda_ordinal < 0) return rc;
     return mhim_device_gpu_coverage(cfg);

@@ -14,18 +14,9 @@
 /* The process-wide switch of the bf16 first layer (mhim_embed_set_bf16). */
 static int first_layer_bf16;
 
-int mhim_embed_bf16_supported(void) { return mhim_gemm_bf16_available(); }
-
-int mhim_embed_bf16_check(void) {
-    if (mhim_gemm_bf16_available()) return MHIM_OK;
-    return mhim_fail("--precision=bf16 on the CPU needs AVX512_BF16 (AMD Zen 4 or later, Intel Cooper Lake or "
-                     "Sapphire Rapids or later), which this CPU lacks: use --precision=fp32 or --device=cuda");
-}
-
-int mhim_embed_set_bf16(int on) {
-    const int rc = on ? mhim_embed_bf16_check() : MHIM_OK;
-    if (rc == MHIM_OK) first_layer_bf16 = on != 0;
-    return rc;
+void mhim_embed_set_bf16(int on) {
+    MHIM_ASSERT(!on || mhim_gemm_bf16_available());
+    first_layer_bf16 = on != 0;
 }
 
 int mhim_embed_config_check(const mhim_embed_config *cfg) {

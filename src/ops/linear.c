@@ -1,4 +1,4 @@
-/* nn.Linear forward/backward on OpenBLAS (see mhim/ops/linear.h); layers with at most a few outputs run the thin
+/* nn.Linear forward/backward on OpenBLAS or the bf16 GEMM (see mhim/ops/linear.h); layers with at most a few outputs run the thin
  * one-pass products of ops/thin.h instead. */
 #include "mhim/ops/linear.h"
 
@@ -6,7 +6,25 @@
 #include "mhim/ops/act.h"
 #include "mhim/threads.h"
 #include "ops/gemm.h"
+#include "ops/gemm_bf16.h"
 #include "ops/thin.h"
+
+/* The process-wide switch of the bf16 linear layers (mhim_linear_set_bf16). */
+static int linear_bf16;
+
+void mhim_linear_set_bf16(int on) {
+    MHIM_ASSERT(!on || mhim_gemm_bf16_available());
+    linear_bf16 = on != 0;
+}
+
+/* c (M,N) = op(a) · op(b) + beta · c: the fp32 GEMM, or the bf16 one while the switch is on. */
+static void linear_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, const float *a, const float *b,
+                        float beta, float *c) {
+    if (linear_bf16)
+        mhim_gemm_bf16(trans_a, trans_b, M, N, K, 1.0f, a, b, beta, c);
+    else
+        mhim_gemm(trans_a, trans_b, M, N, K, 1.0f, a, b, beta, c);
+}
 
 /* BLAS takes int dimensions; every GEMM dimension must fit. */
 void mhim_linear_forward(float *out, const float *inp, const float *weight, const float *bias, int64_t N, int64_t C,
@@ -27,7 +45,7 @@ void mhim_linear_forward(float *out, const float *inp, const float *weight, cons
         beta = 1.0f;
     }
     /* out (N,OC) = inp (N,C) · weight(OC,C)ᵀ (+ out) */
-    mhim_gemm(0, 1, N, OC, C, 1.0f, inp, weight, beta, out);
+    linear_gemm(0, 1, N, OC, C, inp, weight, beta, out);
 }
 
 static void linear_backward(float *dinp, float beta_inp, float *dweight, float *dbias, const float *dout,
@@ -42,11 +60,11 @@ static void linear_backward(float *dinp, float beta_inp, float *dweight, float *
     }
     if (dinp) {
         /* dinp (N,C) = dout (N,OC) · weight (OC,C) (+ dinp) */
-        mhim_gemm(0, 0, N, C, OC, 1.0f, dout, weight, beta_inp, dinp);
+        linear_gemm(0, 0, N, C, OC, dout, weight, beta_inp, dinp);
     }
     if (dweight) {
         /* dweight (OC,C) += dout(N,OC)ᵀ · inp (N,C) */
-        mhim_gemm(1, 0, OC, C, N, 1.0f, dout, inp, 1.0f, dweight);
+        linear_gemm(1, 0, OC, C, N, dout, inp, 1.0f, dweight);
     }
     if (dbias) mhim_colsum_acc(dbias, dout, N, OC);
 }

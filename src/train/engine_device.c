@@ -11,13 +11,17 @@
 #include "mhim/cuda_select.h"
 #include "mhim/log.h"
 #include "mhim/models/embed.h"
+#include "mhim/ops/precision.h"
 
-/* A CPU run: switch the bf16 first layer on or off for this process (--precision; the device check has already
- * refused bf16 on a CPU without AVX512_BF16) and say which one runs. */
+/* A CPU run: switch the bf16 GEMMs on or off for this process (--precision; the device check has already refused
+ * bf16 on a CPU without AVX512_BF16) and say which run. */
 static int cpu_precision(const mhim_config *cfg) {
-    const int bf16 = cfg->precision && !strcmp(cfg->precision, "bf16");
-    int rc = mhim_embed_set_bf16(bf16);
-    if (rc == MHIM_OK && bf16) MHIM_INFO("first layer bf16 (fp32 sums, AVX512_BF16) on the CPU");
+    mhim_precision p;
+    int rc = mhim_precision_parse(cfg->precision, &p);
+    if (rc == MHIM_OK) rc = mhim_precision_cpu_set(p);
+    if (rc == MHIM_OK && p == MHIM_PRECISION_BF16) MHIM_INFO("first layer bf16 (fp32 sums, AVX512_BF16) on the CPU");
+    if (rc == MHIM_OK && p == MHIM_PRECISION_BF16_LINEAR)
+        MHIM_INFO("linear layers bf16 (first layer and attention projections; fp32 sums, AVX512_BF16) on the CPU");
     return rc;
 }
 

@@ -2,8 +2,8 @@
 # `mhim train` on a tiny synthetic cohort: the two-stage recipe (pure runs, then MHIM runs initialised from them with
 # the original README's MHIM options) for ABMIL and DSMIL, 2 epochs x 3 folds; outputs where the original puts them
 # (model_path/project/title/fold_{k}_model_best_auc), same seed => identical results.csv, different seed =>
-# different; --precision=bf16 (CPU bf16 first layer) close to fp32 and deterministic, or refused without
-# AVX512_BF16; bad inputs exit 2 with one line naming the option.
+# different; --precision=bf16 (CPU bf16 first layer) and bf16_linear (every linear layer) close to fp32 and
+# deterministic, or refused without AVX512_BF16; bad inputs exit 2 with one line naming the option.
 set -u
 bin=${MHIM_BIN:?MHIM_BIN not set}
 tmp=${MHIM_TEST_TMP:-/tmp}/train_cli
@@ -72,31 +72,41 @@ cmp -s <(cut -d, -f1-6 "$tmp/models/p/pure_attn/results.csv") <(cut -d, -f1-6 "$
     cmp -s "$tmp/models/p/pure_attn/fold_0_model_best_auc.h5" "$tmp/models/p/pure_attn_seed/fold_0_model_best_auc.h5" &&
     bad "another seed gave the same model" || ok "another seed: a different model"
 
-# --precision=bf16 on the CPU (AVX512_BF16): the log says so, the first-epoch loss stays within bf16 rounding of the
-# fp32 run's but differs from it (the switch is active), and two runs agree byte for byte. Without the instruction
-# (or with MHIM_DISABLE_AVX512_BF16=1) it is refused before a run folder exists, with one line.
-if "$bin" train "${common[@]}" --title pure_attn_bf16 --model pure --baseline attn --precision bf16 \
-    >"$tmp/out" 2>"$tmp/err"; then
-    grep -q "first layer bf16" "$tmp/err" && ok "bf16: the log says so" || bad "bf16: the log does not say bf16"
-    train pure_attn_bf16_again --model pure --baseline attn --precision bf16
-    cmp -s "$tmp/models/p/pure_attn_bf16/results.csv" "$tmp/models/p/pure_attn_bf16_again/results.csv" &&
-        ok "bf16: same seed, identical results.csv" || bad "bf16: results.csv differ between two runs"
-    l32=$(grep -o '"loss":[0-9.e+-]*' "$tmp/models/p/pure_attn/metrics.jsonl" | head -1 | cut -d: -f2)
-    l16=$(grep -o '"loss":[0-9.e+-]*' "$tmp/models/p/pure_attn_bf16/metrics.jsonl" | head -1 | cut -d: -f2)
-    echo "first-epoch train loss: fp32 $l32, bf16 $l16 (want within 1e-2 relative, not equal)"
-    awk -v a="$l32" -v b="$l16" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-2 * a && a != b) }' &&
-        ok "bf16: loss within bf16 rounding of fp32" || bad "bf16: loss not within 1e-2 of fp32 (or equal to it)"
-elif grep -q "AVX512_BF16" "$tmp/err"; then
-    echo "skip bf16 runs: $(cat "$tmp/err")"
-else
-    bad "bf16 run failed"; cat "$tmp/err"
+# --precision=bf16 / bf16_linear on the CPU (AVX512_BF16): the log says so, the first-epoch loss stays within bf16
+# rounding of the fp32 run's but differs from it (the switch is active), and two runs agree byte for byte;
+# bf16_linear also differs from bf16 (the attention layers round too). Without the instruction (or with
+# MHIM_DISABLE_AVX512_BF16=1) each is refused before a run folder exists, with one line.
+first_loss() { grep -o '"loss":[0-9.e+-]*' "$tmp/models/p/$1/metrics.jsonl" | head -1 | cut -d: -f2; }
+for prec in bf16 bf16_linear; do
+    [ $prec = bf16 ] && says="first layer bf16" || says="linear layers bf16"
+    if "$bin" train "${common[@]}" --title pure_attn_$prec --model pure --baseline attn --precision $prec \
+        >"$tmp/out" 2>"$tmp/err"; then
+        grep -q "$says" "$tmp/err" && ok "$prec: the log says '$says'" || bad "$prec: the log does not say '$says'"
+        train pure_attn_${prec}_again --model pure --baseline attn --precision $prec
+        cmp -s "$tmp/models/p/pure_attn_$prec/results.csv" "$tmp/models/p/pure_attn_${prec}_again/results.csv" &&
+            ok "$prec: same seed, identical results.csv" || bad "$prec: results.csv differ between two runs"
+        l32=$(first_loss pure_attn) l16=$(first_loss pure_attn_$prec)
+        echo "first-epoch train loss: fp32 $l32, $prec $l16 (want within 1e-2 relative, not equal)"
+        awk -v a="$l32" -v b="$l16" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-2 * a && a != b) }' &&
+            ok "$prec: loss within bf16 rounding of fp32" || bad "$prec: loss not within 1e-2 of fp32 (or equal to it)"
+    elif grep -q "AVX512_BF16" "$tmp/err"; then
+        echo "skip $prec runs: $(cat "$tmp/err")"
+    else
+        bad "$prec run failed"; cat "$tmp/err"
+    fi
+    MHIM_DISABLE_AVX512_BF16=1 "$bin" train "${common[@]}" --title ${prec}_refused --model pure --baseline attn \
+        --precision $prec >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    if [ $rc -eq 2 ] && [ "$(grep -c '^mhim: error' "$tmp/err")" -eq 1 ] &&
+        grep -q -- "--precision=$prec on the CPU needs AVX512_BF16.*--precision=fp32" "$tmp/err" &&
+        [ ! -e "$tmp/models/p/${prec}_refused" ]; then ok "$prec without AVX512_BF16: refused"; else
+        bad "$prec without AVX512_BF16: rc=$rc (want 2, one line, no run folder)"; cat "$tmp/err"; fi
+done
+if [ -s "$tmp/models/p/pure_attn_bf16_linear/metrics.jsonl" ]; then
+    [ "$(first_loss pure_attn_bf16)" != "$(first_loss pure_attn_bf16_linear)" ] &&
+        ok "bf16_linear: the attention layers round too (loss differs from bf16's)" ||
+        bad "bf16_linear: same loss as bf16 (the linear switch did nothing)"
 fi
-MHIM_DISABLE_AVX512_BF16=1 "$bin" train "${common[@]}" --title bf16_refused --model pure --baseline attn \
-    --precision bf16 >"$tmp/out" 2>"$tmp/err"
-rc=$?
-if [ $rc -eq 2 ] && [ "$(grep -c '^mhim: error' "$tmp/err")" -eq 1 ] && grep -q "AVX512_BF16.*--precision=fp32" "$tmp/err" &&
-    [ ! -e "$tmp/models/p/bf16_refused" ]; then ok "bf16 without AVX512_BF16: refused"; else
-    bad "bf16 without AVX512_BF16: rc=$rc (want 2, one line, no run folder)"; cat "$tmp/err"; fi
 
 # expect_bad NAME REGEX ARGS...: exit 2 and one error line matching REGEX
 expect_bad() {

@@ -3,8 +3,9 @@
 # gives the same weights as one process with --bags_per_step 2. Tolerance: 0 for 2 ranks (a + b is exact in either
 # order), 1e-6 absolute for 3 ranks (the all-reduce may add three terms in another order). The 3-rank runs use
 # --cv_fold 4 (13-14 training bags, 4-5 test bags per fold): unequal shards, a last step with fewer bags, ranks
-# without a bag in it, and sharded evaluation of unequal parts, without deadlock. With the CPU bf16 first layer
-# (--precision bf16, where the CPU has AVX512_BF16) the 2-rank group again equals --bags_per_step 2 exactly.
+# without a bag in it, and sharded evaluation of unequal parts, without deadlock. With the CPU bf16 GEMMs
+# (--precision bf16 and bf16_linear, where the CPU has AVX512_BF16) the 2-rank group again equals --bags_per_step 2
+# exactly.
 name=data_parallel
 source "$(dirname "$0")/mpi_common.sh"
 command -v h5diff >/dev/null || { echo "SKIP: h5diff not found"; exit 77; }
@@ -25,17 +26,19 @@ for k in 0 1 2 3; do
     same_weights "fold $k: 3-rank group vs --bags_per_step 3" "$m/bps3/fold_${k}_model_best_auc.h5" "$m/dp3/fold_${k}_model_best_auc.h5" 1e-6
 done
 same_file "results.csv (2-rank group vs --bags_per_step 2)" "$m/bps2/results.csv" "$m/dp2/results.csv"
-if "$bin" "${args[@]}" --title bps2_bf16 --bags_per_step 2 --precision bf16 >"$tmp/bps2_bf16.out" 2>&1; then
-    run dp2_bf16 mpi 2 "${args[@]}" --title dp2_bf16 --group_size 2 --precision bf16
-    for k in 0 1 2; do
-        same_weights "fold $k, bf16 first layer: 2-rank group vs --bags_per_step 2" \
-            "$m/bps2_bf16/fold_${k}_model_best_auc.h5" "$m/dp2_bf16/fold_${k}_model_best_auc.h5" 0
-    done
-elif grep -q AVX512_BF16 "$tmp/bps2_bf16.out"; then
-    echo "skip the bf16 pair: $(cat "$tmp/bps2_bf16.out")"
-else
-    bad "run bps2_bf16"; cat "$tmp/bps2_bf16.out"
-fi
+for prec in bf16 bf16_linear; do
+    if "$bin" "${args[@]}" --title bps2_$prec --bags_per_step 2 --precision $prec >"$tmp/bps2_$prec.out" 2>&1; then
+        run dp2_$prec mpi 2 "${args[@]}" --title dp2_$prec --group_size 2 --precision $prec
+        for k in 0 1 2; do
+            same_weights "fold $k, --precision $prec: 2-rank group vs --bags_per_step 2" \
+                "$m/bps2_$prec/fold_${k}_model_best_auc.h5" "$m/dp2_$prec/fold_${k}_model_best_auc.h5" 0
+        done
+    elif grep -q AVX512_BF16 "$tmp/bps2_$prec.out"; then
+        echo "skip the $prec pair: $(cat "$tmp/bps2_$prec.out")"
+    else
+        bad "run bps2_$prec"; cat "$tmp/bps2_$prec.out"
+    fi
+done
 if h5diff -q "$m/bps1/fold_0_model_best_auc.h5" "$m/bps2/fold_0_model_best_auc.h5" /model /model >/dev/null 2>&1; then
     bad "--bags_per_step 2 trained the same weights as 1 bag per step (the steps are not averaged)"
 else

@@ -1,8 +1,9 @@
 /* What the GPU training engine covers (mhim_device_gpu_coverage, checked for --device=cuda before a run starts):
  * v1 ABMIL/DSMIL/TransMIL pure and MHIM are accepted, also with --bags_per_step > 1 and in data-parallel groups;
- * MHIM-v2 is refused with one message naming the option and pointing to --device=cpu; --precision=bf16 on the CPU
- * is accepted where the CPU has AVX512_BF16 and refused (naming --precision=fp32 and --device=cuda) where it has not,
- * or when MHIM_DISABLE_AVX512_BF16 says so. Runs in every build (no GPU needed). */
+ * MHIM-v2 is refused with one message naming the option and pointing to --device=cpu; --precision=bf16 and
+ * bf16_linear on the CPU are accepted where the CPU has AVX512_BF16 and refused (naming the value and --precision=fp32,
+ * and for bf16 also --device=cuda) where it has not, or when MHIM_DISABLE_AVX512_BF16 says so; bf16_linear on the
+ * GPU is refused (CPU only), fp32 is accepted everywhere. Runs in every build (no GPU needed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include "mhim/common.h"
 #include "mhim/config.h"
 #include "mhim/cuda_select.h"
-#include "mhim/models/embed.h"
+#include "mhim/ops/precision.h"
 #include "mhim/options.h"
 
 /* Parse `train ARGS` (NULL-terminated) and check the coverage: want_ok, or a refusal containing `want`. */
@@ -38,24 +39,27 @@ static int expect(const char *label, int want_ok, const char *want, const char *
     return !ok;
 }
 
-/* --precision=bf16 on the CPU: want_ok = accepted (device stays the CPU), else refused with a message naming the
- * instruction set and both ways out. */
-static int expect_bf16_on_cpu(const char *label, int want_ok) {
-    char *argv[] = {(char *)"train", (char *)"--precision=bf16", NULL};
+/* --precision=<precision> (and --device=<device>): want_ok = accepted (the device check returns no GPU ordinal on
+ * the CPU), else refused with one message containing each of want[] (NULL-terminated). */
+static int expect_precision(const char *label, const char *precision, const char *device, int want_ok,
+                            const char *const *want) {
+    char popt[64], dopt[64];
+    snprintf(popt, sizeof popt, "--precision=%s", precision);
+    snprintf(dopt, sizeof dopt, "--device=%s", device);
+    char *argv[] = {(char *)"train", popt, dopt, NULL};
     mhim_config cfg;
     mhim_opt_args oa;
     mhim_error_clear();
-    if (mhim_config_parse(&cfg, 2, argv, &oa) != MHIM_OK) {
-        printf("FAIL bf16 on cpu: parse: %s\n", mhim_error());
+    if (mhim_config_parse(&cfg, 3, argv, &oa) != MHIM_OK) {
+        printf("FAIL %s: parse: %s\n", label, mhim_error());
         return 1;
     }
     mhim_opt_args_free(&oa);
     int ordinal = 7;
     const int rc = mhim_device_check_training(&cfg, &ordinal);
     const char *msg = rc == MHIM_OK ? "" : mhim_error();
-    const int ok = ordinal == -1 && (want_ok ? rc == MHIM_OK
-                                             : rc == MHIM_EINPUT && strstr(msg, "AVX512_BF16") &&
-                                                   strstr(msg, "--precision=fp32") && strstr(msg, "--device=cuda"));
+    int ok = want_ok ? rc == MHIM_OK && ordinal == -1 : rc == MHIM_EINPUT;
+    for (int i = 0; !want_ok && want[i]; i++) ok = ok && strstr(msg, want[i]) != NULL;
     printf("%s %s: rc=%d %s\n", ok ? "ok  " : "FAIL", label, rc, msg);
     mhim_config_free(&cfg);
     return !ok;
@@ -63,10 +67,19 @@ static int expect_bf16_on_cpu(const char *label, int want_ok) {
 
 int main(void) {
     int bad = 0;
-    if (mhim_embed_bf16_supported())
-        bad += expect_bf16_on_cpu("bf16 on a CPU with AVX512_BF16", 1);
+    const char *const cpu_bf16_refusal[] = {"--precision=bf16 ", "AVX512_BF16", "--precision=fp32", "--device=cuda", NULL};
+    const char *const cpu_linear_refusal[] = {"--precision=bf16_linear", "AVX512_BF16", "--precision=fp32", NULL};
+    const char *const gpu_linear_refusal[] = {"--precision=bf16_linear", "CPU only", "--precision=bf16", NULL};
+    if (mhim_precision_cpu_bf16_supported()) {
+        bad += expect_precision("bf16 on a CPU with AVX512_BF16", "bf16", "cpu", 1, NULL);
+        bad += expect_precision("bf16_linear on a CPU with AVX512_BF16", "bf16_linear", "cpu", 1, NULL);
+    }
+    bad += expect_precision("fp32 on the CPU", "fp32", "cpu", 1, NULL);
+    bad += expect_precision("bf16_linear on the GPU", "bf16_linear", "cuda", 0, gpu_linear_refusal);
     setenv("MHIM_DISABLE_AVX512_BF16", "1", 1);
-    bad += expect_bf16_on_cpu("bf16 on a CPU without AVX512_BF16", 0);
+    bad += expect_precision("bf16 on a CPU without AVX512_BF16", "bf16", "cpu", 0, cpu_bf16_refusal);
+    bad += expect_precision("bf16_linear on a CPU without AVX512_BF16", "bf16_linear", "cpu", 0, cpu_linear_refusal);
+    bad += expect_precision("fp32 on a CPU without AVX512_BF16", "fp32", "cpu", 1, NULL);
     unsetenv("MHIM_DISABLE_AVX512_BF16");
     bad += expect("ABMIL pure", 1, NULL, (const char *const[]){"--model=pure", "--baseline=attn", NULL});
     bad += expect("ABMIL mhim", 1, NULL, (const char *const[]){"--model=mhim", "--baseline=attn", NULL});

@@ -1,4 +1,5 @@
-/* The CPU bf16 GEMM (src/ops/gemm_bf16.h) and the bf16 first layer (mhim_embed_set_bf16):
+/* The CPU bf16 GEMM (src/ops/gemm_bf16.h), the bf16 first layer (mhim_embed_set_bf16) and the bf16 linear layers
+ * (mhim_linear_set_bf16), both switched through mhim_precision_cpu_set:
  *  - all four transpose cases against a double reference on the bf16-rounded operands (mhim_float_to_bf16), with
  *    edge shapes (M not a multiple of the 8-row tile, N not a multiple of the 32-column panel, odd K, K over several
  *    k blocks, more than one row block and column block), alpha and beta, and beta = 0 never reading c (NaN there);
@@ -6,7 +7,10 @@
  *    overflow to inf, NaN), and a bf16 subnormal input counts as 0 (the instruction's DAZ, docs/numerics.md);
  *  - 1 and 2 threads bitwise equal on the front end's two shapes;
  *  - the front end with the switch on: forward equal to the fp32 front end on bf16-valued inputs, weight gradient
- *    within bf16 rounding of the fp32 one, bias gradient bitwise equal (it stays fp32).
+ *    within bf16 rounding of the fp32 one, bias gradient bitwise equal (it stays fp32);
+ *  - a linear layer with the linear switch on: forward, input and weight gradients equal to fp32 on bf16-valued
+ *    operands, different from fp32 (within bf16 rounding) on other values, bias gradient bitwise fp32; a thin layer
+ *    (2 outputs) bitwise unchanged; 1 and 2 threads bitwise equal.
  * Exits 77 (skipped) on a CPU without AVX512_BF16. */
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +22,8 @@
 #include "mhim/common.h"
 #include "mhim/half.h"
 #include "mhim/models/embed.h"
+#include "mhim/ops/linear.h"
+#include "mhim/ops/precision.h"
 #include "mhim/threads.h"
 #include "ops/gemm_bf16.h"
 
@@ -127,7 +133,7 @@ static int check_front_end(void) {
     mhim_arena arena;
     mhim_arena_init(&arena, "test front end", 2 * mhim_embed_arena_bytes(&cfg, N));
     for (int on = 0; on < 2; on++) {
-        MHIM_ASSERT(mhim_embed_set_bf16(on) == MHIM_OK);
+        MHIM_ASSERT(mhim_precision_cpu_set(on ? MHIM_PRECISION_BF16 : MHIM_PRECISION_FP32) == MHIM_OK);
         mhim_arena_reset(&arena, 0);
         mhim_embed_cache cache;
         mhim_embed_forward(&cache, &arena, &e, params, x, N, NULL, N, NULL);
@@ -139,7 +145,7 @@ static int check_front_end(void) {
         memset(grads[on], 0, (size_t)L.total * sizeof(float));
         mhim_embed_backward(&e, grads[on], dh[on], &cache);
     }
-    MHIM_ASSERT(mhim_embed_set_bf16(0) == MHIM_OK);
+    MHIM_ASSERT(mhim_precision_cpu_set(MHIM_PRECISION_FP32) == MHIM_OK);
     int fail = check_close("front end bf16: forward on bf16-valued x, W_e", h[1], h[0], N * MHIM_EMBED_DIM, 1e-5, 1e-5);
     /* dh is rounded to bf16 in the weight gradient: relative 2^-9 per product, over N products of size <= 1 */
     fail += check_close("front end bf16: weight gradient", grads[1] + e.weight, grads[0] + e.weight,
@@ -151,6 +157,78 @@ static int check_front_end(void) {
     mhim_params_free(params);
     mhim_arena_free(&arena);
     mhim_param_layout_free(&L);
+    return fail;
+}
+
+/* One linear layer (N, C) -> OC with bias, forward and backward, with the linear switch at `precision`; the outputs
+ * go to out (N·OC), dinp (N·C), dw (OC·C), db (OC). */
+static void linear_run(mhim_precision precision, const float *inp, const float *w, const float *b, const float *dout,
+                       int64_t N, int64_t C, int64_t OC, float *out, float *dinp, float *dw, float *db) {
+    MHIM_ASSERT(mhim_precision_cpu_set(precision) == MHIM_OK);
+    memset(dw, 0, (size_t)(OC * C) * sizeof(float));
+    memset(db, 0, (size_t)OC * sizeof(float));
+    mhim_linear_forward(out, inp, w, b, N, C, OC);
+    mhim_linear_backward(dinp, dw, db, dout, inp, w, N, C, OC);
+    MHIM_ASSERT(mhim_precision_cpu_set(MHIM_PRECISION_FP32) == MHIM_OK);
+}
+
+/* A linear layer with the linear switch off and on (a 130 x 300 -> 150 layer: several row blocks, odd K for the
+ * weight gradient), on bf16-valued operands (equal to fp32 up to the summation order) and on other values (bf16
+ * rounding); a thin layer; 1 and 2 threads. */
+static int check_linear(void) {
+    const int64_t N = 131, C = 300, OC = 150;
+    test_rng r = {.s = 23};
+    float *inp = mhim_malloc((size_t)(N * C) * sizeof(float)), *w = mhim_malloc((size_t)(OC * C) * sizeof(float));
+    float *b = mhim_malloc((size_t)OC * sizeof(float)), *dout = mhim_malloc((size_t)(N * OC) * sizeof(float));
+    float *out[2], *dinp[2], *dw[2], *db[2];
+    for (int k = 0; k < 2; k++) {
+        out[k] = mhim_malloc((size_t)(N * OC) * sizeof(float)), dinp[k] = mhim_malloc((size_t)(N * C) * sizeof(float));
+        dw[k] = mhim_malloc((size_t)(OC * C) * sizeof(float)), db[k] = mhim_malloc((size_t)OC * sizeof(float));
+    }
+    test_fill_uniform(&r, inp, N * C, -1, 1);
+    test_fill_uniform(&r, w, OC * C, -0.5f, 0.5f);
+    test_fill_uniform(&r, b, OC, -0.5f, 0.5f);
+    test_fill_uniform(&r, dout, N * OC, -1, 1);
+    int fail = 0;
+    /* other values: bf16 rounding (relative 2^-9 per operand) over C or N products of magnitude <= 1 */
+    linear_run(MHIM_PRECISION_FP32, inp, w, b, dout, N, C, OC, out[0], dinp[0], dw[0], db[0]);
+    linear_run(MHIM_PRECISION_BF16_LINEAR, inp, w, b, dout, N, C, OC, out[1], dinp[1], dw[1], db[1]);
+    fail += check_close("linear bf16: forward within bf16 rounding", out[1], out[0], N * OC, 4e-3 * sqrt((double)C), 0);
+    fail += check_close("linear bf16: input gradient within bf16 rounding", dinp[1], dinp[0], N * C,
+                        4e-3 * sqrt((double)OC), 0);
+    fail += check_close("linear bf16: weight gradient within bf16 rounding", dw[1], dw[0], OC * C,
+                        4e-3 * sqrt((double)N), 0);
+    fail += check_true("linear bf16: the forward is not the fp32 one (the switch rounds)",
+                       memcmp(out[0], out[1], (size_t)(N * OC) * sizeof(float)) != 0);
+    fail += check_true("linear bf16: bias gradient bitwise fp32", memcmp(db[0], db[1], (size_t)OC * sizeof(float)) == 0);
+    /* bf16-valued operands: the products are exact, only the order of the fp32 sums differs */
+    for (int64_t i = 0; i < N * C; i++) inp[i] = (float)rounded(inp[i]);
+    for (int64_t i = 0; i < OC * C; i++) w[i] = (float)rounded(w[i]);
+    for (int64_t i = 0; i < N * OC; i++) dout[i] = (float)rounded(dout[i]);
+    linear_run(MHIM_PRECISION_FP32, inp, w, b, dout, N, C, OC, out[0], dinp[0], dw[0], db[0]);
+    linear_run(MHIM_PRECISION_BF16_LINEAR, inp, w, b, dout, N, C, OC, out[1], dinp[1], dw[1], db[1]);
+    fail += check_close("linear bf16: forward on bf16 values", out[1], out[0], N * OC, 1e-5, 1e-5);
+    fail += check_close("linear bf16: input gradient on bf16 values", dinp[1], dinp[0], N * C, 1e-5, 1e-5);
+    fail += check_close("linear bf16: weight gradient on bf16 values", dw[1], dw[0], OC * C, 1e-5, 1e-5);
+    /* the thin layers stay fp32 */
+    linear_run(MHIM_PRECISION_FP32, inp, w, b, dout, N, C, 2, out[0], dinp[0], dw[0], db[0]);
+    linear_run(MHIM_PRECISION_BF16_LINEAR, inp, w, b, dout, N, C, 2, out[1], dinp[1], dw[1], db[1]);
+    fail += check_true("linear bf16: a thin layer (2 outputs) bitwise fp32",
+                       !memcmp(out[0], out[1], (size_t)(N * 2) * sizeof(float)) &&
+                           !memcmp(dinp[0], dinp[1], (size_t)(N * C) * sizeof(float)) &&
+                           !memcmp(dw[0], dw[1], (size_t)(2 * C) * sizeof(float)));
+    /* 1 and 2 threads */
+    for (int t = 0; t < 2; t++) {
+        mhim_threads_init(t + 1);
+        linear_run(MHIM_PRECISION_BF16_LINEAR, inp, w, b, dout, N, C, OC, out[t], dinp[t], dw[t], db[t]);
+    }
+    mhim_threads_init(2);
+    fail += check_true("linear bf16: 1 and 2 threads bitwise equal",
+                       !memcmp(out[0], out[1], (size_t)(N * OC) * sizeof(float)) &&
+                           !memcmp(dinp[0], dinp[1], (size_t)(N * C) * sizeof(float)) &&
+                           !memcmp(dw[0], dw[1], (size_t)(OC * C) * sizeof(float)));
+    for (int k = 0; k < 2; k++) free(out[k]), free(dinp[k]), free(dw[k]), free(db[k]);
+    free(inp), free(w), free(b), free(dout);
     return fail;
 }
 
@@ -174,6 +252,7 @@ int main(void) {
     fail += check_rounding();
     fail += check_threads_bitwise();
     fail += check_front_end();
+    fail += check_linear();
     printf("%s\n", fail ? "FAIL" : "ok");
     return fail != 0;
 }
