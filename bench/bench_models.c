@@ -3,9 +3,10 @@
  * dropout, unmasked), next to a plain cblas_sgemm measured in the same run.
  *
  * usage: OMP_WAIT_POLICY=passive OPENBLAS_THREAD_TIMEOUT=4 bench_models [--threads T] [--reps R] [--n N] [--models LIST]
- *        [--precision fp32|bf16|bf16_linear]
- *        (defaults 2, 10, 8000, abmil,transmil,dsmil, fp32; LIST: comma-separated model names; bf16 / bf16_linear =
- *        the bf16 GEMMs of mhim train's --precision, whose bound below is still counted at the fp32 sgemm rate)
+ *        [--precision fp32|bf16|bf16_linear|bf16_all]
+ *        (defaults 2, 10, 8000, abmil,transmil,dsmil, fp32; LIST: comma-separated model names; bf16, bf16_linear,
+ *        bf16_all = the bf16 GEMMs of mhim train's --precision, whose bound below is still counted at the fp32 sgemm
+ *        rate)
  * Prints one Markdown row per model: median and best ms over R repetitions (after 2 warm-ups, repetitions
  * interleaved across models), the GEMM FLOPs of one step (counted below), the GEMM-FLOP bound = FLOPs / the sgemm
  * rate (an Nx1024x512 sgemm, median of the same run), and time / bound; the same ratio in process CPU time (the

@@ -41,7 +41,7 @@ typedef struct mhim_config {
     char *kept_order;     /* ascending|cpython */
     char *log_level;      /* debug|info|warn|error */
     char *device;         /* cpu|cuda (mhim_device_select) */
-    char *precision;      /* fp32|bf16|bf16_linear: which matmuls take bf16 operands (mhim/ops/precision.h) */
+    char *precision;      /* fp32|bf16|bf16_linear|bf16_all: which matmuls take bf16 operands (mhim/ops/precision.h) */
     int group_size;       /* MPI ranks per data-parallel group (docs/distributed.md) */
     char *sweep;          /* TSV grid of option values, one point per row (or a YAML `sweep:` block) */
     int sweep_point;      /* run only this point of the sweep; -1 = every point */

@@ -49,9 +49,10 @@ int mhim_device_check_training(const mhim_config *cfg, int *cuda_ordinal) {
     int rc = mhim_precision_parse(cfg->precision, &precision);
     if (rc != MHIM_OK) return rc;
     const int cuda = cfg->device && !strcmp(cfg->device, "cuda");
-    if (cuda && precision == MHIM_PRECISION_BF16_LINEAR)
-        return mhim_fail("--precision=bf16_linear runs on the CPU only; on the GPU use --precision=bf16 (the first "
-                         "layer's GEMMs in bf16) or fp32");
+    if (cuda && (precision == MHIM_PRECISION_BF16_LINEAR || precision == MHIM_PRECISION_BF16_ALL))
+        return mhim_fail("--precision=%s runs on the CPU only; on the GPU use --precision=bf16 (the first layer's "
+                         "GEMMs in bf16) or fp32",
+                         mhim_precision_name(precision));
     if (!cuda && (rc = mhim_precision_cpu_check(precision)) != MHIM_OK) return rc;
     rc = mhim_device_select(cfg->device, cuda_ordinal);
     if (rc != MHIM_OK || *cuda_ordinal < 0) return rc;

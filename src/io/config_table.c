@@ -57,10 +57,11 @@ static const mhim_option table[] = {
     C(log_level, "info", "debug|info|warn|error", 0, G_MHIM, "log verbosity"),
     C(device, "cpu", "cpu|cuda", 0, G_MHIM,
       "where training runs; cuda needs a build with -DMHIM_USE_CUDA=ON and a GPU (docs/gpu.md)"),
-    C(precision, "fp32", "fp32|bf16|bf16_linear", 0, G_MHIM,
+    C(precision, "fp32", "fp32|bf16|bf16_linear|bf16_all", 0, G_MHIM,
       "matmuls with bf16 operands and fp32 sums: bf16 = the first layer's (forward and weight gradient; GPU tensor "
       "cores, or AVX512_BF16 on the CPU), bf16_linear = every linear layer's (first layer and attention "
-      "projections; CPU only); everything else stays fp32 (docs/numerics.md, docs/gpu.md)"),
+      "projections; CPU only), bf16_all = every matrix product (also attention and the Nystrom pseudo-inverse; CPU "
+      "only); everything else stays fp32 (docs/numerics.md, docs/gpu.md)"),
     I(group_size, "1", 1, INF, 0, G_MHIM,
       "MPI ranks per data-parallel group (under mpirun/srun; world size must be a multiple)"),
     S(sweep, NULL, 0, G_MHIM,

@@ -8,6 +8,15 @@
 #endif
 
 #include "mhim/common.h"
+#include "ops/gemm_bf16.h"
+
+/* The process-wide switch of mhim_gemm_set_bf16. */
+static int all_bf16;
+
+void mhim_gemm_set_bf16(int on) {
+    MHIM_ASSERT(!on || mhim_gemm_bf16_available());
+    all_bf16 = on != 0;
+}
 
 int mhim_blas_dim(int64_t d) {
     MHIM_ASSERT(d >= 0 && d <= INT_MAX);
@@ -25,6 +34,10 @@ static int in_parallel_region(void) {
 
 void mhim_gemm_ld(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t lda,
                   const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    if (all_bf16) {
+        mhim_gemm_bf16_ld(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     const int small = (double)M * (double)N * (double)K < (double)MHIM_GEMM_SERIAL_MAX_MNK && !in_parallel_region();
     const int token = small ? mhim_gemm_serial_begin() : 0;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,

@@ -21,6 +21,11 @@ void mhim_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float 
 void mhim_gemm_ld(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t lda,
                   const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* --precision=bf16_all (mhim/ops/precision.h): while on, every GEMM of this wrapper runs as mhim_gemm_bf16_ld
+ * (operands rounded to bf16, fp32 sums in a fixed order; ops/gemm_bf16.h), also inside parallel regions. Off by
+ * default; turning it on requires mhim_gemm_bf16_available(). Set it outside parallel regions. */
+void mhim_gemm_set_bf16(int on);
+
 /* Head-parallel sections: between mhim_gemm_serial_begin() and mhim_gemm_serial_end(token) every GEMM runs on the
  * calling thread alone, so independent per-head products can be spread over the OpenMP threads with
  * `omp parallel for` (one head per thread at a time, no thread-pool hand-off per small GEMM). Call both outside any

@@ -39,18 +39,31 @@ int mhim_gemm_bf16_available(void) {
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 }
 
-/* Packing scratch, grown outside parallel regions: one shared B block and one A block per thread. */
+/* Packing scratch: for calls outside parallel regions one shared B block and one A block per thread (grown there);
+ * a call from inside a parallel region runs on its thread alone with that thread's own pair of blocks. */
 static uint32_t *pack_b_block, *pack_a_blocks;
 static int pack_threads;
+static _Thread_local uint32_t *local_b_block, *local_a_block;
+
+static void *packing_alloc(size_t words) {
+    void *p = aligned_alloc(64, words * sizeof(uint32_t));
+    if (!p) MHIM_DIE("out of memory for the bf16 GEMM's packing buffers");
+    return p;
+}
 
 static void ensure_scratch(int threads) {
     if (pack_b_block && threads <= pack_threads) return;
     free(pack_b_block);
     free(pack_a_blocks);
-    pack_b_block = aligned_alloc(64, (size_t)GB_KC * GB_NC * sizeof(uint32_t));
-    pack_a_blocks = aligned_alloc(64, (size_t)threads * GB_KC * GB_MC * sizeof(uint32_t));
-    if (!pack_b_block || !pack_a_blocks) MHIM_DIE("out of memory for the bf16 GEMM's packing buffers");
+    pack_b_block = packing_alloc((size_t)GB_KC * GB_NC);
+    pack_a_blocks = packing_alloc((size_t)threads * GB_KC * GB_MC);
     pack_threads = threads;
+}
+
+static void ensure_local_scratch(void) {
+    if (local_b_block) return;
+    local_b_block = packing_alloc((size_t)GB_KC * GB_NC);
+    local_a_block = packing_alloc((size_t)GB_KC * GB_MC);
 }
 
 /* Upper 16 bits of each lane = the bf16 of the float, as mhim_float_to_bf16 (nearest even; NaN made quiet). */
@@ -196,8 +209,9 @@ typedef struct {
     int64_t M, N, K;
     float alpha, beta;
     const float *a, *b;
-    int64_t lda, ldb;
+    int64_t lda, ldb, ldc;
     float *c;
+    uint32_t *pack_b, *pack_a; /* the shared B block, the first thread's A block (then one per thread) */
 } gemm_bf16_args;
 
 /* One thread's row block [i0, i0 + rows) against the packed B block (columns [j0, j0 + cols), pairs [p0, p0 + kp)). */
@@ -214,27 +228,25 @@ GB_INLINE void row_block(const gemm_bf16_args *g, uint32_t *apack, const uint32_
         const int64_t nr = MHIM_MIN(GB_NR, cols - j);
         for (int64_t t = 0; t < tiles; t++) {
             const uint32_t *tile = apack + t * GB_MR * GB_KC;
-            float *ct = g->c + (i0 + t * GB_MR) * g->N + j0 + j;
+            float *ct = g->c + (i0 + t * GB_MR) * g->ldc + j0 + j;
             const int64_t mr = MHIM_MIN(GB_MR, rows - t * GB_MR);
             if (!g->trans_a)
-                kernel_8x32(kp, tile, GB_KC, 1, panel, ct, g->N, mr, nr, g->alpha, g->beta, first);
+                kernel_8x32(kp, tile, GB_KC, 1, panel, ct, g->ldc, mr, nr, g->alpha, g->beta, first);
             else
-                kernel_8x32(kp, tile, 1, GB_MR, panel, ct, g->N, mr, nr, g->alpha, g->beta, first);
+                kernel_8x32(kp, tile, 1, GB_MR, panel, ct, g->ldc, mr, nr, g->alpha, g->beta, first);
         }
     }
 }
 
-GB_TARGET static void gemm_bf16_run(const gemm_bf16_args *g) {
+/* threaded: split the row blocks over the OpenMP threads (g->pack_a then holds one A block per thread). */
+GB_TARGET static void gemm_bf16_run(const gemm_bf16_args *g, int threaded) {
     const int64_t pairs = (g->K + 1) / 2, row_blocks = (g->M + GB_MC - 1) / GB_MC;
-    /* small products on the calling thread, with the bound of the fp32 GEMM wrapper */
-    const double mnk = (double)g->M * (double)g->N * (double)g->K;
-    const int threaded = row_blocks > 1 && mnk >= (double)MHIM_GEMM_SERIAL_MAX_MNK;
 #pragma omp parallel if (threaded)
     {
 #ifdef MHIM_HAVE_OPENMP
-        uint32_t *apack = pack_a_blocks + (size_t)omp_get_thread_num() * GB_KC * GB_MC;
+        uint32_t *apack = g->pack_a + (threaded ? (size_t)omp_get_thread_num() * GB_KC * GB_MC : 0);
 #else
-        uint32_t *apack = pack_a_blocks;
+        uint32_t *apack = g->pack_a;
 #endif
         for (int64_t j0 = 0; j0 < g->N; j0 += GB_NC) {
             const int64_t cols = MHIM_MIN(GB_NC, g->N - j0), panels = (cols + GB_NR - 1) / GB_NR;
@@ -243,47 +255,67 @@ GB_TARGET static void gemm_bf16_run(const gemm_bf16_args *g) {
                 if (g->trans_b) {
 #pragma omp for schedule(static)
                     for (int64_t q = 0; q < panels; q++)
-                        pack_pairs_kcontig32(pack_b_block + q * GB_NR * GB_KC, g->b, g->ldb, j0 + q * GB_NR,
+                        pack_pairs_kcontig32(g->pack_b + q * GB_NR * GB_KC, g->b, g->ldb, j0 + q * GB_NR,
                                              MHIM_MIN(GB_NR, cols - q * GB_NR), p0, kp, g->K);
                 } else {
 #pragma omp for schedule(static)
                     for (int64_t p = 0; p < kp; p++)
-                        pack_pair_kstrided_panels(pack_b_block, g->b, g->ldb, j0, cols, p0, p, g->K);
+                        pack_pair_kstrided_panels(g->pack_b, g->b, g->ldb, j0, cols, p0, p, g->K);
                 }
 #pragma omp for schedule(static)
                 for (int64_t r = 0; r < row_blocks; r++)
-                    row_block(g, apack, pack_b_block, r * GB_MC, MHIM_MIN(GB_MC, g->M - r * GB_MC), j0, cols, p0, kp);
+                    row_block(g, apack, g->pack_b, r * GB_MC, MHIM_MIN(GB_MC, g->M - r * GB_MC), j0, cols, p0, kp);
             }
         }
     }
 }
 
-void mhim_gemm_bf16(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
-                    const float *b, float beta, float *c) {
+void mhim_gemm_bf16_ld(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
+                       int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     MHIM_ASSERT(M >= 0 && N >= 0 && K >= 0);
     if (M == 0 || N == 0) return;
     if (K == 0) { /* no products: c = beta·c */
-        for (int64_t i = 0; i < M * N; i++) c[i] = beta == 0.0f ? 0.0f : beta * c[i];
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         return;
     }
+    gemm_bf16_args g = {trans_a, trans_b, M, N, K, alpha, beta, a, b, lda, ldb, ldc, c, NULL, NULL};
 #ifdef MHIM_HAVE_OPENMP
-    MHIM_ASSERT(!omp_in_parallel());
+    if (omp_in_parallel()) { /* one thread of a parallel region: alone, on its own buffers */
+        ensure_local_scratch();
+        g.pack_b = local_b_block, g.pack_a = local_a_block;
+        gemm_bf16_run(&g, 0);
+        return;
+    }
     ensure_scratch(omp_get_max_threads());
 #else
     ensure_scratch(1);
 #endif
-    const gemm_bf16_args g = {trans_a, trans_b, M, N, K, alpha, beta, a, b, trans_a ? M : K, trans_b ? K : N, c};
-    gemm_bf16_run(&g);
+    g.pack_b = pack_b_block, g.pack_a = pack_a_blocks;
+    /* small products on the calling thread, with the bound of the fp32 GEMM wrapper */
+    const double mnk = (double)M * (double)N * (double)K;
+    gemm_bf16_run(&g, (M + GB_MC - 1) / GB_MC > 1 && mnk >= (double)MHIM_GEMM_SERIAL_MAX_MNK);
+}
+
+void mhim_gemm_bf16(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
+                    const float *b, float beta, float *c) {
+    mhim_gemm_bf16_ld(trans_a, trans_b, M, N, K, alpha, a, trans_a ? M : K, b, trans_b ? K : N, beta, c, N);
 }
 
 #else /* not x86-64 GNU C: no bf16 GEMM */
 
 int mhim_gemm_bf16_available(void) { return 0; }
 
+void mhim_gemm_bf16_ld(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
+                       int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    (void)trans_a, (void)trans_b, (void)M, (void)N, (void)K, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb,
+        (void)beta, (void)c, (void)ldc;
+    MHIM_DIE("the bf16 GEMM needs an x86-64 build with AVX512_BF16 support");
+}
+
 void mhim_gemm_bf16(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
                     const float *b, float beta, float *c) {
-    (void)trans_a, (void)trans_b, (void)M, (void)N, (void)K, (void)alpha, (void)a, (void)b, (void)beta, (void)c;
-    MHIM_DIE("the bf16 GEMM needs an x86-64 build with AVX512_BF16 support");
+    mhim_gemm_bf16_ld(trans_a, trans_b, M, N, K, alpha, a, trans_a ? M : K, b, trans_b ? K : N, beta, c, N);
 }
 
 #endif

@@ -9,7 +9,8 @@
  *
  * The sum of every output element runs over k in one fixed order (blocks of MHIM_GEMM_BF16_KC pairs, pairs in
  * order within a block), whoever computes it: results never depend on the thread count. Threads (OpenMP, the
- * process's --threads) split the output rows. Call outside any OpenMP parallel region. */
+ * process's --threads) split the output rows; a call from inside an OpenMP parallel region (e.g. one attention head
+ * per thread) runs on the calling thread alone, with packing buffers of its own. */
 #ifndef MHIM_OPS_GEMM_BF16_H
 #define MHIM_OPS_GEMM_BF16_H
 
@@ -27,5 +28,8 @@ int mhim_gemm_bf16_available(void);
  * Requires mhim_gemm_bf16_available(); beta == 0 never reads c. */
 void mhim_gemm_bf16(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
                     const float *b, float beta, float *c);
+/* The same on strided blocks: lda, ldb, ldc are the row strides of a, b and c (as mhim_gemm_ld). */
+void mhim_gemm_bf16_ld(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
+                       int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
 #endif

@@ -1,4 +1,4 @@
-/* `--precision` on the CPU (see mhim/ops/precision.h): the two process-wide switches of the bf16 GEMMs. */
+/* `--precision` on the CPU (see mhim/ops/precision.h): the process-wide switches of the bf16 GEMMs. */
 #include "mhim/ops/precision.h"
 
 #include <string.h>
@@ -6,16 +6,17 @@
 #include "mhim/common.h"
 #include "mhim/models/embed.h"
 #include "mhim/ops/linear.h"
+#include "ops/gemm.h"
 #include "ops/gemm_bf16.h"
 
-static const char *const names[] = {"fp32", "bf16", "bf16_linear"};
+static const char *const names[] = {"fp32", "bf16", "bf16_linear", "bf16_all"};
 
 int mhim_precision_parse(const char *value, mhim_precision *out) {
     *out = MHIM_PRECISION_FP32;
     if (!value) return MHIM_OK;
     for (int p = 0; p < (int)MHIM_ARRAY_LEN(names); p++)
         if (!strcmp(value, names[p])) return *out = (mhim_precision)p, MHIM_OK;
-    return mhim_fail("--precision=%s: expected fp32, bf16 or bf16_linear", value);
+    return mhim_fail("--precision=%s: expected fp32, bf16, bf16_linear or bf16_all", value);
 }
 
 const char *mhim_precision_name(mhim_precision p) { return names[p]; }
@@ -33,6 +34,7 @@ int mhim_precision_cpu_set(mhim_precision p) {
     const int rc = mhim_precision_cpu_check(p);
     if (rc != MHIM_OK) return rc;
     mhim_embed_set_bf16(p != MHIM_PRECISION_FP32);
-    mhim_linear_set_bf16(p == MHIM_PRECISION_BF16_LINEAR);
+    mhim_linear_set_bf16(p == MHIM_PRECISION_BF16_LINEAR || p == MHIM_PRECISION_BF16_ALL);
+    mhim_gemm_set_bf16(p == MHIM_PRECISION_BF16_ALL);
     return MHIM_OK;
 }

@@ -22,6 +22,9 @@ static int cpu_precision(const mhim_config *cfg) {
     if (rc == MHIM_OK && p == MHIM_PRECISION_BF16) MHIM_INFO("first layer bf16 (fp32 sums, AVX512_BF16) on the CPU");
     if (rc == MHIM_OK && p == MHIM_PRECISION_BF16_LINEAR)
         MHIM_INFO("linear layers bf16 (first layer and attention projections; fp32 sums, AVX512_BF16) on the CPU");
+    if (rc == MHIM_OK && p == MHIM_PRECISION_BF16_ALL)
+        MHIM_INFO("every matrix product bf16 (linear layers, attention, pseudo-inverse; fp32 sums, AVX512_BF16) on "
+                  "the CPU");
     return rc;
 }
 

@@ -2,7 +2,8 @@
 # `mhim train` on a tiny synthetic cohort: the two-stage recipe (pure runs, then MHIM runs initialised from them with
 # the original README's MHIM options) for ABMIL and DSMIL, 2 epochs x 3 folds; outputs where the original puts them
 # (model_path/project/title/fold_{k}_model_best_auc), same seed => identical results.csv, different seed =>
-# different; --precision=bf16 (CPU bf16 first layer) and bf16_linear (every linear layer) close to fp32 and
+# different; --precision=bf16 (CPU bf16 first layer), bf16_linear (every linear layer) and bf16_all (every matrix
+# product; the TransMIL test checks its attention and pseudo-inverse) close to fp32 and
 # deterministic, or refused without AVX512_BF16; bad inputs exit 2 with one line naming the option.
 set -u
 bin=${MHIM_BIN:?MHIM_BIN not set}
@@ -72,13 +73,14 @@ cmp -s <(cut -d, -f1-6 "$tmp/models/p/pure_attn/results.csv") <(cut -d, -f1-6 "$
     cmp -s "$tmp/models/p/pure_attn/fold_0_model_best_auc.h5" "$tmp/models/p/pure_attn_seed/fold_0_model_best_auc.h5" &&
     bad "another seed gave the same model" || ok "another seed: a different model"
 
-# --precision=bf16 / bf16_linear on the CPU (AVX512_BF16): the log says so, the first-epoch loss stays within bf16
+# --precision=bf16 / bf16_linear / bf16_all on the CPU (AVX512_BF16): the log says so, the first-epoch loss stays within bf16
 # rounding of the fp32 run's but differs from it (the switch is active), and two runs agree byte for byte;
 # bf16_linear also differs from bf16 (the attention layers round too). Without the instruction (or with
 # MHIM_DISABLE_AVX512_BF16=1) each is refused before a run folder exists, with one line.
 first_loss() { grep -o '"loss":[0-9.e+-]*' "$tmp/models/p/$1/metrics.jsonl" | head -1 | cut -d: -f2; }
-for prec in bf16 bf16_linear; do
-    [ $prec = bf16 ] && says="first layer bf16" || says="linear layers bf16"
+for prec in bf16 bf16_linear bf16_all; do
+    case $prec in bf16) says="first layer bf16" ;; bf16_linear) says="linear layers bf16" ;;
+        *) says="every matrix product bf16" ;; esac
     if "$bin" train "${common[@]}" --title pure_attn_$prec --model pure --baseline attn --precision $prec \
         >"$tmp/out" 2>"$tmp/err"; then
         grep -q "$says" "$tmp/err" && ok "$prec: the log says '$says'" || bad "$prec: the log does not say '$says'"

@@ -26,7 +26,7 @@ for k in 0 1 2 3; do
     same_weights "fold $k: 3-rank group vs --bags_per_step 3" "$m/bps3/fold_${k}_model_best_auc.h5" "$m/dp3/fold_${k}_model_best_auc.h5" 1e-6
 done
 same_file "results.csv (2-rank group vs --bags_per_step 2)" "$m/bps2/results.csv" "$m/dp2/results.csv"
-for prec in bf16 bf16_linear; do
+for prec in bf16 bf16_linear bf16_all; do
     if "$bin" "${args[@]}" --title bps2_$prec --bags_per_step 2 --precision $prec >"$tmp/bps2_$prec.out" 2>&1; then
         run dp2_$prec mpi 2 "${args[@]}" --title dp2_$prec --group_size 2 --precision $prec
         for k in 0 1 2; do

@@ -1,9 +1,9 @@
 /* What the GPU training engine covers (mhim_device_gpu_coverage, checked for --device=cuda before a run starts):
  * v1 ABMIL/DSMIL/TransMIL pure and MHIM are accepted, also with --bags_per_step > 1 and in data-parallel groups;
- * MHIM-v2 is refused with one message naming the option and pointing to --device=cpu; --precision=bf16 and
- * bf16_linear on the CPU are accepted where the CPU has AVX512_BF16 and refused (naming the value and --precision=fp32,
- * and for bf16 also --device=cuda) where it has not, or when MHIM_DISABLE_AVX512_BF16 says so; bf16_linear on the
- * GPU is refused (CPU only), fp32 is accepted everywhere. Runs in every build (no GPU needed). */
+ * MHIM-v2 is refused with one message naming the option and pointing to --device=cpu; --precision=bf16,
+ * bf16_linear and bf16_all on the CPU are accepted where the CPU has AVX512_BF16 and refused (naming the value and --precision=fp32,
+ * and for bf16 also --device=cuda) where it has not, or when MHIM_DISABLE_AVX512_BF16 says so; bf16_linear and
+ * bf16_all on the GPU are refused (CPU only), fp32 is accepted everywhere. Runs in every build (no GPU needed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,15 +70,20 @@ int main(void) {
     const char *const cpu_bf16_refusal[] = {"--precision=bf16 ", "AVX512_BF16", "--precision=fp32", "--device=cuda", NULL};
     const char *const cpu_linear_refusal[] = {"--precision=bf16_linear", "AVX512_BF16", "--precision=fp32", NULL};
     const char *const gpu_linear_refusal[] = {"--precision=bf16_linear", "CPU only", "--precision=bf16", NULL};
+    const char *const cpu_all_refusal[] = {"--precision=bf16_all", "AVX512_BF16", "--precision=fp32", NULL};
+    const char *const gpu_all_refusal[] = {"--precision=bf16_all", "CPU only", "--precision=bf16", NULL};
     if (mhim_precision_cpu_bf16_supported()) {
         bad += expect_precision("bf16 on a CPU with AVX512_BF16", "bf16", "cpu", 1, NULL);
         bad += expect_precision("bf16_linear on a CPU with AVX512_BF16", "bf16_linear", "cpu", 1, NULL);
+        bad += expect_precision("bf16_all on a CPU with AVX512_BF16", "bf16_all", "cpu", 1, NULL);
     }
     bad += expect_precision("fp32 on the CPU", "fp32", "cpu", 1, NULL);
     bad += expect_precision("bf16_linear on the GPU", "bf16_linear", "cuda", 0, gpu_linear_refusal);
+    bad += expect_precision("bf16_all on the GPU", "bf16_all", "cuda", 0, gpu_all_refusal);
     setenv("MHIM_DISABLE_AVX512_BF16", "1", 1);
     bad += expect_precision("bf16 on a CPU without AVX512_BF16", "bf16", "cpu", 0, cpu_bf16_refusal);
     bad += expect_precision("bf16_linear on a CPU without AVX512_BF16", "bf16_linear", "cpu", 0, cpu_linear_refusal);
+    bad += expect_precision("bf16_all on a CPU without AVX512_BF16", "bf16_all", "cpu", 0, cpu_all_refusal);
     bad += expect_precision("fp32 on a CPU without AVX512_BF16", "fp32", "cpu", 1, NULL);
     unsetenv("MHIM_DISABLE_AVX512_BF16");
     bad += expect("ABMIL pure", 1, NULL, (const char *const[]){"--model=pure", "--baseline=attn", NULL});

@@ -10,7 +10,10 @@
  *    within bf16 rounding of the fp32 one, bias gradient bitwise equal (it stays fp32);
  *  - a linear layer with the linear switch on: forward, input and weight gradients equal to fp32 on bf16-valued
  *    operands, different from fp32 (within bf16 rounding) on other values, bias gradient bitwise fp32; a thin layer
- *    (2 outputs) bitwise unchanged; 1 and 2 threads bitwise equal.
+ *    (2 outputs) bitwise unchanged; 1 and 2 threads bitwise equal;
+ *  - strided blocks (mhim_gemm_bf16_ld) against the reference; calls from inside a parallel region (one per thread,
+ *    as the attention heads make them) bitwise equal to the same call outside; the bf16_all switch routes mhim_gemm
+ *    and mhim_gemm_ld to the bf16 GEMM (bitwise equal results) and off again to OpenBLAS.
  * Exits 77 (skipped) on a CPU without AVX512_BF16. */
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include "mhim/ops/linear.h"
 #include "mhim/ops/precision.h"
 #include "mhim/threads.h"
+#include "ops/gemm.h"
 #include "ops/gemm_bf16.h"
 
 static double rounded(float x) { return (double)mhim_bf16_to_float(mhim_float_to_bf16(x)); }
@@ -232,6 +236,71 @@ static int check_linear(void) {
     return fail;
 }
 
+/* Strided blocks of larger arrays: c (M,N) at row stride ldc from a (row stride lda) and b (ldb), against the double
+ * reference; the elements of c outside the block stay untouched. */
+static int check_strided(int ta, int tb) {
+    const int64_t M = 37, N = 45, K = 70, lda = 97, ldb = 101, ldc = 60;
+    const int64_t a_rows = ta ? K : M, b_rows = tb ? N : K;
+    test_rng r = {.s = (uint64_t)(17 + ta * 2 + tb)};
+    float *a = mhim_malloc((size_t)(a_rows * lda) * sizeof(float)), *b = mhim_malloc((size_t)(b_rows * ldb) * sizeof(float));
+    float *c = mhim_malloc((size_t)(M * ldc) * sizeof(float)), *want = mhim_malloc((size_t)(M * N) * sizeof(float));
+    test_fill_uniform(&r, a, a_rows * lda, -1, 1);
+    test_fill_uniform(&r, b, b_rows * ldb, -1, 1);
+    for (int64_t i = 0; i < M * ldc; i++) c[i] = 7.0f;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++)
+                s += rounded(ta ? a[k * lda + i] : a[i * lda + k]) * rounded(tb ? b[j * ldb + k] : b[k * ldb + j]);
+            want[i * N + j] = (float)(s + 0.5 * 7.0);
+        }
+    mhim_gemm_bf16_ld(ta, tb, M, N, K, 1.0f, a, lda, b, ldb, 0.5f, c, ldc);
+    double err = 0.0;
+    int outside_kept = 1;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            if (j < N) err = fmax(err, fabs((double)c[i * ldc + j] - want[i * N + j]));
+            else outside_kept = outside_kept && c[i * ldc + j] == 7.0f;
+        }
+    char name[96];
+    snprintf(name, sizeof name, "gemm_bf16_ld ta=%d tb=%d strided: max abs err %.2e, outside untouched", ta, tb, err);
+    const int fail = check_true(name, err <= 3e-7 * (double)K + 1e-5 && outside_kept);
+    free(a), free(b), free(c), free(want);
+    return fail;
+}
+
+/* Eight independent 256 x 256 x 64 products, as the attention heads run them (one per thread inside a parallel
+ * region), against the same calls made one after another outside: bitwise equal; then the bf16_all switch. */
+static int check_in_parallel_and_switch(void) {
+    const int64_t H = 8, M = 256, N = 256, K = 64;
+    test_rng r = {.s = 29};
+    float *a = mhim_malloc((size_t)(H * M * K) * sizeof(float)), *b = mhim_malloc((size_t)(H * N * K) * sizeof(float));
+    float *c[3];
+    test_fill_uniform(&r, a, H * M * K, -1, 1);
+    test_fill_uniform(&r, b, H * N * K, -1, 1);
+    for (int v = 0; v < 3; v++) c[v] = mhim_malloc((size_t)(H * M * N) * sizeof(float));
+    for (int64_t h = 0; h < H; h++)
+        mhim_gemm_bf16(0, 1, M, N, K, 1.0f, a + h * M * K, b + h * N * K, 0.0f, c[0] + h * M * N);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t h = 0; h < H; h++)
+        mhim_gemm_bf16(0, 1, M, N, K, 1.0f, a + h * M * K, b + h * N * K, 0.0f, c[1] + h * M * N);
+    int fail = check_true("gemm_bf16 inside a parallel region (a head per thread): bitwise the serial calls",
+                          memcmp(c[0], c[1], (size_t)(H * M * N) * sizeof(float)) == 0);
+    /* the switch: mhim_gemm and mhim_gemm_ld give the bf16 GEMM's bits while on, OpenBLAS's after */
+    MHIM_ASSERT(mhim_precision_cpu_set(MHIM_PRECISION_BF16_ALL) == MHIM_OK);
+    mhim_gemm(0, 1, M, N, K, 1.0f, a, b, 0.0f, c[1]);
+    mhim_gemm_ld(0, 1, M, N, K, 1.0f, a + M * K, K, b + N * K, K, 0.0f, c[1] + M * N, N);
+    MHIM_ASSERT(mhim_precision_cpu_set(MHIM_PRECISION_FP32) == MHIM_OK);
+    fail += check_true("bf16_all: mhim_gemm and mhim_gemm_ld run the bf16 GEMM",
+                       memcmp(c[0], c[1], (size_t)(2 * M * N) * sizeof(float)) == 0);
+    mhim_gemm(0, 1, M, N, K, 1.0f, a, b, 0.0f, c[2]);
+    fail += check_true("fp32 again: mhim_gemm is OpenBLAS's (not the bf16 bits)",
+                       memcmp(c[0], c[2], (size_t)(M * N) * sizeof(float)) != 0);
+    for (int v = 0; v < 3; v++) free(c[v]);
+    free(a), free(b);
+    return fail;
+}
+
 int main(void) {
     if (!mhim_gemm_bf16_available()) {
         printf("skip: this CPU has no AVX512_BF16\n");
@@ -253,6 +322,9 @@ int main(void) {
     fail += check_threads_bitwise();
     fail += check_front_end();
     fail += check_linear();
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) fail += check_strided(ta, tb);
+    fail += check_in_parallel_and_switch();
     printf("%s\n", fail ? "FAIL" : "ok");
     return fail != 0;
 }
