@@ -14,17 +14,19 @@
 #include "mhim/ops/precision.h"
 
 /* A CPU run: switch the bf16 GEMMs on or off for this process (--precision; the device check has already refused
- * bf16 on a CPU without AVX512_BF16) and say which run. */
+ * the bf16 modes on a CPU without AVX512_BF16) and say which run. */
 static int cpu_precision(const mhim_config *cfg) {
+    static const char *const says[] = {
+        [MHIM_PRECISION_BF16] = "first layer bf16 (fp32 sums, AVX512_BF16) on the CPU",
+        [MHIM_PRECISION_BF16_LINEAR] = "linear layers bf16 (first layer and attention projections; fp32 sums, "
+                                       "AVX512_BF16) on the CPU",
+        [MHIM_PRECISION_BF16_ALL] = "every matrix product bf16 (linear layers, attention, pseudo-inverse; fp32 sums, "
+                                    "AVX512_BF16) on the CPU",
+    };
     mhim_precision p;
     int rc = mhim_precision_parse(cfg->precision, &p);
     if (rc == MHIM_OK) rc = mhim_precision_cpu_set(p);
-    if (rc == MHIM_OK && p == MHIM_PRECISION_BF16) MHIM_INFO("first layer bf16 (fp32 sums, AVX512_BF16) on the CPU");
-    if (rc == MHIM_OK && p == MHIM_PRECISION_BF16_LINEAR)
-        MHIM_INFO("linear layers bf16 (first layer and attention projections; fp32 sums, AVX512_BF16) on the CPU");
-    if (rc == MHIM_OK && p == MHIM_PRECISION_BF16_ALL)
-        MHIM_INFO("every matrix product bf16 (linear layers, attention, pseudo-inverse; fp32 sums, AVX512_BF16) on "
-                  "the CPU");
+    if (rc == MHIM_OK && p != MHIM_PRECISION_FP32) MHIM_INFO("%s", says[p]);
     return rc;
 }
 

@@ -90,11 +90,11 @@ size_t mhim_embed_arena_bytes(const mhim_embed_config *cfg, int64_t n_max);
 void mhim_embed_forward(mhim_embed_cache *cache, mhim_arena *arena, const mhim_embed *e, const float *params,
                         const float *x, int64_t N, const int64_t *idx, int64_t M, const mhim_rng *dropout_stream);
 
-/* The bf16 first layer (--precision=bf16 and bf16_linear on the CPU; mhim/ops/precision.h, docs/numerics.md): while
- * on, every front end of the process runs its two GEMMs (x·W_eᵀ and the weight gradient dhᵀ·x) with x, W_e and dh
- * rounded to bf16 and fp32 sums (AVX512_BF16); the bias, activation, dropout and everything after stay fp32. Off by
- * default. Requires mhim_precision_cpu_bf16_supported() to turn it on; set it through mhim_precision_cpu_set before
- * training starts, outside parallel regions. */
+/* The bf16 first layer (--precision=bf16, bf16_linear and bf16_all on the CPU; mhim/ops/precision.h,
+ * docs/numerics.md): while on, every front end of the process runs its two GEMMs (x·W_eᵀ and the weight gradient
+ * dhᵀ·x) with x, W_e and dh rounded to bf16 and fp32 sums (AVX512_BF16); the bias, activation, dropout and everything
+ * after stay fp32. Off by default. Requires mhim_precision_cpu_bf16_supported() to turn it on; set it through
+ * mhim_precision_cpu_set before training starts, outside parallel regions. */
 void mhim_embed_set_bf16(int on);
 
 /* Backward for dh (M, dim): W_e and b_e gradients += into grads (the model's gradient buffer). dh is used as

@@ -2,9 +2,10 @@
  *
  * Host float32, row-major; dimensions int64_t. Parameter gradients ACCUMULATE (+=); the input gradient is
  * WRITTEN (=) by mhim_linear_backward and ADDED (+=) by mhim_linear_backward_acc. The three products go through
- * cblas_sgemm with transposition flags (no copies; the bf16 GEMM under mhim_linear_set_bf16), except for thin layers (OC ≤ 8 and OC·C ≤ 1024: DSMIL's instance
- * classifier, the attention networks' last layer), which make one pass over the wide operand in an order fixed by
- * the shapes (sums in double; bitwise independent of the thread count). */
+ * cblas_sgemm with transposition flags (no copies; the bf16 GEMM under mhim_linear_set_bf16), except for thin
+ * layers (OC ≤ 8 and OC·C ≤ 1024: DSMIL's instance classifier, the attention networks' last layer), which make one
+ * pass over the wide operand in an order fixed by the shapes (sums in double; bitwise independent of the thread
+ * count). */
 #ifndef MHIM_OPS_LINEAR_H
 #define MHIM_OPS_LINEAR_H
 
@@ -29,11 +30,10 @@ void mhim_linear_backward(float *dinp, float *dweight, float *dbias, const float
 void mhim_linear_backward_acc(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                               const float *weight, int64_t N, int64_t C, int64_t OC);
 
-/* The bf16 linear layers (--precision=bf16_linear on the CPU; mhim/ops/precision.h, docs/numerics.md): while on,
- * the three GEMMs above (not the thin layers) round their operands to bf16 and sum the products in fp32 (AVX512_BF16,
- * ops/gemm_bf16.h; bitwise independent of the thread count); the bias and its gradient stay fp32. Off by default.
- * Requires mhim_precision_cpu_bf16_supported() to turn it on; set it through mhim_precision_cpu_set. While on, the
- * layers must be called outside OpenMP parallel regions (checked). */
+/* The bf16 linear layers (--precision=bf16_linear and bf16_all on the CPU; mhim/ops/precision.h, docs/numerics.md):
+ * while on, the three GEMMs above (not the thin layers) round their operands to bf16 and sum the products in fp32
+ * (AVX512_BF16, ops/gemm_bf16.h; bitwise independent of the thread count); the bias and its gradient stay fp32. Off
+ * by default. Requires mhim_precision_cpu_bf16_supported() to turn it on; set it through mhim_precision_cpu_set. */
 void mhim_linear_set_bf16(int on);
 
 #endif
