@@ -56,6 +56,31 @@ MHIM_CLONE_INLINE void mhim_load8_double(mhim_v8d *out, const float *p) {
     *out = __builtin_convertvector(f, mhim_v8d);
 }
 
+/* Float partial sums over the same 32 lanes (lanes 16h..16h+15 in v[h]), kept in registers between blocks (as
+ * `float f[32]` arrays, GCC stored them back to the stack after every block: two 512-bit stores per 16 elements,
+ * which bounded the loops). */
+typedef float mhim_v16f __attribute__((vector_size(64)));
+
+typedef struct {
+    mhim_v16f v[2];
+} mhim_flanes;
+
+/* *out = the 16 floats at p (any alignment). */
+MHIM_CLONE_INLINE void mhim_load16(mhim_v16f *out, const float *p) { memcpy(out, p, sizeof *out); }
+
+/* *p = v (any alignment). */
+MHIM_CLONE_INLINE void mhim_store16(float *p, mhim_v16f v) { memcpy(p, &v, sizeof v); }
+
+/* Each double lane k += float lane k of f (lane k of f widened to double). */
+MHIM_CLONE_INLINE void mhim_lanes_add_flanes(mhim_lanes *l, const mhim_flanes *f) {
+    for (int h = 0; h < 2; h++) {
+        const mhim_v8f lo = __builtin_shufflevector(f->v[h], f->v[h], 0, 1, 2, 3, 4, 5, 6, 7);
+        const mhim_v8f hi = __builtin_shufflevector(f->v[h], f->v[h], 8, 9, 10, 11, 12, 13, 14, 15);
+        l->v[2 * h] += __builtin_convertvector(lo, mhim_v8d);
+        l->v[2 * h + 1] += __builtin_convertvector(hi, mhim_v8d);
+    }
+}
+
 /* Lane k += v for a lane k < MHIM_SUM_LANES chosen at run time (row tails). */
 MHIM_CLONE_INLINE void mhim_lanes_add_one(mhim_lanes *l, int k, double v) { l->v[k / 8][k % 8] += v; }
 
