@@ -1,12 +1,16 @@
 /* bench_elementwise — memory bandwidth of the non-GEMM ops (include/mhim/ops) against memcpy, same run.
  *
- * usage: bench_elementwise [--threads T] [--reps R] [--n N] [--d D] [--clock wall|cpu]
+ * usage: bench_elementwise [--threads T] [--reps R] [--n N] [--d D] [--clock wall|cpu] [--interleave]
  * Each op runs on an (N, D) float32 activation (N = 8000 instances, D = 512: the embedding of an average
  * C16 bag). "bytes" counts the compulsory traffic: every input array read once and every output written
  * once; GB/s = bytes / time, for the median and for the best repetition (the best is the steadier figure on a
  * shared machine). memcpy of the same (N, D) array (2·N·D·4 bytes) is the ceiling: an op is memory-bandwidth bound
  * when its GB/s is of the order of memcpy's; "% of memcpy" compares the best repetitions. --clock cpu times the
- * process CPU time instead of wall time (with --threads 1: a figure that a busy shared machine disturbs less). */
+ * process CPU time instead of wall time (with --threads 1: a figure that a busy shared machine disturbs less).
+ * "% of relu" compares the best repetition with relu's of the same traffic (forward ops with relu forward, 8 bytes
+ * per element; backward ops with relu backward, 12): an op at ~100% runs at the streaming rate of the run. The ops
+ * run one after the other, R repetitions each; --interleave runs every op once per round instead (R rounds), so that
+ * each op and its relu see the same state of a machine whose memory rate drifts (arrays larger than the caches). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +39,7 @@ typedef struct {
     const char *name;
     double bytes_per_elem; /* bytes moved per element of the (N, D) array */
     void (*run)(arrays *a);
+    int relu; /* index of the relu op with the same traffic, -1: none */
 } op;
 
 static void op_memcpy(arrays *a) { memcpy(a->y, a->x, (size_t)(a->n * a->d) * sizeof(float)); }
@@ -54,19 +59,19 @@ static void op_gather_f(arrays *a) { mhim_gather_rows_forward(a->y, a->x, a->idx
 static void op_softmax_rows_f(arrays *a) { mhim_softmax_rows_forward(a->y, a->x, NULL, a->n, a->d); }
 
 static const op ops[] = {
-    {"memcpy", 8, op_memcpy},
-    {"relu fwd", 8, op_relu_f},
-    {"relu bwd", 12, op_relu_b},
-    {"gelu fwd", 8, op_gelu_f},
-    {"gelu bwd", 12, op_gelu_b},
-    {"tanh fwd", 8, op_tanh_f},
-    {"sigmoid fwd", 8, op_sigmoid_f},
-    {"dropout fwd", 9, op_dropout_f},
-    {"dropout bwd", 9, op_dropout_b},
-    {"layernorm fwd", 8, op_ln_f},
-    {"layernorm bwd", 12, op_ln_b},
-    {"gather half the rows", 4, op_gather_f},
-    {"softmax rows", 8, op_softmax_rows_f},
+    {"memcpy", 8, op_memcpy, -1},
+    {"relu fwd", 8, op_relu_f, 1},
+    {"relu bwd", 12, op_relu_b, 2},
+    {"gelu fwd", 8, op_gelu_f, 1},
+    {"gelu bwd", 12, op_gelu_b, 2},
+    {"tanh fwd", 8, op_tanh_f, 1},
+    {"sigmoid fwd", 8, op_sigmoid_f, 1},
+    {"dropout fwd", 9, op_dropout_f, -1},
+    {"dropout bwd", 9, op_dropout_b, -1},
+    {"layernorm fwd", 8, op_ln_f, 1},
+    {"layernorm bwd", 12, op_ln_b, 2},
+    {"gather half the rows", 4, op_gather_f, -1},
+    {"softmax rows", 8, op_softmax_rows_f, 1},
 };
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
@@ -75,6 +80,13 @@ static double now(void) {
     struct timespec t;
     clock_gettime(bench_clock, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Seconds of one run of the op. */
+static double time_op(const op *o, arrays *a) {
+    const double t0 = now();
+    o->run(a);
+    return now() - t0;
 }
 
 static int cmp_double(const void *p, const void *q) {
@@ -97,17 +109,24 @@ static float *filled(const mhim_rng *r, uint64_t first, int64_t count, float lo,
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, reps = 50;
+    int threads = 2, reps = 50, interleave = 0;
     int64_t n = 8000, d = 512;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--n")) n = atoll(argv[i + 1]);
-        else if (!strcmp(argv[i], "--d")) d = atoll(argv[i + 1]);
-        else if (!strcmp(argv[i], "--clock") && !strcmp(argv[i + 1], "cpu")) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
-        else if (!strcmp(argv[i], "--clock") && !strcmp(argv[i + 1], "wall")) bench_clock = CLOCK_MONOTONIC;
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(opt, "--interleave")) {
+            interleave = 1;
+            continue;
+        }
+        i++;
+        if (val && !strcmp(opt, "--threads")) threads = atoi(val);
+        else if (val && !strcmp(opt, "--reps")) reps = atoi(val);
+        else if (val && !strcmp(opt, "--n")) n = atoll(val);
+        else if (val && !strcmp(opt, "--d")) d = atoll(val);
+        else if (val && !strcmp(opt, "--clock") && !strcmp(val, "cpu")) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
+        else if (val && !strcmp(opt, "--clock") && !strcmp(val, "wall")) bench_clock = CLOCK_MONOTONIC;
         else {
-            fprintf(stderr, "usage: bench_elementwise [--threads T] [--reps R] [--n N] [--d D] [--clock wall|cpu]\n");
+            fprintf(stderr, "usage: bench_elementwise [--threads T] [--reps R] [--n N] [--d D] [--clock wall|cpu] "
+                            "[--interleave]\n");
             return 2;
         }
     }
@@ -126,38 +145,44 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < n; i++) a.idx[i] = (i * 2) % n;
     printf("# bench_elementwise: N=%lld D=%lld threads=%d reps=%d clock=%s\n", (long long)n, (long long)d, threads,
            reps, bench_clock == CLOCK_MONOTONIC ? "wall" : "process CPU");
-    printf("| op | ms (median) | ms (best) | GB/s (median) | GB/s (best) | %% of memcpy (best) |\n"
-           "|---|---|---|---|---|---|\n");
-    double t[MAX_REPS], memcpy_rate = 0;
-    for (size_t k = 0; k < MHIM_ARRAY_LEN(ops); k++) {
-        ops[k].run(&a); /* warm-up */
-        for (int i = 0; i < reps; i++) {
-            double t0 = now();
-            ops[k].run(&a);
-            t[i] = now() - t0;
-        }
-        qsort(t, (size_t)reps, sizeof *t, cmp_double);
-        double med = t[reps / 2], best = t[0];
+    printf("| op | ms (median) | ms (best) | GB/s (median) | GB/s (best) | %% of memcpy (best) | %% of relu (best) |\n"
+           "|---|---|---|---|---|---|---|\n");
+    enum { N_OPS = MHIM_ARRAY_LEN(ops) };
+    static double t[N_OPS][MAX_REPS];
+    for (size_t k = 0; k < N_OPS; k++) ops[k].run(&a); /* warm-up */
+    if (interleave)
+        for (int i = 0; i < reps; i++)
+            for (size_t k = 0; k < N_OPS; k++) t[k][i] = time_op(&ops[k], &a);
+    else
+        for (size_t k = 0; k < N_OPS; k++)
+            for (int i = 0; i < reps; i++) t[k][i] = time_op(&ops[k], &a);
+    double best_rate[N_OPS], memcpy_rate = 0;
+    for (size_t k = 0; k < N_OPS; k++) {
+        qsort(t[k], (size_t)reps, sizeof *t[k], cmp_double);
+        double med = t[k][reps / 2], best = t[k][0];
         double gbs = ops[k].bytes_per_elem * (double)count / med / 1e9;
-        double gbs_best = ops[k].bytes_per_elem * (double)count / best / 1e9;
-        if (k == 0) memcpy_rate = gbs_best;
-        printf("| %s | %.3f | %.3f | %.1f | %.1f | %.0f%% |\n", ops[k].name, med * 1e3, best * 1e3, gbs, gbs_best,
-               100.0 * gbs_best / memcpy_rate);
+        best_rate[k] = ops[k].bytes_per_elem * (double)count / best / 1e9;
+        if (k == 0) memcpy_rate = best_rate[k];
+        char relu[16] = "";
+        if (ops[k].relu >= 0) snprintf(relu, sizeof relu, "%.0f%%", 100.0 * best_rate[k] / best_rate[ops[k].relu]);
+        printf("| %s | %.3f | %.3f | %.1f | %.1f | %.0f%% | %s |\n", ops[k].name, med * 1e3, best * 1e3, gbs,
+               best_rate[k], 100.0 * best_rate[k] / memcpy_rate, relu);
     }
     /* The instance softmax (ABMIL attention, one score per instance) works on N values only: unmasked (what ABMIL
      * calls: 8 bytes per score) and with a keep mask (9 bytes). */
+    static double ts[MAX_REPS];
     for (int masked = 0; masked <= 1; masked++) {
         const uint8_t *keep = masked ? a.keep : NULL;
         const double bytes = masked ? 9.0 : 8.0;
         for (int i = 0; i < reps; i++) {
             double t0 = now();
             mhim_softmax_instances_forward(a.probs, a.scores, keep, a.n, 1);
-            t[i] = now() - t0;
+            ts[i] = now() - t0;
         }
-        qsort(t, (size_t)reps, sizeof *t, cmp_double);
-        printf("| softmax over instances (N scores%s) | %.4f | %.4f | %.1f | %.1f | %.0f%% |\n",
-               masked ? ", masked" : "", t[reps / 2] * 1e3, t[0] * 1e3, bytes * (double)n / t[reps / 2] / 1e9,
-               bytes * (double)n / t[0] / 1e9, 100.0 * bytes * (double)n / t[0] / 1e9 / memcpy_rate);
+        qsort(ts, (size_t)reps, sizeof *ts, cmp_double);
+        printf("| softmax over instances (N scores%s) | %.4f | %.4f | %.1f | %.1f | %.0f%% | |\n",
+               masked ? ", masked" : "", ts[reps / 2] * 1e3, ts[0] * 1e3, bytes * (double)n / ts[reps / 2] / 1e9,
+               bytes * (double)n / ts[0] / 1e9, 100.0 * bytes * (double)n / ts[0] / 1e9 / memcpy_rate);
     }
     float *arrays_to_free[] = {a.x, a.y, a.dy, a.dx, a.w, a.b, a.mean, a.rstd, a.scores, a.probs};
     for (size_t k = 0; k < MHIM_ARRAY_LEN(arrays_to_free); k++) free(arrays_to_free[k]);
