@@ -57,8 +57,7 @@ MHIM_CLONE_INLINE void mhim_load8_double(mhim_v8d *out, const float *p) {
 }
 
 /* Float partial sums over the same 32 lanes (lanes 16h..16h+15 in v[h]), kept in registers between blocks (as
- * `float f[32]` arrays, GCC stored them back to the stack after every block: two 512-bit stores per 16 elements,
- * which bounded the loops). */
+ * `float f[32]` arrays, GCC also stored them back to the stack after every block of 32 elements). */
 typedef float mhim_v16f __attribute__((vector_size(64)));
 
 typedef struct {
@@ -67,9 +66,6 @@ typedef struct {
 
 /* *out = the 16 floats at p (any alignment). */
 MHIM_CLONE_INLINE void mhim_load16(mhim_v16f *out, const float *p) { memcpy(out, p, sizeof *out); }
-
-/* *p = v (any alignment). */
-MHIM_CLONE_INLINE void mhim_store16(float *p, mhim_v16f v) { memcpy(p, &v, sizeof v); }
 
 /* Each double lane k += float lane k of f (lane k of f widened to double). */
 MHIM_CLONE_INLINE void mhim_lanes_add_flanes(mhim_lanes *l, const mhim_flanes *f) {
