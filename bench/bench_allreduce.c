@@ -4,18 +4,12 @@
  * markdown row per model: floats, MB, median and min microseconds per all-reduce, algorithm bandwidth. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "dist/allreduce.h"
+#include "mhim/clock.h"
 #include "mhim/config.h"
 #include "mhim/model.h"
 #include "mhim/params.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -60,9 +54,9 @@ int main(int argc, char **argv) {
         double *t = mhim_malloc((size_t)repeats * sizeof *t);
         for (int r = -3; r < repeats; r++) { /* 3 warm-up calls */
             MPI_Barrier(MPI_COMM_WORLD);
-            double t0 = now_s();
+            double t0 = mhim_seconds();
             if (dp.sum_f32(dp.ctx, buf, n) != MHIM_OK) mhim_world_abort(&w, 2);
-            if (r >= 0) t[r] = now_s() - t0;
+            if (r >= 0) t[r] = mhim_seconds() - t0;
         }
         qsort(t, (size_t)repeats, sizeof *t, cmp_double);
         const double mb = (double)n * 4.0 / 1e6;

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "mhim/arena.h"
+#include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/ops/act.h"
 #include "mhim/ops/dropout.h"
@@ -76,17 +77,11 @@ static const op ops[] = {
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(bench_clock, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Seconds of one run of the op. */
 static double time_op(const op *o, arrays *a) {
-    const double t0 = now();
+    const double t0 = mhim_clock_seconds(bench_clock);
     o->run(a);
-    return now() - t0;
+    return mhim_clock_seconds(bench_clock) - t0;
 }
 
 static int cmp_double(const void *p, const void *q) {
@@ -175,9 +170,9 @@ int main(int argc, char **argv) {
         const uint8_t *keep = masked ? a.keep : NULL;
         const double bytes = masked ? 9.0 : 8.0;
         for (int i = 0; i < reps; i++) {
-            double t0 = now();
+            double t0 = mhim_clock_seconds(bench_clock);
             mhim_softmax_instances_forward(a.probs, a.scores, keep, a.n, 1);
-            ts[i] = now() - t0;
+            ts[i] = mhim_clock_seconds(bench_clock) - t0;
         }
         qsort(ts, (size_t)reps, sizeof *ts, cmp_double);
         printf("| softmax over instances (N scores%s) | %.4f | %.4f | %.1f | %.1f | %.0f%% | |\n",

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/rng.h"
 #include "mhim/threads.h"
@@ -20,12 +20,6 @@
 #define WARMUPS 2
 #define MAX_REPS 200
 #define OUT 512
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
@@ -42,17 +36,17 @@ static void bench_size(int64_t N, int64_t C, int reps) {
     mhim_rng_fill_uniform(&r, 1ull << 41, h, N * OUT, -1.0f, 1.0f);
     static double t[4][MAX_REPS];
     for (int rep = -WARMUPS; rep < reps; rep++) {
-        double t0 = now_s();
+        double t0 = mhim_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, OUT, (int)C, 1.0f, x, (int)C, w, (int)C, 0.0f, h,
                     OUT);
-        double t1 = now_s();
+        double t1 = mhim_seconds();
         mhim_gemm_bf16(0, 1, N, OUT, C, 1.0f, x, w, 0.0f, h);
-        double t2 = now_s();
+        double t2 = mhim_seconds();
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, (int)C, (int)N, 1.0f, h, OUT, x, (int)C, 1.0f, dw,
                     (int)C);
-        double t3 = now_s();
+        double t3 = mhim_seconds();
         mhim_gemm_bf16(1, 0, OUT, C, N, 1.0f, h, x, 1.0f, dw);
-        double t4 = now_s();
+        double t4 = mhim_seconds();
         if (rep >= 0) t[0][rep] = t1 - t0, t[1][rep] = t2 - t1, t[2][rep] = t3 - t2, t[3][rep] = t4 - t3;
     }
     const double flops = 2.0 * (double)N * (double)C * OUT;

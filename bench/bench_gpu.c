@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/cuda.h"
 #include "mhim/cuda_ops.h"
@@ -21,12 +21,6 @@
 #include "mhim/rng.h"
 
 enum { D = 512, L = 128, C = 2 };
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 /* h (N, D) = x · wᵀ, in fp32 or (bf16) on bf16 copies of x and w; *x16 receives the bag's bf16 copy (arena). */
 static void first_layer(mhim_cuda_ctx *ctx, int bf16, float *h, const float *x, const float *w, int64_t N,
@@ -91,7 +85,7 @@ int main(int argc, char **argv) {
     mhim_adam_init(&opt, MHIM_OPT_ADAMW, 2e-4, 1e-4);
     double *ms = mhim_malloc((size_t)(reps + 3) * sizeof(double));
     for (int r = -3; r < reps; r++) { /* 3 warm-up steps */
-        const double t0 = now_ms();
+        const double t0 = 1e3 * mhim_seconds();
         float *h = mhim_cuda_floats(ctx, N * D); /* GEMM, then bias + ReLU + dropout fused in place (as the networks) */
         float *hid = mhim_cuda_floats(ctx, N * L), *s = mhim_cuda_floats(ctx, N), *A = mhim_cuda_floats(ctx, N);
         float *z = mhim_cuda_floats(ctx, D), *zt = mhim_cuda_floats(ctx, D), *logit = mhim_cuda_floats(ctx, C);
@@ -142,7 +136,7 @@ int main(int argc, char **argv) {
         mhim_cuda_ema_update(ctx, t, p, np, 0.9999);
         mhim_cuda_sync(ctx);
         mhim_cuda_reset(ctx, step_mark);
-        if (r >= 0) ms[r] = now_ms() - t0;
+        if (r >= 0) ms[r] = 1e3 * mhim_seconds() - t0;
     }
     qsort(ms, (size_t)reps, sizeof *ms, cmp_double);
     printf("bench_gpu abmil+mhim step: instances=%lld dim=%lld reps=%d precision=%s median_ms=%.3f min_ms=%.3f "

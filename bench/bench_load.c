@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mhim/bagstore.h"
+#include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/options.h"
 
@@ -34,12 +34,6 @@ static const mhim_option bench_table[] = {
 };
 #undef T
 #define N_OPTIONS ((int)MHIM_ARRAY_LEN(bench_table))
-
-static double clock_seconds(clockid_t clock) {
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -73,7 +67,7 @@ static int load_all(char **paths, int64_t n, const mhim_bagstore_options *opt, m
                     double *seconds, double *cpu_seconds) {
     mhim_bag_source *src = mhim_malloc((size_t)n * sizeof *src);
     for (int64_t i = 0; i < n; i++) src[i] = (mhim_bag_source){paths[i], 1, (const char *const *)&paths[i]};
-    double start = clock_seconds(CLOCK_MONOTONIC), cpu_start = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    double start = mhim_seconds(), cpu_start = mhim_cpu_seconds();
     mhim_bagstore *s;
     int rc = mhim_bagstore_open(src, n, opt, &s);
     if (rc == MHIM_OK) {
@@ -88,8 +82,8 @@ static int load_all(char **paths, int64_t n, const mhim_bagstore_options *opt, m
             free(order);
             mhim_bagstore_stats_get(s, st);
         }
-        *seconds = clock_seconds(CLOCK_MONOTONIC) - start;
-        *cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
+        *seconds = mhim_seconds() - start;
+        *cpu_seconds = mhim_cpu_seconds() - cpu_start;
         mhim_bagstore_close(s);
     }
     free(src);

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/model.h"
 #include "mhim/ops/precision.h"
@@ -31,18 +31,6 @@
 #define MAX_REPS 100
 #define D_IN 1024
 #define DIM 512.0
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double cpu_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Median of the sorted v[0..n). */
 static double median(const double *v, int n) { return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]); }
@@ -145,19 +133,19 @@ int main(int argc, char **argv) {
 
     static double t[4][MAX_REPS], tc[4][MAX_REPS];
     for (int rep = -WARMUPS; rep < reps; rep++) {
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = mhim_seconds(), c0 = mhim_cpu_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, 512, D_IN, 1.0f, x, D_IN, gw, D_IN, 0.0f, gy, 512);
-        if (rep >= 0) t[3][rep] = now_s() - t0, tc[3][rep] = cpu_s() - c0;
+        if (rep >= 0) t[3][rep] = mhim_seconds() - t0, tc[3][rep] = mhim_cpu_seconds() - c0;
         for (int k = 0; k < n_models; k++) {
             float logits[2], maxl[2], dl[2], dm[2];
             mhim_model_out out = {logits, maxl, NULL};
             mhim_rng drop = mhim_rng_stream(1, (uint32_t)(rep + WARMUPS), 0, MHIM_RNG_DROPOUT, 0);
-            t0 = now_s(), c0 = cpu_s();
+            t0 = mhim_seconds(), c0 = mhim_cpu_seconds();
             mhim_model_forward(models[k], &arenas[k], params[k], x, N, NULL, N, &drop, &out);
             mhim_model_class_loss(models[k], &out, 1, 1.0f, dl, dm);
             mhim_model_backward(models[k], &arenas[k], params[k], grads[k], dl, kinds[k] == MHIM_MODEL_DSMIL ? dm : NULL,
                                 NULL);
-            if (rep >= 0) t[k][rep] = now_s() - t0, tc[k][rep] = cpu_s() - c0;
+            if (rep >= 0) t[k][rep] = mhim_seconds() - t0, tc[k][rep] = mhim_cpu_seconds() - c0;
             mhim_arena_reset(&arenas[k], 0);
         }
     }

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/ops/linear.h"
 #include "mhim/rng.h"
@@ -30,12 +30,6 @@ typedef struct {
     int64_t N, C, OC;
     float *x, *w, *b, *y, *dy, *dx, *dw, *db;
 } bench_case;
-
-static double clock_s(clockid_t id) {
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -126,11 +120,11 @@ int main(int argc, char **argv) {
         double t[OP_COUNT][MAX_REPS], cpu[OP_COUNT][MAX_REPS], med[OP_COUNT], rate[OP_COUNT], best[OP_COUNT];
         for (int r = 0; r < WARMUPS + reps; r++)
             for (int op = 0; op < OP_COUNT; op++) {
-                double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+                double t0 = mhim_seconds(), c0 = mhim_cpu_seconds();
                 run_op(op, &k);
                 if (r >= WARMUPS) {
-                    t[op][r - WARMUPS] = clock_s(CLOCK_MONOTONIC) - t0;
-                    cpu[op][r - WARMUPS] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+                    t[op][r - WARMUPS] = mhim_seconds() - t0;
+                    cpu[op][r - WARMUPS] = mhim_cpu_seconds() - c0;
                 }
             }
         double cpu_ratio = op_flop_units[OP_FWD_BWD] / median(cpu[OP_FWD_BWD], reps) /

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "io/bagstore_internal.h"
 #include "mhim/bagfile.h"
+#include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/bigmem.h"
 #include "mhim/half.h"
@@ -18,12 +18,6 @@
  * them (HDF5 reads are serialised), so a deeper ring adds no read throughput, only memory; three bags ahead absorb a
  * slow read of the shared file system. (On the C16-sized benchmark, 2 buffers trained as fast as 16.) */
 #define MAX_RING_SLOTS 4
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* "512 B", "3.4 MB", "1.25 GB" (decimal units) into buf. */
 static const char *human_bytes(double bytes, char buf[32]) {
@@ -169,7 +163,7 @@ static int map_bags(mhim_bagstore *s, int64_t *n_mapped, int64_t *bytes_mapped) 
 static int preload(mhim_bagstore *s) {
     int fp16 = s->opt.dtype == MHIM_STORE_FP16;
     int64_t n_jobs = 0, total = 0, n_mapped = 0, bytes_mapped = 0;
-    double start = now_seconds();
+    double start = mhim_seconds();
     if (!fp16) {
         int rc = map_bags(s, &n_mapped, &bytes_mapped);
         if (rc != MHIM_OK) return rc;
@@ -198,7 +192,7 @@ static int preload(mhim_bagstore *s) {
     bag_loader L;
     loader_start(&L, s, READ_AHEAD, fp16 ? s->max_rows * s->d : 0);
     int rc = MHIM_OK;
-    double last_log = now_seconds();
+    double last_log = mhim_seconds();
     int64_t bytes = bytes_mapped, submitted = 0;
     for (k = 0; k < n_jobs && rc == MHIM_OK; k++) {
         for (; submitted < n_jobs && submitted <= k + READ_AHEAD - 1; submitted++) {
@@ -215,7 +209,7 @@ static int preload(mhim_bagstore *s) {
         char *problem = bagstore_job_problem(job);
         if (problem) rc = bagstore_bad_bag(s, job->bag, problem);
         bytes += b->rows * s->d * (int64_t)sizeof(float);
-        double t = now_seconds();
+        double t = mhim_seconds();
         if (t - last_log >= PROGRESS_EVERY_SECONDS) {
             log_progress(s, n_mapped + k + 1, n_mapped + n_jobs, bytes, t - start);
             last_log = t;
@@ -225,7 +219,7 @@ static int preload(mhim_bagstore *s) {
     s->stats.bytes_mapped = bytes_mapped;
     s->stats.file_reads = L.reads + n_mapped;
     s->stats.bytes_read = L.bytes_read + bytes_mapped;
-    s->stats.seconds = now_seconds() - start;
+    s->stats.seconds = mhim_seconds() - start;
     for (k = 0; k < n_jobs; k++) free(jobs[k].message);
     free(jobs);
     return rc;

@@ -1,10 +1,10 @@
 /* The bag store's reader thread: runs bag reads in submission order, all under the process I/O lock. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "io/bagstore_internal.h"
 #include "mhim/bagfile.h"
+#include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/half.h"
 
@@ -13,12 +13,6 @@ static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
 void mhim_bagstore_io_lock(void) { pthread_mutex_lock(&io_lock); }
 
 void mhim_bagstore_io_unlock(void) { pthread_mutex_unlock(&io_lock); }
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int bagstore_read_bag(const mhim_bagstore *s, int64_t bag, float *dst, int64_t *nonfinite) {
     const store_bag *b = &s->bags[bag];
@@ -48,7 +42,7 @@ static void run_job(bag_loader *L, bag_job *job) {
     const mhim_bagstore *s = L->store;
     int64_t count = s->bags[job->bag].rows * s->d;
     float *values = job->dst ? job->dst : L->staging;
-    double start = now_seconds();
+    double start = mhim_seconds();
     int64_t nonfinite = 0;
     job->status = bagstore_read_bag(s, job->bag, values, &nonfinite);
     if (job->status != MHIM_OK) {
@@ -63,7 +57,7 @@ static void run_job(bag_loader *L, bag_job *job) {
     pthread_mutex_lock(&L->mu);
     L->reads++;
     L->bytes_read += count * (int64_t)sizeof(float);
-    L->busy_seconds += now_seconds() - start;
+    L->busy_seconds += mhim_seconds() - start;
     pthread_mutex_unlock(&L->mu);
 }
 

@@ -4,19 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/log.h"
 #include "mhim/synth.h"
 
 #define PROGRESS_EVERY_SECONDS 2.0
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int make_dir(const char *path) {
     if (mkdir(path, 0777) == 0 || errno == EEXIST) {
@@ -68,7 +62,7 @@ int mhim_synth_cohort(const char *out_dir, const mhim_synth_options *o, mhim_syn
     float *features = mhim_malloc((size_t)(max_n * o->feature_dim) * sizeof(float));
     int32_t *coords = mhim_malloc((size_t)(max_n * 2) * sizeof(int32_t));
     mhim_synth_summary sum = {.n_slides = o->n_slides, .instances_min = INT64_MAX};
-    double start = now_seconds(), last_log = start;
+    double start = mhim_seconds(), last_log = start;
     for (int i = 0; i < o->n_slides && rc == MHIM_OK; i++) {
         const mhim_synth_slide *s = &slides[i];
         mhim_synth_slide_values(model, i, s, features, coords, NULL);
@@ -81,7 +75,7 @@ int mhim_synth_cohort(const char *out_dir, const mhim_synth_options *o, mhim_syn
         sum.instances_total += s->n;
         sum.instances_min = MHIM_MIN(sum.instances_min, s->n);
         sum.instances_max = MHIM_MAX(sum.instances_max, s->n);
-        double t = now_seconds();
+        double t = mhim_seconds();
         if (t - last_log >= PROGRESS_EVERY_SECONDS) {
             double rate = (i + 1) / (t - start);
             MHIM_INFO("synth: %d/%d slides | %.2f GB written | %.2f GB/s | ETA %.0f s", i + 1, o->n_slides,
@@ -91,7 +85,7 @@ int mhim_synth_cohort(const char *out_dir, const mhim_synth_options *o, mhim_syn
         }
     }
     if (rc == MHIM_OK) rc = write_labels(labels, slides, o->n_slides);
-    sum.seconds = now_seconds() - start;
+    sum.seconds = mhim_seconds() - start;
     if (summary) *summary = sum;
     free(features);
     free(coords);

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/log.h"
 #include "mhim/schedule.h"
@@ -13,12 +13,6 @@
 #include "train/engine_internal.h"
 #include "train/engine_v2.h"
 #include "train/progress.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Steps of W bags (W = the data-parallel group size, or --bags_per_step alone): training position j belongs to
  * shard j % W; every epoch permutes each shard with its own stream (W = 1: the one permutation of the original);
@@ -270,7 +264,7 @@ static int train_epochs(engine_run *r, fold_sets *s) {
     int epochs_timed = 0, warned_guard = 0;
     for (; !c->trained && c->epoch < cfg->num_epoch; c->epoch++) {
         const int e = c->epoch;
-        double t0 = now_s(), mm = cfg->mm, r_h = cfg->mask_ratio_h;
+        double t0 = mhim_seconds(), mm = cfg->mm, r_h = cfg->mask_ratio_h;
         mhim_lr_schedule_seek(&sched, cfg->lr_supi ? (int64_t)e * iters + c->iter : e);
         if (dp && dp->size > 1 && n->mhim && !n->tea_same) { /* group rank 0 owns the teacher */
             rc = dp->bcast_f32(dp->ctx, n->teacher, n->L->total);
@@ -351,7 +345,7 @@ static int train_epochs(engine_run *r, fold_sets *s) {
         if (c->best_epoch == e && (rc = engine_save_best(r, c->fold)) != MHIM_OK) break;
         if (v2_teacher && (rc = engine_save_best_teacher(r, c->fold, e, &tval)) != MHIM_OK) break;
         int stop = cfg->early_stopping && mhim_early_stop_update(&c->es, e, score);
-        double secs = now_s() - t0;
+        double secs = mhim_seconds() - t0;
         epoch_time_sum += secs;
         epochs_timed++;
         report_epoch(r, e, s->n_train, lr_used, mm, r_h, secs, epoch_time_sum / epochs_timed * (cfg->num_epoch - e - 1),

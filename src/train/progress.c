@@ -4,19 +4,13 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "mhim/clock.h"
 #include "mhim/common.h"
 
 #define REDRAW_INTERVAL_S 0.1
 #define BAR_WIDTH 24
-
-static double monotonic_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Append printf output to buf at *len, never past cap - 1. */
 static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...) MHIM_PRINTF(4, 5);
@@ -63,13 +57,13 @@ size_t train_progress_format(char *buf, size_t cap, int fold, int epoch, int n_e
 void train_progress_begin(train_progress *p, int fold, int epoch, int n_epochs, int64_t total, int64_t first) {
     *p = (train_progress){.enabled = isatty(STDERR_FILENO), .fold = fold, .epoch = epoch, .n_epochs = n_epochs,
                           .total = total, .first = first};
-    p->t_start = monotonic_s();
+    p->t_start = mhim_seconds();
     p->t_drawn = p->t_start - REDRAW_INTERVAL_S;
 }
 
 void train_progress_update(train_progress *p, int64_t done, double loss_sum) {
     if (!p->enabled) return;
-    double now = monotonic_s();
+    double now = mhim_seconds();
     if (now - p->t_drawn < REDRAW_INTERVAL_S && done < p->total) return;
     double elapsed = now - p->t_start;
     double rate = elapsed > 0 && done > p->first ? (double)(done - p->first) / elapsed : 0.0;
