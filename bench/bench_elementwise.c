@@ -40,8 +40,10 @@ typedef struct {
     const char *name;
     double bytes_per_elem; /* bytes moved per element of the (N, D) array */
     void (*run)(arrays *a);
-    int relu; /* index of the relu op with the same traffic, -1: none */
+    int relu; /* index in ops[] of the relu op with the same traffic (RELU_FWD, RELU_BWD), NO_RELU: none */
 } op;
+
+enum { NO_RELU = -1, RELU_FWD = 1, RELU_BWD = 2 };
 
 static void op_memcpy(arrays *a) { memcpy(a->y, a->x, (size_t)(a->n * a->d) * sizeof(float)); }
 static void op_relu_f(arrays *a) { mhim_relu_forward(a->y, a->x, a->n * a->d); }
@@ -60,19 +62,19 @@ static void op_gather_f(arrays *a) { mhim_gather_rows_forward(a->y, a->x, a->idx
 static void op_softmax_rows_f(arrays *a) { mhim_softmax_rows_forward(a->y, a->x, NULL, a->n, a->d); }
 
 static const op ops[] = {
-    {"memcpy", 8, op_memcpy, -1},
-    {"relu fwd", 8, op_relu_f, 1},
-    {"relu bwd", 12, op_relu_b, 2},
-    {"gelu fwd", 8, op_gelu_f, 1},
-    {"gelu bwd", 12, op_gelu_b, 2},
-    {"tanh fwd", 8, op_tanh_f, 1},
-    {"sigmoid fwd", 8, op_sigmoid_f, 1},
-    {"dropout fwd", 9, op_dropout_f, -1},
-    {"dropout bwd", 9, op_dropout_b, -1},
-    {"layernorm fwd", 8, op_ln_f, 1},
-    {"layernorm bwd", 12, op_ln_b, 2},
-    {"gather half the rows", 4, op_gather_f, -1},
-    {"softmax rows", 8, op_softmax_rows_f, 1},
+    {"memcpy", 8, op_memcpy, NO_RELU},
+    {"relu fwd", 8, op_relu_f, RELU_FWD},
+    {"relu bwd", 12, op_relu_b, RELU_BWD},
+    {"gelu fwd", 8, op_gelu_f, RELU_FWD},
+    {"gelu bwd", 12, op_gelu_b, RELU_BWD},
+    {"tanh fwd", 8, op_tanh_f, RELU_FWD},
+    {"sigmoid fwd", 8, op_sigmoid_f, RELU_FWD},
+    {"dropout fwd", 9, op_dropout_f, NO_RELU},
+    {"dropout bwd", 9, op_dropout_b, NO_RELU},
+    {"layernorm fwd", 8, op_ln_f, RELU_FWD},
+    {"layernorm bwd", 12, op_ln_b, RELU_BWD},
+    {"gather half the rows", 4, op_gather_f, NO_RELU},
+    {"softmax rows", 8, op_softmax_rows_f, RELU_FWD},
 };
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
@@ -159,7 +161,7 @@ int main(int argc, char **argv) {
         best_rate[k] = ops[k].bytes_per_elem * (double)count / best / 1e9;
         if (k == 0) memcpy_rate = best_rate[k];
         char relu[16] = "";
-        if (ops[k].relu >= 0) snprintf(relu, sizeof relu, "%.0f%%", 100.0 * best_rate[k] / best_rate[ops[k].relu]);
+        if (ops[k].relu != NO_RELU) snprintf(relu, sizeof relu, "%.0f%%", 100.0 * best_rate[k] / best_rate[ops[k].relu]);
         printf("| %s | %.3f | %.3f | %.1f | %.1f | %.0f%% | %s |\n", ops[k].name, med * 1e3, best * 1e3, gbs,
                best_rate[k], 100.0 * best_rate[k] / memcpy_rate, relu);
     }

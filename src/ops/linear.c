@@ -1,6 +1,5 @@
 /* nn.Linear forward/backward on OpenBLAS or the bf16 GEMM (see mhim/ops/linear.h); layers with at most a few outputs
- * run the thin
- * one-pass products of ops/thin.h instead. */
+ * run the thin one-pass products of ops/thin.h instead. */
 #include "mhim/ops/linear.h"
 
 #include "mhim/common.h"
