@@ -92,8 +92,10 @@ MHIM_SIMD_CLONES_WIDE static double dot_double(const float *a, const float *b, i
     return lane[0];
 }
 
-/* A quarter of a 64-wide head row as one GNU vector (each ISA copy lowers it to its widest registers). */
-typedef float quarter_row __attribute__((vector_size(16 * sizeof(float)), aligned(4), may_alias));
+/* An eighth of a 64-wide head row as one 32-byte GNU vector: one register in the AVX2 and AVX-512 copies (GCC split
+ * 64-byte vectors through the stack in the AVX2 copy). */
+#define ROW_PARTS 8
+typedef float row_part __attribute__((vector_size(64 / ROW_PARTS * sizeof(float)), aligned(4), may_alias));
 
 /* o[0..dh) += Σ_j w[j] · src[(t + step·(j − RES_HALF))·dh + ·] over the taps whose row lies in [0, T): one output row
  * of the residual convolution (step 1) or of its transpose (step −1). Each element adds its products in tap order
@@ -102,19 +104,16 @@ typedef float quarter_row __attribute__((vector_size(16 * sizeof(float)), aligne
 MHIM_SIMD_CLONES_WIDE static void res_conv_row(float *o, const float *src, const float *w, int64_t t, int64_t step,
                                                int64_t T, int64_t dh) {
     if (dh == 64) {
-        quarter_row *q = (quarter_row *)o;
-        quarter_row a0 = q[0], a1 = q[1], a2 = q[2], a3 = q[3];
+        row_part *q = (row_part *)o, a[ROW_PARTS];
+        for (int p = 0; p < ROW_PARTS; p++) a[p] = q[p];
         for (int64_t j = 0; j < MHIM_NYSTROM_RES_KERNEL; j++) {
             const int64_t r = t + step * (j - RES_HALF);
             if (r < 0 || r >= T) continue;
-            const quarter_row *v = (const quarter_row *)(src + r * dh);
+            const row_part *v = (const row_part *)(src + r * dh);
             const float wj = w[j];
-            a0 += wj * v[0];
-            a1 += wj * v[1];
-            a2 += wj * v[2];
-            a3 += wj * v[3];
+            for (int p = 0; p < ROW_PARTS; p++) a[p] += wj * v[p];
         }
-        q[0] = a0, q[1] = a1, q[2] = a2, q[3] = a3;
+        for (int p = 0; p < ROW_PARTS; p++) q[p] = a[p];
         return;
     }
     for (int64_t j = 0; j < MHIM_NYSTROM_RES_KERNEL; j++) {

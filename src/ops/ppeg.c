@@ -4,7 +4,7 @@
  * copies the block's weights tap-major onto its stack, and runs the channel loop innermost. The grid (and, in the
  * backward, the output gradient) is first copied block-major: block c0 holds its S·S cells one after another, each
  * cell nb = min(BLOCK, dim − c0) contiguous channels, so a kernel window reads short contiguous runs instead of one
- * 128-byte piece every dim floats. Full blocks keep their sums in registers (GNU vectors of half a block). The
+ * 128-byte piece every dim floats. Full blocks keep their sums in registers (32-byte GNU vectors). The
  * forward sums the taps of each kernel in the order of the direct definition (dy, then dx; one accumulator per
  * kernel); the backward uses that the three kernels are centred on the same cell (one transposed correlation with
  * their summed weights, and the 5x5 / 3x3 weight gradients read from the centre of the 7x7 ones). The block work is
@@ -19,8 +19,10 @@
 #define TAPS (MHIM_PPEG_K0 * MHIM_PPEG_K0 + MHIM_PPEG_K1 * MHIM_PPEG_K1 + MHIM_PPEG_K2 * MHIM_PPEG_K2)
 #define BLOCK 32
 
-/* Half a full block of channels as one GNU vector (each ISA copy lowers it to its widest registers). */
-typedef float half_block __attribute__((vector_size(BLOCK / 2 * sizeof(float)), aligned(4), may_alias));
+/* A quarter of a full block of channels as one 32-byte GNU vector: one register in the AVX2 and AVX-512 copies (GCC
+ * split 64-byte vectors through the stack in the AVX2 copy). */
+#define PARTS 4
+typedef float block_part __attribute__((vector_size(BLOCK / PARTS * sizeof(float)), aligned(4), may_alias));
 
 /* Exact ceil(sqrt(M)) for M >= 1 (np.ceil(np.sqrt(N)) for every realistic N). */
 static int64_t ceil_sqrt(int64_t M) {
@@ -75,21 +77,19 @@ MHIM_CLONE_INLINE void conv_block(float *acc, const float (*wt)[BLOCK], const fl
                                   int64_t col, int64_t S, int64_t limit, int flip, int64_t nb) {
     const int64_t sign = flip ? -1 : 1;
     if (nb == BLOCK) {
-        half_block lo = {0}, hi = {0};
+        block_part a[PARTS] = {{0}};
         for (int64_t dy = 0; dy < k; dy++) {
             const int64_t rr = r + sign * (dy - k / 2);
             if (rr < 0 || rr >= S) continue;
             for (int64_t dx = 0; dx < k; dx++) {
                 const int64_t cc = col + sign * (dx - k / 2);
                 if (cc < 0 || cc >= S || rr * S + cc >= limit) continue;
-                const half_block *w = (const half_block *)wt[dy * k + dx];
-                const half_block *g = (const half_block *)(gb + (rr * S + cc) * BLOCK);
-                lo += w[0] * g[0];
-                hi += w[1] * g[1];
+                const block_part *w = (const block_part *)wt[dy * k + dx];
+                const block_part *g = (const block_part *)(gb + (rr * S + cc) * BLOCK);
+                for (int p = 0; p < PARTS; p++) a[p] += w[p] * g[p];
             }
         }
-        memcpy(acc, &lo, sizeof lo);
-        memcpy(acc + BLOCK / 2, &hi, sizeof hi);
+        memcpy(acc, a, sizeof a);
         return;
     }
     for (int64_t j = 0; j < nb; j++) acc[j] = 0.0f;

@@ -5,7 +5,8 @@
  * MHIM_SIMD_CLONES_* (GNU target_clones: the loader picks the widest clone the CPU supports, once per process). Every
  * thread of a process runs the same clone, so results are bitwise independent of the thread count. Different CPUs
  * may select different clones; copies with FMA contraction may differ from the others in the last bits
- * (docs/numerics.md). The clones are enabled where glibc's libmvec is (MHIM_HAVE_LIBMVEC: x86-64 GCC builds). */
+ * (docs/numerics.md). The clones are enabled in x86-64 GCC builds with MHIM_ISA_CLONES (CMake option, default on);
+ * without it, one copy is built for the ISA of the compiler flags (`-march=x86-64-v3` builds exactly the AVX2 copy). */
 #ifndef MHIM_OPS_VECMATH_H
 #define MHIM_OPS_VECMATH_H
 
@@ -14,7 +15,7 @@
 /* Element-wise spans (src/ops/elementwise.h) are multiples of this many elements. */
 #define MHIM_SIMD_BLOCK 64
 
-#if defined(MHIM_HAVE_LIBMVEC) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#if defined(MHIM_ISA_CLONES) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 /* AVX-512, AVX2 and baseline copies (the double row sums: AVX-512 is fastest on AVX-512 CPUs). */
 #define MHIM_SIMD_CLONES_WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
 /* x86-64-v4 (AVX-512 with FMA), x86-64-v3 (AVX2 with FMA) and baseline copies, with a·b + c contracted into FMAs
@@ -22,6 +23,10 @@
  * and the baseline copy may then round differently (docs/numerics.md). */
 #define MHIM_SIMD_CLONES_FMA                                                                                        \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
+#elif defined(__GNUC__) && !defined(__clang__)
+/* One copy for the compiler's ISA, contracted into FMAs where the FMA copies are. */
+#define MHIM_SIMD_CLONES_WIDE
+#define MHIM_SIMD_CLONES_FMA __attribute__((optimize("fp-contract=fast")))
 #else
 #define MHIM_SIMD_CLONES_WIDE
 #define MHIM_SIMD_CLONES_FMA
