@@ -10,7 +10,10 @@
  * "% of relu" compares the best repetition with relu's of the same traffic (forward ops with relu forward, 8 bytes
  * per element; backward ops with relu backward, 12): an op at ~100% runs at the streaming rate of the run. The ops
  * run one after the other, R repetitions each; --interleave runs every op once per round instead (R rounds), so that
- * each op and its relu see the same state of a machine whose memory rate drifts (arrays larger than the caches). */
+ * each op and its relu see the same state of a machine whose memory rate drifts (arrays larger than the caches).
+ * A second table times the convolutions of TransMIL (PPEG on (N, D) tokens, the Nyström residual convolution on D/64
+ * heads of N × 64), whose 33–98 multiply-adds per element make them compute-bound: GFLOP/s counts 2 flops per tap
+ * and element (interior cells; border cells have fewer taps). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +25,10 @@
 #include "mhim/ops/act.h"
 #include "mhim/ops/dropout.h"
 #include "mhim/ops/gather.h"
+#include "mhim/ops/attnpool.h"
 #include "mhim/ops/norm.h"
+#include "mhim/ops/nystrom.h"
+#include "mhim/ops/ppeg.h"
 #include "mhim/ops/softmax.h"
 #include "mhim/rng.h"
 #include "mhim/threads.h"
@@ -34,6 +40,8 @@ typedef struct {
     float *x, *y, *dy, *dx, *w, *b, *mean, *rstd, *scores, *probs;
     uint8_t *keep;
     int64_t *idx;
+    float *conv_w, *conv_dw, *conv_scratch; /* PPEG (and residual conv) weights, their gradients, PPEG scratch */
+    float *pooled;                          /* the (1, D) pooled vector (forward) and its gradient (backward) */
 } arrays;
 
 typedef struct {
@@ -41,6 +49,7 @@ typedef struct {
     double bytes_per_elem; /* bytes moved per element of the (N, D) array */
     void (*run)(arrays *a);
     int relu; /* index in ops[] of the relu op with the same traffic (RELU_FWD, RELU_BWD), NO_RELU: none */
+    double flops_per_elem; /* > 0: a compute-bound op, reported in the second table */
 } op;
 
 enum { NO_RELU = -1, RELU_FWD = 1, RELU_BWD = 2 };
@@ -51,7 +60,9 @@ static void op_relu_b(arrays *a) { mhim_relu_backward(a->dx, a->dy, a->y, a->n *
 static void op_gelu_f(arrays *a) { mhim_gelu_forward(a->y, a->x, a->n * a->d); }
 static void op_gelu_b(arrays *a) { mhim_gelu_backward(a->dx, a->dy, a->x, a->n * a->d); }
 static void op_tanh_f(arrays *a) { mhim_tanh_forward(a->y, a->x, a->n * a->d); }
+static void op_tanh_b(arrays *a) { mhim_tanh_backward(a->dx, a->dy, a->y, a->n * a->d); }
 static void op_sigmoid_f(arrays *a) { mhim_sigmoid_forward(a->y, a->x, a->n * a->d); }
+static void op_sigmoid_b(arrays *a) { mhim_sigmoid_backward(a->dx, a->dy, a->y, a->n * a->d); }
 static void op_dropout_f(arrays *a) { mhim_dropout_forward(a->y, a->keep, a->x, 0.25f, a->n * a->d); }
 static void op_dropout_b(arrays *a) { mhim_dropout_backward(a->dx, a->dy, a->keep, 0.25f, a->n * a->d); }
 static void op_ln_f(arrays *a) { mhim_layernorm_forward(a->y, a->mean, a->rstd, a->x, a->w, a->b, a->n, a->d); }
@@ -59,22 +70,60 @@ static void op_ln_b(arrays *a) {
     mhim_layernorm_backward(a->dx, a->w + a->d, a->b + a->d, a->dy, a->x, a->w, a->mean, a->rstd, a->n, a->d);
 }
 static void op_gather_f(arrays *a) { mhim_gather_rows_forward(a->y, a->x, a->idx, a->n / 2, a->n, a->d); }
+static void op_gather_b(arrays *a) { mhim_gather_rows_backward(a->dx, a->dy, a->idx, a->n / 2, a->n, a->d); }
 static void op_softmax_rows_f(arrays *a) { mhim_softmax_rows_forward(a->y, a->x, NULL, a->n, a->d); }
+static void op_softmax_rows_b(arrays *a) { mhim_softmax_rows_backward(a->dx, a->dy, a->y, a->n, a->d); }
+/* ABMIL's pooling z = Aᵀh with one attention column (A = the N scores). */
+static void op_attnpool_f(arrays *a) { mhim_attnpool_forward(a->pooled, a->scores, a->x, a->n, 1, a->d); }
+static void op_attnpool_b(arrays *a) {
+    mhim_attnpool_backward(a->probs, a->dx, a->pooled, a->scores, a->x, a->n, 1, a->d);
+}
+
+/* PPEG weights in conv_w: w0 (D, 49), b0 (D), w1 (D, 25), b1 (D), w2 (D, 9), b2 (D); the same layout in conv_dw. */
+#define PPEG_W_FLOATS(d) ((d) * (49 + 25 + 9 + 3))
+static void op_ppeg_f(arrays *a) {
+    const int64_t d = a->d;
+    const float *w = a->conv_w;
+    mhim_ppeg_forward(a->y, a->conv_scratch, a->x, w, w + 49 * d, w + 50 * d, w + 75 * d, w + 76 * d, w + 85 * d,
+                      a->n, d);
+}
+static void op_ppeg_b(arrays *a) {
+    const int64_t d = a->d;
+    const float *w = a->conv_w;
+    float *g = a->conv_dw;
+    mhim_ppeg_backward(a->dx, g, g + 49 * d, g + 50 * d, g + 75 * d, g + 76 * d, g + 85 * d, a->dy, a->conv_scratch,
+                       a->x, w, w + 50 * d, w + 76 * d, a->n, d);
+}
+/* The residual convolution on D/64 heads of (N, 64) (TransMIL: 8 heads of 64); weights (heads, 33). */
+static void op_res_conv_f(arrays *a) { mhim_nystrom_res_conv_forward_acc(a->y, a->x, a->conv_w, a->d / 64, a->n, 64); }
+static void op_res_conv_b(arrays *a) {
+    mhim_nystrom_res_conv_backward_acc(a->dx, a->conv_dw, a->dy, a->x, a->conv_w, a->d / 64, a->n, 64);
+}
 
 static const op ops[] = {
-    {"memcpy", 8, op_memcpy, NO_RELU},
-    {"relu fwd", 8, op_relu_f, RELU_FWD},
-    {"relu bwd", 12, op_relu_b, RELU_BWD},
-    {"gelu fwd", 8, op_gelu_f, RELU_FWD},
-    {"gelu bwd", 12, op_gelu_b, RELU_BWD},
-    {"tanh fwd", 8, op_tanh_f, RELU_FWD},
-    {"sigmoid fwd", 8, op_sigmoid_f, RELU_FWD},
-    {"dropout fwd", 9, op_dropout_f, NO_RELU},
-    {"dropout bwd", 9, op_dropout_b, NO_RELU},
-    {"layernorm fwd", 8, op_ln_f, RELU_FWD},
-    {"layernorm bwd", 12, op_ln_b, RELU_BWD},
-    {"gather half the rows", 4, op_gather_f, NO_RELU},
-    {"softmax rows", 8, op_softmax_rows_f, RELU_FWD},
+    {"memcpy", 8, op_memcpy, NO_RELU, 0},
+    {"relu fwd", 8, op_relu_f, RELU_FWD, 0},
+    {"relu bwd", 12, op_relu_b, RELU_BWD, 0},
+    {"gelu fwd", 8, op_gelu_f, RELU_FWD, 0},
+    {"gelu bwd", 12, op_gelu_b, RELU_BWD, 0},
+    {"tanh fwd", 8, op_tanh_f, RELU_FWD, 0},
+    {"tanh bwd", 12, op_tanh_b, RELU_BWD, 0},
+    {"sigmoid fwd", 8, op_sigmoid_f, RELU_FWD, 0},
+    {"sigmoid bwd", 12, op_sigmoid_b, RELU_BWD, 0},
+    {"dropout fwd", 9, op_dropout_f, NO_RELU, 0},
+    {"dropout bwd", 9, op_dropout_b, NO_RELU, 0},
+    {"layernorm fwd", 8, op_ln_f, RELU_FWD, 0},
+    {"layernorm bwd", 12, op_ln_b, RELU_BWD, 0},
+    {"gather half the rows", 4, op_gather_f, NO_RELU, 0},
+    {"scatter half the rows (gather bwd)", 6, op_gather_b, NO_RELU, 0},
+    {"softmax rows", 8, op_softmax_rows_f, RELU_FWD, 0},
+    {"softmax rows bwd", 12, op_softmax_rows_b, RELU_BWD, 0},
+    {"attention pooling fwd (1 column)", 4, op_attnpool_f, NO_RELU, 0},
+    {"attention pooling bwd (1 column)", 8, op_attnpool_b, RELU_FWD, 0},
+    {"PPEG fwd (7x7 + 5x5 + 3x3 depthwise)", 8, op_ppeg_f, NO_RELU, 2 * (49 + 25 + 9)},
+    {"PPEG bwd", 12, op_ppeg_b, NO_RELU, 2 * (49 + 49)},
+    {"residual conv fwd (33 taps)", 8, op_res_conv_f, NO_RELU, 2 * 33},
+    {"residual conv bwd", 12, op_res_conv_b, NO_RELU, 2 * (33 + 33)},
 };
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
@@ -127,8 +176,9 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (reps < 1 || reps > MAX_REPS || n < 2 || d < 1) {
-        fprintf(stderr, "bench_elementwise: expected 1 <= reps <= %d, n >= 2, d >= 1\n", MAX_REPS);
+    if (reps < 1 || reps > MAX_REPS || n < 2 || d < 64 || d % 64) {
+        fprintf(stderr, "bench_elementwise: expected 1 <= reps <= %d, n >= 2, d a multiple of 64 (the residual "
+                        "convolution's heads are 64 wide)\n", MAX_REPS);
         return 2;
     }
     threads = mhim_threads_init(threads);
@@ -137,7 +187,9 @@ int main(int argc, char **argv) {
     arrays a = {n, d, filled(&r, 0, count, -3, 3), filled(&r, 0, count, 0, 1), filled(&r, count, count, -1, 1),
                 filled(&r, 0, count, 0, 0), filled(&r, 0, 2 * d, 0.5f, 1.5f), filled(&r, 0, 2 * d, -0.1f, 0.1f),
                 filled(&r, 0, n, 0, 0), filled(&r, 0, n, 0, 0), filled(&r, 2 * count, n, -4, 4),
-                filled(&r, 0, n, 0, 0), arena_aligned((size_t)count), arena_aligned((size_t)n * sizeof(int64_t))};
+                filled(&r, 0, n, 0, 0), arena_aligned((size_t)count), arena_aligned((size_t)n * sizeof(int64_t)),
+                filled(&r, 3 * count, PPEG_W_FLOATS(d), -0.05f, 0.05f), filled(&r, 0, PPEG_W_FLOATS(d), 0, 0),
+                filled(&r, 0, mhim_ppeg_backward_scratch_floats(n, d), 0, 0), filled(&r, 4 * count, d, -1, 1)};
     mhim_dropout_mask(a.keep, &r, 0, 0.25f, count);
     for (int64_t i = 0; i < n; i++) a.idx[i] = (i * 2) % n;
     printf("# bench_elementwise: N=%lld D=%lld threads=%d reps=%d clock=%s\n", (long long)n, (long long)d, threads,
@@ -156,6 +208,7 @@ int main(int argc, char **argv) {
     double best_rate[N_OPS], memcpy_rate = 0;
     for (size_t k = 0; k < N_OPS; k++) {
         qsort(t[k], (size_t)reps, sizeof *t[k], cmp_double);
+        if (ops[k].flops_per_elem > 0) continue; /* second table */
         double med = t[k][reps / 2], best = t[k][0];
         double gbs = ops[k].bytes_per_elem * (double)count / med / 1e9;
         best_rate[k] = ops[k].bytes_per_elem * (double)count / best / 1e9;
@@ -181,7 +234,16 @@ int main(int argc, char **argv) {
                masked ? ", masked" : "", ts[reps / 2] * 1e3, ts[0] * 1e3, bytes * (double)n / ts[reps / 2] / 1e9,
                bytes * (double)n / ts[0] / 1e9, 100.0 * bytes * (double)n / ts[0] / 1e9 / memcpy_rate);
     }
-    float *arrays_to_free[] = {a.x, a.y, a.dy, a.dx, a.w, a.b, a.mean, a.rstd, a.scores, a.probs};
+    printf("\n| compute-bound op | ms (median) | ms (best) | GFLOP/s (median) | GFLOP/s (best) | GB/s (best) |\n"
+           "|---|---|---|---|---|---|\n");
+    for (size_t k = 0; k < N_OPS; k++) {
+        if (ops[k].flops_per_elem <= 0) continue;
+        const double med = t[k][reps / 2], best = t[k][0], flops = ops[k].flops_per_elem * (double)count;
+        printf("| %s | %.3f | %.3f | %.1f | %.1f | %.1f |\n", ops[k].name, med * 1e3, best * 1e3, flops / med / 1e9,
+               flops / best / 1e9, ops[k].bytes_per_elem * (double)count / best / 1e9);
+    }
+    float *arrays_to_free[] = {a.x, a.y, a.dy, a.dx, a.w, a.b, a.mean, a.rstd, a.scores, a.probs,
+                               a.conv_w, a.conv_dw, a.conv_scratch, a.pooled};
     for (size_t k = 0; k < MHIM_ARRAY_LEN(arrays_to_free); k++) free(arrays_to_free[k]);
     free(a.keep);
     free(a.idx);
