@@ -1,8 +1,8 @@
 /* bench_elementwise — memory bandwidth of the non-GEMM ops (include/mhim/ops) against memcpy, same run.
  *
  * usage: bench_elementwise [--threads T] [--reps R] [--n N] [--d D] [--clock wall|cpu] [--interleave]
- * Each op runs on an (N, D) float32 activation (N = 8000 instances, D = 512: the embedding of an average
- * C16 bag). "bytes" counts the compulsory traffic: every input array read once and every output written
+ * Each op runs on an (N, D) float32 activation (N = 8000 instances, D = 512: the embedding of an average C16 bag;
+ * D a multiple of 64). "bytes" counts the compulsory traffic: every input array read once and every output written
  * once; GB/s = bytes / time, for the median and for the best repetition (the best is the steadier figure on a
  * shared machine). memcpy of the same (N, D) array (2·N·D·4 bytes) is the ceiling: an op is memory-bandwidth bound
  * when its GB/s is of the order of memcpy's; "% of memcpy" compares the best repetitions. --clock cpu times the
