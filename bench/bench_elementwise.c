@@ -23,9 +23,9 @@
 #include "mhim/clock.h"
 #include "mhim/common.h"
 #include "mhim/ops/act.h"
+#include "mhim/ops/attnpool.h"
 #include "mhim/ops/dropout.h"
 #include "mhim/ops/gather.h"
-#include "mhim/ops/attnpool.h"
 #include "mhim/ops/norm.h"
 #include "mhim/ops/nystrom.h"
 #include "mhim/ops/ppeg.h"
@@ -79,22 +79,34 @@ static void op_attnpool_b(arrays *a) {
     mhim_attnpool_backward(a->probs, a->dx, a->pooled, a->scores, a->x, a->n, 1, a->d);
 }
 
-/* PPEG weights in conv_w: w0 (D, 49), b0 (D), w1 (D, 25), b1 (D), w2 (D, 9), b2 (D); the same layout in conv_dw. */
-#define PPEG_W_FLOATS(d) ((d) * (49 + 25 + 9 + 3))
+/* PPEG weights in conv_w: w0 (D, 7·7), b0 (D), w1 (D, 5·5), b1 (D), w2 (D, 3·3), b2 (D); the same layout in
+ * conv_dw. Offsets in units of D floats. */
+enum {
+    PPEG_T0 = MHIM_PPEG_K0 * MHIM_PPEG_K0,
+    PPEG_T1 = MHIM_PPEG_K1 * MHIM_PPEG_K1,
+    PPEG_T2 = MHIM_PPEG_K2 * MHIM_PPEG_K2,
+    PPEG_B0 = PPEG_T0,
+    PPEG_W1 = PPEG_B0 + 1,
+    PPEG_B1 = PPEG_W1 + PPEG_T1,
+    PPEG_W2 = PPEG_B1 + 1,
+    PPEG_B2 = PPEG_W2 + PPEG_T2,
+    PPEG_W_ROWS = PPEG_B2 + 1,
+    RES_TAPS = MHIM_NYSTROM_RES_KERNEL,
+};
 static void op_ppeg_f(arrays *a) {
     const int64_t d = a->d;
     const float *w = a->conv_w;
-    mhim_ppeg_forward(a->y, a->conv_scratch, a->x, w, w + 49 * d, w + 50 * d, w + 75 * d, w + 76 * d, w + 85 * d,
-                      a->n, d);
+    mhim_ppeg_forward(a->y, a->conv_scratch, a->x, w, w + PPEG_B0 * d, w + PPEG_W1 * d, w + PPEG_B1 * d,
+                      w + PPEG_W2 * d, w + PPEG_B2 * d, a->n, d);
 }
 static void op_ppeg_b(arrays *a) {
     const int64_t d = a->d;
     const float *w = a->conv_w;
     float *g = a->conv_dw;
-    mhim_ppeg_backward(a->dx, g, g + 49 * d, g + 50 * d, g + 75 * d, g + 76 * d, g + 85 * d, a->dy, a->conv_scratch,
-                       a->x, w, w + 50 * d, w + 76 * d, a->n, d);
+    mhim_ppeg_backward(a->dx, g, g + PPEG_B0 * d, g + PPEG_W1 * d, g + PPEG_B1 * d, g + PPEG_W2 * d, g + PPEG_B2 * d,
+                       a->dy, a->conv_scratch, a->x, w, w + PPEG_W1 * d, w + PPEG_W2 * d, a->n, d);
 }
-/* The residual convolution on D/64 heads of (N, 64) (TransMIL: 8 heads of 64); weights (heads, 33). */
+/* The residual convolution on D/64 heads of (N, 64) (TransMIL: 8 heads of 64); weights (heads, RES_TAPS). */
 static void op_res_conv_f(arrays *a) { mhim_nystrom_res_conv_forward_acc(a->y, a->x, a->conv_w, a->d / 64, a->n, 64); }
 static void op_res_conv_b(arrays *a) {
     mhim_nystrom_res_conv_backward_acc(a->dx, a->conv_dw, a->dy, a->x, a->conv_w, a->d / 64, a->n, 64);
@@ -120,10 +132,10 @@ static const op ops[] = {
     {"softmax rows bwd", 12, op_softmax_rows_b, RELU_BWD, 0},
     {"attention pooling fwd (1 column)", 4, op_attnpool_f, NO_RELU, 0},
     {"attention pooling bwd (1 column)", 8, op_attnpool_b, RELU_FWD, 0},
-    {"PPEG fwd (7x7 + 5x5 + 3x3 depthwise)", 8, op_ppeg_f, NO_RELU, 2 * (49 + 25 + 9)},
-    {"PPEG bwd", 12, op_ppeg_b, NO_RELU, 2 * (49 + 49)},
-    {"residual conv fwd (33 taps)", 8, op_res_conv_f, NO_RELU, 2 * 33},
-    {"residual conv bwd", 12, op_res_conv_b, NO_RELU, 2 * (33 + 33)},
+    {"PPEG fwd (7x7 + 5x5 + 3x3 depthwise)", 8, op_ppeg_f, NO_RELU, 2 * (PPEG_T0 + PPEG_T1 + PPEG_T2)},
+    {"PPEG bwd", 12, op_ppeg_b, NO_RELU, 2 * (PPEG_T0 + PPEG_T0)}, /* the summed 7x7 correlation, the 7x7 weight sums */
+    {"residual conv fwd (33 taps)", 8, op_res_conv_f, NO_RELU, 2 * RES_TAPS},
+    {"residual conv bwd", 12, op_res_conv_b, NO_RELU, 2 * (RES_TAPS + RES_TAPS)}, /* dv, then dw */
 };
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
@@ -188,7 +200,7 @@ int main(int argc, char **argv) {
                 filled(&r, 0, count, 0, 0), filled(&r, 0, 2 * d, 0.5f, 1.5f), filled(&r, 0, 2 * d, -0.1f, 0.1f),
                 filled(&r, 0, n, 0, 0), filled(&r, 0, n, 0, 0), filled(&r, 2 * count, n, -4, 4),
                 filled(&r, 0, n, 0, 0), arena_aligned((size_t)count), arena_aligned((size_t)n * sizeof(int64_t)),
-                filled(&r, 3 * count, PPEG_W_FLOATS(d), -0.05f, 0.05f), filled(&r, 0, PPEG_W_FLOATS(d), 0, 0),
+                filled(&r, 3 * count, PPEG_W_ROWS * d, -0.05f, 0.05f), filled(&r, 0, PPEG_W_ROWS * d, 0, 0),
                 filled(&r, 0, mhim_ppeg_backward_scratch_floats(n, d), 0, 0), filled(&r, 4 * count, d, -1, 1)};
     mhim_dropout_mask(a.keep, &r, 0, 0.25f, count);
     for (int64_t i = 0; i < n; i++) a.idx[i] = (i * 2) % n;
@@ -214,7 +226,8 @@ int main(int argc, char **argv) {
         best_rate[k] = ops[k].bytes_per_elem * (double)count / best / 1e9;
         if (k == 0) memcpy_rate = best_rate[k];
         char relu[16] = "";
-        if (ops[k].relu != NO_RELU) snprintf(relu, sizeof relu, "%.0f%%", 100.0 * best_rate[k] / best_rate[ops[k].relu]);
+        if (ops[k].relu != NO_RELU)
+            snprintf(relu, sizeof relu, "%.0f%%", 100.0 * best_rate[k] / best_rate[ops[k].relu]);
         printf("| %s | %.3f | %.3f | %.1f | %.1f | %.0f%% | %s |\n", ops[k].name, med * 1e3, best * 1e3, gbs,
                best_rate[k], 100.0 * best_rate[k] / memcpy_rate, relu);
     }

@@ -5,8 +5,7 @@
  * Backward: against a double evaluation of the same formula from the same float mean/rstd: rows wide enough for
  * several float blocks per lane (C = 300, the one-pass path with two full blocks of 128 columns, a group of 32 and a
  * tail of 12; C = 700, the wide path) and N = 300 rows (8 row ranges of 37–38 rows: in the one-pass path each a float
- * block of 32 rows and a partial one). Prints the compared
- * tensors; exits non-zero on a mismatch. */
+ * block of 32 rows and a partial one). Prints the compared tensors; exits non-zero on a mismatch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,10 +81,10 @@ static int check_width(int64_t N, int64_t C) {
     return fails;
 }
 
-/* Forward of `kinds` rows of width C against the double reference. Bounds (u = 2^−24): the mean within
- * u·|mean| (its rounding to float) + 8u·mean|x − x[0]| (the float block sums of x − x[0]); rstd within 8u relative
- * (float sums of positive squares, ≤ 7 terms per lane, and the roundings); the output equal to the normalisation
- * with the returned mean and rstd (in double) within its float roundings, 4u·(|x̂·γ| + |β|). */
+/* Forward of ROWS rows of width C (one of each kind) against the double reference. Bounds (u = 2^−24): the mean
+ * within u·|mean| (its rounding to float) + 8u·mean|x − x[0]| (the float block sums of x − x[0]); rstd within 8u
+ * relative (float sums of positive squares, ≤ 7 terms per lane, and the roundings); the output equal to the
+ * normalisation with the returned mean and rstd (in double) within its float roundings, 4u·(|x̂·γ| + |β|). */
 static int check_forward(int64_t C) {
     enum { ROWS = 3 };
     test_rng r = {.s = (uint64_t)(5 + C)};
