@@ -27,8 +27,7 @@ static void attnpool_backward(float *dA, float *dh, float beta_h, const float *d
     MHIM_ASSERT(K > 0 && D > 0);
     if (N == 0) return;
     if (K <= MHIM_THIN_KMAX) {
-        mhim_thin_dot_rows(dA, h, dz, NULL, N, K, D);
-        mhim_thin_combine_rows(dh, beta_h != 0.0f, A, dz, N, K, D);
+        mhim_thin_dot_combine_rows(dA, dh, beta_h != 0.0f, h, A, dz, N, K, D);
         return;
     }
     /* dA (N,K) = h (N,D) · dz(K,D)ᵀ */

@@ -8,39 +8,55 @@
 #define DOT_LANES 8   /* fixed lanes of the row dot products */
 #define COLSUM_PARTS 8 /* fixed row ranges of the weighted column sums (partials: 64 KiB of stack) */
 
+/* out[k] = row · w[k] (+ bias[k]) for k < K: each dot product summed in double over DOT_LANES fixed lanes (element d in
+ * lane d % DOT_LANES), then the lanes in order. */
+MHIM_CLONE_INLINE void dot_row(float *out, const float *row, const float *w, const float *bias, int64_t K, int64_t D) {
+    for (int64_t k = 0; k < K; k++) {
+        const float *wk = w + k * D;
+        double lane[DOT_LANES] = {0};
+        int64_t d = 0;
+        for (; d + DOT_LANES <= D; d += DOT_LANES)
+            for (int l = 0; l < DOT_LANES; l++) lane[l] += (double)row[d + l] * wk[d + l];
+        for (int l = 0; d < D; d++, l++) lane[l] += (double)row[d] * wk[d];
+        double sum = 0.0;
+        for (int l = 0; l < DOT_LANES; l++) sum += lane[l];
+        out[k] = bias ? (float)(sum + (double)bias[k]) : (float)sum;
+    }
+}
+
+/* g (D) = Σ_k a[k]·w[k] (or g +=, when accumulate), k in order, in float. */
+MHIM_CLONE_INLINE void combine_row(float *g, int accumulate, const float *a, const float *w, int64_t K, int64_t D) {
+    for (int64_t k = 0; k < K; k++) {
+        const float ak = a[k], *wk = w + k * D;
+        if (k == 0 && !accumulate)
+            for (int64_t d = 0; d < D; d++) g[d] = ak * wk[d];
+        else
+            for (int64_t d = 0; d < D; d++) g[d] += ak * wk[d];
+    }
+}
+
 MHIM_SIMD_CLONES_WIDE void mhim_thin_dot_rows(float *out, const float *h, const float *w, const float *bias, int64_t N,
                                               int64_t K, int64_t D) {
     MHIM_ASSERT(K > 0 && K <= MHIM_THIN_KMAX && D > 0);
 #pragma omp parallel for schedule(static) if (N * D >= MHIM_OPS_PARALLEL_MIN)
-    for (int64_t i = 0; i < N; i++) {
-        const float *row = h + i * D;
-        for (int64_t k = 0; k < K; k++) {
-            const float *wk = w + k * D;
-            double lane[DOT_LANES] = {0};
-            int64_t d = 0;
-            for (; d + DOT_LANES <= D; d += DOT_LANES)
-                for (int l = 0; l < DOT_LANES; l++) lane[l] += (double)row[d + l] * wk[d + l];
-            for (int l = 0; d < D; d++, l++) lane[l] += (double)row[d] * wk[d];
-            double sum = 0.0;
-            for (int l = 0; l < DOT_LANES; l++) sum += lane[l];
-            out[i * K + k] = bias ? (float)(sum + (double)bias[k]) : (float)sum;
-        }
-    }
+    for (int64_t i = 0; i < N; i++) dot_row(out + i * K, h + i * D, w, bias, K, D);
 }
 
 MHIM_SIMD_CLONES_WIDE void mhim_thin_combine_rows(float *out, int accumulate, const float *A, const float *w,
                                                   int64_t N, int64_t K, int64_t D) {
     MHIM_ASSERT(K > 0 && K <= MHIM_THIN_KMAX && D > 0);
 #pragma omp parallel for schedule(static) if (N * D >= MHIM_OPS_PARALLEL_MIN)
+    for (int64_t i = 0; i < N; i++) combine_row(out + i * D, accumulate, A + i * K, w, K, D);
+}
+
+MHIM_SIMD_CLONES_WIDE void mhim_thin_dot_combine_rows(float *dots, float *out, int accumulate, const float *h,
+                                                      const float *A, const float *w, int64_t N, int64_t K,
+                                                      int64_t D) {
+    MHIM_ASSERT(K > 0 && K <= MHIM_THIN_KMAX && D > 0);
+#pragma omp parallel for schedule(static) if (N * D >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < N; i++) {
-        float *g = out + i * D;
-        for (int64_t k = 0; k < K; k++) {
-            const float a = A[i * K + k], *wk = w + k * D;
-            if (k == 0 && !accumulate)
-                for (int64_t d = 0; d < D; d++) g[d] = a * wk[d];
-            else
-                for (int64_t d = 0; d < D; d++) g[d] += a * wk[d];
-        }
+        dot_row(dots + i * K, h + i * D, w, NULL, K, D);
+        combine_row(out + i * D, accumulate, A + i * K, w, K, D);
     }
 }
 

@@ -22,6 +22,11 @@ void mhim_thin_dot_rows(float *out, const float *h, const float *w, const float 
  * K ≤ MHIM_THIN_KMAX. */
 void mhim_thin_combine_rows(float *out, int accumulate, const float *A, const float *w, int64_t N, int64_t K,
                             int64_t D);
+/* Both of the above with the same w, in one pass over the rows: dots (N, K) = h · wᵀ (mhim_thin_dot_rows without
+ * bias) and out (N, D) = A · w, or out += when accumulate (mhim_thin_combine_rows); the same results. Row i's dot
+ * product and combination run together, so the reads of h and the writes of out stream at the same time. */
+void mhim_thin_dot_combine_rows(float *dots, float *out, int accumulate, const float *h, const float *A,
+                                const float *w, int64_t N, int64_t K, int64_t D);
 /* z (K, D) = A (N, K)ᵀ · h (N, D), or z += when accumulate (torch.mm(A.T, h)). 8 fixed row ranges (bounds from N
  * only), each summed in row order in double, then combined in range order; N may be 0 (adds nothing).
  * K·D ≤ MHIM_THIN_KD_MAX. */

@@ -1,7 +1,8 @@
 /* The thin matrix products (src/ops/thin.h) against double-precision references, written and accumulated, on shapes
  * with one row, with D not a multiple of the 8 dot lanes, with N not a multiple of the 8 row ranges, and large enough
- * for the OpenMP loops to run in parallel; then bitwise equality of 1 and 2 threads, and the thin path of the Linear
- * layer (OC = 2, DSMIL's instance classifier) against the same references. Exits non-zero on a mismatch. */
+ * for the OpenMP loops to run in parallel; the one-pass dot-and-combine bitwise equal to the two kernels it joins;
+ * then bitwise equality of 1 and 2 threads, and the thin path of the Linear layer (OC = 2, DSMIL's instance
+ * classifier) against the same references. Exits non-zero on a mismatch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,28 @@ static void run_thin(float *out_dot, float *out_comb, float *out_col, const floa
     mhim_thin_weighted_colsum(out_col, 1, in->A, in->h, in->N, in->K, in->D);
 }
 
+/* The one-pass dot-and-combine (the attention pooling's backward) gives bitwise the results of mhim_thin_dot_rows
+ * (no bias) and mhim_thin_combine_rows with the same w, written and accumulated onto base_nd. */
+static int check_fused(const inputs *in, const float *base_nd) {
+    const size_t nk = (size_t)(in->N * in->K), nd = (size_t)(in->N * in->D);
+    float *dots = mhim_malloc(nk * sizeof(float)), *want_dots = mhim_malloc(nk * sizeof(float));
+    float *comb = mhim_malloc(nd * sizeof(float)), *want_comb = mhim_malloc(nd * sizeof(float));
+    char name[96];
+    int fails = 0;
+    for (int acc = 0; acc <= 1; acc++) {
+        if (acc) memcpy(comb, base_nd, nd * sizeof(float)), memcpy(want_comb, base_nd, nd * sizeof(float));
+        mhim_thin_dot_combine_rows(dots, comb, acc, in->h, in->A, in->w, in->N, in->K, in->D);
+        mhim_thin_dot_rows(want_dots, in->h, in->w, NULL, in->N, in->K, in->D);
+        mhim_thin_combine_rows(want_comb, acc, in->A, in->w, in->N, in->K, in->D);
+        snprintf(name, sizeof name, "dot_combine_rows N=%lld K=%lld D=%lld acc=%d: bitwise as the two kernels",
+                 (long long)in->N, (long long)in->K, (long long)in->D, acc);
+        fails += check_true(name, !memcmp(dots, want_dots, nk * sizeof(float)) &&
+                                      !memcmp(comb, want_comb, nd * sizeof(float)));
+    }
+    free(dots), free(want_dots), free(comb), free(want_comb);
+    return fails;
+}
+
 static int check_shape(int64_t N, int64_t K, int64_t D) {
     inputs in = make_inputs(N, K, D);
     const size_t nk = (size_t)(N * K), nd = (size_t)(N * D), kd = (size_t)(K * D);
@@ -99,6 +122,7 @@ static int check_shape(int64_t N, int64_t K, int64_t D) {
                  (long long)D, acc);
         fails += check_close(name, got, want, (int64_t)nd, sum_atol(K + 1), 0);
     }
+    fails += check_fused(&in, base_nd);
     if (K * D <= MHIM_THIN_KD_MAX)
         for (int acc = 0; acc <= 1; acc++) {
             if (acc) memcpy(got, base_kd, kd * sizeof(float));
@@ -118,17 +142,25 @@ static int check_threads(int64_t N, int64_t K, int64_t D) {
     inputs in = make_inputs(N, K, D);
     const size_t nk = (size_t)(N * K), nd = (size_t)(N * D), kd = (size_t)(K * D);
     float *base_nd = mhim_calloc(nd, sizeof(float)), *base_kd = mhim_calloc(kd, sizeof(float));
-    float *out[2][3];
+    float *out[2][5];
     for (int t = 0; t < 2; t++) {
         out[t][0] = mhim_malloc(nk * sizeof(float)), out[t][1] = mhim_malloc(nd * sizeof(float));
         out[t][2] = mhim_malloc(kd * sizeof(float));
+        out[t][3] = mhim_malloc(nk * sizeof(float)), out[t][4] = mhim_malloc(nd * sizeof(float));
         mhim_threads_init(t + 1);
         run_thin(out[t][0], out[t][1], out[t][2], base_nd, base_kd, &in);
+        mhim_thin_dot_combine_rows(out[t][3], out[t][4], 0, in.h, in.A, in.w, N, K, D);
     }
-    int fails = check_true("dot_rows: 1 vs 2 threads bitwise", !memcmp(out[0][0], out[1][0], nk * sizeof(float))) +
-                check_true("combine_rows: 1 vs 2 threads bitwise", !memcmp(out[0][1], out[1][1], nd * sizeof(float))) +
-                check_true("weighted_colsum: 1 vs 2 threads bitwise", !memcmp(out[0][2], out[1][2], kd * sizeof(float)));
-    for (int t = 0; t < 2; t++) free(out[t][0]), free(out[t][1]), free(out[t][2]);
+    const size_t bytes[5] = {nk * sizeof(float), nd * sizeof(float), kd * sizeof(float), nk * sizeof(float),
+                             nd * sizeof(float)};
+    int same[5];
+    for (int j = 0; j < 5; j++) same[j] = !memcmp(out[0][j], out[1][j], bytes[j]);
+    int fails = check_true("dot_rows: 1 vs 2 threads bitwise", same[0]) +
+                check_true("combine_rows: 1 vs 2 threads bitwise", same[1]) +
+                check_true("weighted_colsum: 1 vs 2 threads bitwise", same[2]) +
+                check_true("dot_combine_rows: 1 vs 2 threads bitwise", same[3] && same[4]);
+    for (int t = 0; t < 2; t++)
+        for (int j = 0; j < 5; j++) free(out[t][j]);
     free(base_nd), free(base_kd);
     free_inputs(&in);
     return fails;
