@@ -139,9 +139,9 @@ MHIM_CLONE_INLINE void row_grads(float *dx, int accumulate, float *pw, float *pb
 /* C ≤ LN_FUSED_MAX_C: one pass. LN_PARTS fixed row ranges (bounds from N only) each compute their rows' dx and
  * their partial dweight/dbias (rows in order, double); the partials are then added in range order. The summation
  * order depends on N only, so the result is the same for any thread count. Partials: 64 KiB of stack. */
-MHIM_SIMD_CLONES_WIDE static void layernorm_backward_fused(float *dinp, int accumulate, float *dweight, float *dbias, const float *dout,
-                                     const float *inp, const float *weight, const float *mean, const float *rstd,
-                                     int64_t N, int64_t C) {
+MHIM_SIMD_CLONES_WIDE static void layernorm_backward_fused(float *dinp, int accumulate, float *dweight, float *dbias,
+                                                          const float *dout, const float *inp, const float *weight,
+                                                          const float *mean, const float *rstd, int64_t N, int64_t C) {
     double part_w[LN_PARTS][LN_FUSED_MAX_C], part_b[LN_PARTS][LN_FUSED_MAX_C];
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int p = 0; p < LN_PARTS; p++) {
@@ -169,9 +169,9 @@ MHIM_SIMD_CLONES_WIDE static void layernorm_backward_fused(float *dinp, int accu
 
 /* Wider rows: a row pass for dx, then dweight and dbias in one column pass (each column summed over the rows in
  * order, in double, by the thread owning its block of columns, as mhim_colsum_acc). */
-MHIM_SIMD_CLONES_WIDE static void layernorm_backward_wide(float *dinp, int accumulate, float *dweight, float *dbias, const float *dout,
-                                    const float *inp, const float *weight, const float *mean, const float *rstd,
-                                    int64_t N, int64_t C) {
+MHIM_SIMD_CLONES_WIDE static void layernorm_backward_wide(float *dinp, int accumulate, float *dweight, float *dbias,
+                                                         const float *dout, const float *inp, const float *weight,
+                                                         const float *mean, const float *rstd, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < N; i++)
         row_input_grad(dinp + i * C, accumulate, dout + i * C, inp + i * C, weight, mean[i], rstd[i], C);
@@ -195,9 +195,9 @@ MHIM_SIMD_CLONES_WIDE static void layernorm_backward_wide(float *dinp, int accum
     }
 }
 
-static void layernorm_backward(float *dinp, int accumulate, float *dweight, float *dbias,
-                                                     const float *dout, const float *inp, const float *weight,
-                                                     const float *mean, const float *rstd, int64_t N, int64_t C) {
+static void layernorm_backward(float *dinp, int accumulate, float *dweight, float *dbias, const float *dout,
+                               const float *inp, const float *weight, const float *mean, const float *rstd, int64_t N,
+                               int64_t C) {
     if (C <= LN_FUSED_MAX_C)
         layernorm_backward_fused(dinp, accumulate, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
     else
