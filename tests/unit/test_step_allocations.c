@@ -7,7 +7,6 @@
  * on bags of 1 to MAX_INST instances, must allocate nothing. Exits non-zero otherwise. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "check.h"
 #include "mhim/clock.h"
@@ -15,6 +14,7 @@
 #include "mhim/config.h"
 #include "mhim/threads.h"
 #include "train/engine_internal.h"
+#include "train_options.h"
 
 #define MAX_INST 300
 #define DIM 64
@@ -62,28 +62,12 @@ int __wrap_posix_memalign(void **p, size_t align, size_t n) {
 
 /* ---- the steps ------------------------------------------------------------------------------------------------ */
 
-/* Parse "train <options>" into cfg; 0 on success. */
-static int parse(mhim_config *cfg, const char *options) {
-    char line[1024];
-    snprintf(line, sizeof line, "train %s", options);
-    char *argv[32], *save = NULL;
-    int argc = 0;
-    for (char *t = strtok_r(line, " ", &save); t && argc < 32; t = strtok_r(NULL, " ", &save)) argv[argc++] = t;
-    mhim_opt_args args;
-    if (mhim_config_parse(cfg, argc, argv, &args) != MHIM_OK) {
-        printf("FAIL parse '%s': %s\n", options, mhim_error());
-        return 1;
-    }
-    mhim_opt_args_free(&args);
-    return 0;
-}
-
 /* One network from `options`: a warm-up step on MAX_INST instances, then counted steps on the sizes below (bags cut
  * from x, labels alternating); fails when a step fails or the counted steps allocate. */
 static int check_steps(const char *options, const float *x) {
     static const int64_t sizes[] = {MAX_INST, 1, 2, 37, MAX_INST - 1, 128, 5, MAX_INST};
     mhim_config cfg;
-    if (parse(&cfg, options)) return 1;
+    if (test_parse_train(&cfg, options)) return 1;
     engine_net n;
     if (engine_net_create(&n, &cfg, DIM, CLASSES, MAX_INST, 4) != MHIM_OK) {
         printf("FAIL %s: engine_net_create: %s\n", options, mhim_error());

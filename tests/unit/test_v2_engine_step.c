@@ -12,24 +12,19 @@
 #include "mhim/config.h"
 #include "mhim/v2.h"
 #include "train/engine_v2.h"
+#include "train_options.h"
 
 #define N_INST 40
 #define DIM 24
 
+/* The README's v2 switches with --model=<model> and `extra`: MHIM_OK, or 1 after a FAIL line. */
 static int parse(mhim_config *cfg, const char *model, const char *extra) {
-    char line[1024];
-    snprintf(line, sizeof line,
-             "train --mhim_version=2 --model=%s --baseline=attn --attn2score --merge_enable --merge_mm=0.9999 "
+    char options[1024];
+    snprintf(options, sizeof options,
+             "--mhim_version=2 --model=%s --baseline=attn --attn2score --merge_enable --merge_mm=0.9999 "
              "--aux_alpha=0.5 --mask_ratio_h=0.05 --merge_ratio=0.8 --merge_k=5 %s",
              model, extra);
-    char *argv[32], *save = NULL;
-    int argc = 0;
-    for (char *t = strtok_r(line, " ", &save); t && argc < 32; t = strtok_r(NULL, " ", &save)) argv[argc++] = t;
-    mhim_opt_args args;
-    int rc = mhim_config_parse(cfg, argc, argv, &args);
-    if (rc == MHIM_OK) mhim_opt_args_free(&args);
-    else printf("FAIL parse: %s\n", mhim_error());
-    return rc;
+    return test_parse_train(cfg, options) ? 1 : MHIM_OK;
 }
 
 static int test_mhim_step(const float *x) {
