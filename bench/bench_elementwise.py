@@ -9,7 +9,11 @@ noise, a float tensor of 0 and 1/(1 − p): 12 bytes per element where the C ben
 the noise is not timed, as the C bench does not time the mask's), native_layer_norm and its backward (input, weight
 and bias gradients), index_select of half the rows and its backward (zero, then index_add), _softmax over rows and
 its backward, and ABMIL's attention pooling with one column (z = Aᵀh; backward dA = h·dz and dh = A dzᵀ, as
-autograd's two products).
+autograd's two products). A second table times TransMIL's convolutions as the original modules run them,
+allocations included (PPEG: the original's module, three depthwise Conv2d on the padded square grid plus identity;
+the Nyström residual convolution: Conv2d(H, H, (33, 1), padding (16, 0), groups=H) on H = D/64 heads of (N, 64));
+their backwards are autograd's (the forward is rebuilt untimed before each backward), GFLOP/s counting the C bench's
+2 flops per tap and element.
 Rounds: every op once per round (as bench_elementwise --interleave), R rounds after one warm-up round. Columns as the
 C bench: median and best ms, GB/s with the same byte counts (every input read once, every output written once),
 "% of relu (best)" and "% of relu (paired median)" against torch's relu of the same traffic in the same
@@ -17,6 +21,7 @@ run.
 Keep OMP_WAIT_POLICY and the thread count identical to the C run.
 """
 import argparse
+import math
 import os
 import statistics
 import time
@@ -83,6 +88,59 @@ def make_ops(n, d):
     ]
 
 
+class Ppeg(torch.nn.Module):
+    """TransMIL's PPEG (the original's modules/emb_position.py) on (1, n, d) tokens."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.proj, self.proj1, self.proj2 = (torch.nn.Conv2d(d, d, k, 1, k // 2, groups=d) for k in (7, 5, 3))
+
+    def forward(self, x):
+        b, n, c = x.shape
+        s = int(math.ceil(math.sqrt(n)))
+        add = s * s - n
+        x = torch.cat([x, x[:, :add]], 1)
+        if s < 7:
+            s, zeros = 7, 49 - (n + add)
+            x = torch.cat([x, torch.zeros(b, zeros, c)], 1)
+            add += zeros
+        g = x.transpose(1, 2).reshape(b, c, s, s)
+        g = g + self.proj(g) + self.proj1(g) + self.proj2(g)
+        x = g.flatten(2).transpose(1, 2)
+        return x[:, :-add] if add else x
+
+
+def make_conv_ops(n, d):
+    """(name, flops per element of the (n, d) array, untimed preparation or None, timed callable)."""
+    torch.manual_seed(1)
+    ppeg, heads = Ppeg(d), d // 64
+    res_conv = torch.nn.Conv2d(heads, heads, (33, 1), padding=(16, 0), groups=heads, bias=False)
+    x = (torch.rand(1, n, d) * 2 - 1).requires_grad_(True)
+    v = (torch.rand(1, heads, n, 64) * 2 - 1).requires_grad_(True)
+    dy, dv = torch.rand(1, n, d) * 2 - 1, torch.rand(1, heads, n, 64) * 2 - 1
+    held = {}
+
+    def ppeg_fwd_graph():
+        held["y"] = ppeg(x)
+
+    def res_fwd_graph():
+        held["y"] = res_conv(v)
+
+    def no_grad(f):
+        def run():
+            with torch.no_grad():
+                f()
+        return run
+
+    taps = 7 * 7 + 5 * 5 + 3 * 3
+    return [
+        ("PPEG fwd (7x7 + 5x5 + 3x3 depthwise)", 2 * taps, None, no_grad(lambda: ppeg(x))),
+        ("PPEG bwd", 2 * (49 + 49), ppeg_fwd_graph, lambda: held["y"].backward(dy)),
+        ("residual conv fwd (33 taps)", 2 * 33, None, no_grad(lambda: res_conv(v))),
+        ("residual conv bwd", 2 * (33 + 33), res_fwd_graph, lambda: held["y"].backward(dv)),
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -114,6 +172,22 @@ def main():
             relu_paired = f"{100 * statistics.median(tr / t for tr, t in zip(times[relu], times[k])):.0f}%"
         print(f"| {name} | {med * 1e3:.3f} | {best * 1e3:.3f} | {nbytes * count / med / 1e9:.1f} | "
               f"{best_rate[k]:.1f} | {100 * best_rate[k] / best_rate[0]:.0f}% | {relu_best} | {relu_paired} |")
+    conv_ops = make_conv_ops(a.n, a.d)
+    conv_times = [[] for _ in conv_ops]
+    for r in range(a.reps + 1):
+        for k, (_, _, prepare, run) in enumerate(conv_ops):
+            if prepare:
+                prepare()
+            t0 = time.perf_counter()
+            run()
+            t = time.perf_counter() - t0
+            if r:
+                conv_times[k].append(t)
+    print("\n| compute-bound op | ms (median) | ms (best) | GFLOP/s (median) | GFLOP/s (best) |\n|---|---|---|---|---|")
+    for k, (name, flops, _, _) in enumerate(conv_ops):
+        med, best = statistics.median(conv_times[k]), min(conv_times[k])
+        print(f"| {name} | {med * 1e3:.3f} | {best * 1e3:.3f} | {flops * count / med / 1e9:.1f} | "
+              f"{flops * count / best / 1e9:.1f} |")
 
 
 if __name__ == "__main__":
