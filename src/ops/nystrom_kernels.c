@@ -1,10 +1,12 @@
 /* Element and row kernels of the Nyström attention: sizes, landmark means and queries and the residual depthwise
  * convolution (see mhim/ops/nystrom.h). */
 #include <math.h>
+#include <string.h>
 
 #include "mhim/common.h"
 #include "mhim/ops/linear.h"
 #include "mhim/ops/nystrom.h"
+#include "mhim/threads.h"
 #include "ops/fastmath.h"
 #include "ops/vecmath.h"
 
@@ -77,20 +79,38 @@ void mhim_nystrom_landmarks_backward_acc(float *dx, const float *dout, int64_t h
     }
 }
 
-#define DOT_LANES 16
+#define DOT_LANES 16 /* two 8-wide double vectors */
 
-/* Σ_i a[i]·b[i] in double over DOT_LANES fixed lanes (element i in lane i mod DOT_LANES), the lanes added in a fixed
- * tree: the same bits in every ISA copy (float products are exact in double). */
-MHIM_SIMD_CLONES_WIDE static double dot_double(const float *a, const float *b, int64_t len) {
-    double lane[DOT_LANES] = {0};
+/* lane[(k0 + i) mod DOT_LANES] += a[i]·b[i] for i < len: elements k0, k0 + 1, ... of a dot product, each in the lane
+ * of its index. Float products are exact in double, so a fused multiply-add rounds as the separate multiply and add:
+ * every ISA copy, FMA or not, gives the same bits. */
+MHIM_SIMD_CLONES_FMA static void dot_lanes_acc(double *lane, int64_t k0, const float *a, const float *b,
+                                                int64_t len) {
     int64_t i = 0;
+    for (; i < len && (k0 + i) % DOT_LANES; i++) lane[(k0 + i) % DOT_LANES] += (double)a[i] * b[i];
+    mhim_v8d acc[2]; /* lanes 0..7 and 8..15, in registers */
+    memcpy(acc, lane, sizeof acc);
     for (; i + DOT_LANES <= len; i += DOT_LANES)
-        for (int k = 0; k < DOT_LANES; k++) lane[k] += (double)a[i + k] * b[i + k];
-    for (int k = 0; i + k < len; k++) lane[k] += (double)a[i + k] * b[i + k];
+        for (int h = 0; h < 2; h++) {
+            mhim_v8d x, y;
+            mhim_load8_double(&x, a + i + 8 * h);
+            mhim_load8_double(&y, b + i + 8 * h);
+            acc[h] += x * y;
+        }
+    memcpy(lane, acc, sizeof acc);
+    for (int k = 0; i < len; i++, k++) lane[k] += (double)a[i] * b[i];
+}
+
+/* The lanes of dot_lanes_acc added in a fixed tree. */
+static double dot_lanes_total(double *lane) {
     for (int w = DOT_LANES / 2; w >= 1; w /= 2)
         for (int k = 0; k < w; k++) lane[k] += lane[k + w];
     return lane[0];
 }
+
+/* Gradient rows per block of the residual convolution's weight gradient: every tap of a head reads the block's rows
+ * of dout and v while they are in L2 (one pass over the head's rows instead of one per tap). */
+#define RES_DW_BLOCK_ROWS 128
 
 /* An eighth of a 64-wide head row as one 32-byte GNU vector: one register in the AVX2 and AVX-512 copies (GCC split
  * 64-byte vectors through the stack in the AVX2 copy). */
@@ -144,15 +164,28 @@ void mhim_nystrom_res_conv_backward_rows_acc(float *dv, float *dw, const float *
         res_conv_row(dv + (h * T + s) * dh, dout + (h * T + t0) * dh, w + h * MHIM_NYSTROM_RES_KERNEL, s - t0, -1,
                      rows, dh);
     }
-    /* dw: one (head, tap) per iteration; the gradient rows of a tap whose shifted row lies in [0, T) pair up two
-     * contiguous spans of v and dout, so the sum is one dot product */
+    /* dw[h, j] = Σ over the gradient rows t whose shifted row t + j − RES_HALF lies in [0, T) of dout row t · v row
+     * t + j − RES_HALF: one dot product over two contiguous spans, its element k in lane k mod DOT_LANES, summed over
+     * blocks of rows for all the taps of a unit (a head's taps [j0, j1)). The lanes and their order do not depend on
+     * the blocks or the units, so neither does the result; units: heads × enough tap groups to occupy the threads. */
+    const int64_t K = MHIM_NYSTROM_RES_KERNEL;
+    const int64_t groups = MHIM_MIN(K, (mhim_threads_count() + heads - 1) / heads);
 #pragma omp parallel for schedule(static)
-    for (int64_t hj = 0; hj < heads * MHIM_NYSTROM_RES_KERNEL; hj++) {
-        const int64_t h = hj / MHIM_NYSTROM_RES_KERNEL, shift = hj % MHIM_NYSTROM_RES_KERNEL - RES_HALF;
-        const int64_t t_lo = MHIM_MAX(t0, -shift), t_hi = MHIM_MIN(t0 + rows, T - shift);
-        const float *g = dout + (h * T + t_lo) * dh, *vs = v + (h * T + t_lo + shift) * dh;
-        const int64_t len = t_hi > t_lo ? (t_hi - t_lo) * dh : 0;
-        dw[hj] += (float)dot_double(g, vs, len);
+    for (int64_t u = 0; u < heads * groups; u++) {
+        const int64_t h = u / groups, j0 = K * (u % groups) / groups, j1 = K * (u % groups + 1) / groups;
+        double lanes[MHIM_NYSTROM_RES_KERNEL][DOT_LANES] = {{0}};
+        for (int64_t b0 = t0; b0 < t0 + rows; b0 += RES_DW_BLOCK_ROWS) {
+            const int64_t b1 = MHIM_MIN(b0 + RES_DW_BLOCK_ROWS, t0 + rows);
+            for (int64_t j = j0; j < j1; j++) {
+                const int64_t shift = j - RES_HALF;
+                const int64_t t_lo = MHIM_MAX(t0, -shift), t_hi = MHIM_MIN(t0 + rows, T - shift);
+                const int64_t lo = MHIM_MAX(b0, t_lo), hi = MHIM_MIN(b1, t_hi);
+                if (lo < hi)
+                    dot_lanes_acc(lanes[j], (lo - t_lo) * dh, dout + (h * T + lo) * dh, v + (h * T + lo + shift) * dh,
+                                  (hi - lo) * dh);
+            }
+        }
+        for (int64_t j = j0; j < j1; j++) dw[h * K + j] += (float)dot_lanes_total(lanes[j]);
     }
 }
 

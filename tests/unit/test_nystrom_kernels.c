@@ -2,7 +2,8 @@
  * (narrow logits: within 1e-6; logits spread over ±1000: rows still sum to 1, entries below the floor are
  * < 2e-38), the row-range residual convolution against the rows of the full one (bitwise), and the row-range
  * backward of the residual convolution against the whole backward on a gradient that is zero outside the rows (with
- * NaN there instead, to show those rows are not read). */
+ * NaN there instead, to show those rows are not read), and its weight gradient, bitwise, against one dot product
+ * per (head, tap) in the library's lane order, on 1 and 2 threads. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "mhim/common.h"
 #include "mhim/ops/nystrom.h"
 #include "mhim/ops/softmax.h"
+#include "mhim/threads.h"
 
 static int test_softmax(void) {
     const int64_t R = 37, L = 301; /* odd sizes: vector bodies and scalar tails */
@@ -96,12 +98,59 @@ static int test_res_conv_backward_rows(int64_t dh, int64_t t0, int64_t rows) {
     return fails;
 }
 
+/* The weight gradient as one dot product per (head, tap): element k of the span of gradient rows whose shifted row
+ * lies in [0, T) in lane k mod 16, the lanes added as 8, 4, 2, 1 pairs, in double; rounded to float. */
+static void res_conv_dw_reference(float *dw, const float *dout, const float *v, int64_t H, int64_t T, int64_t dh,
+                                  int64_t t0, int64_t rows) {
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t j = 0; j < 33; j++) {
+            const int64_t shift = j - 16, t_lo = t0 > -shift ? t0 : -shift;
+            const int64_t t_hi = t0 + rows < T - shift ? t0 + rows : T - shift;
+            double lane[16] = {0};
+            for (int64_t k = 0; k < (t_hi - t_lo) * dh; k++)
+                lane[k % 16] += (double)dout[(h * T + t_lo) * dh + k] * v[(h * T + t_lo + shift) * dh + k];
+            for (int w = 8; w >= 1; w /= 2)
+                for (int k = 0; k < w; k++) lane[k] += lane[k + w];
+            dw[h * 33 + j] = (float)lane[0];
+        }
+}
+
+/* The library's weight gradient (taken over blocks of rows, tap groups per thread count) equals the reference
+ * bitwise, on 1 and 2 threads; H = 1 gives the 2-thread run two tap groups. */
+static int test_res_conv_dw_bitwise(int64_t H, int64_t T, int64_t dh, int64_t t0, int64_t rows) {
+    const int64_t n = H * T * dh;
+    float *v = mhim_malloc((size_t)n * sizeof(float)), *g = mhim_malloc((size_t)n * sizeof(float));
+    float *w = mhim_malloc((size_t)(H * 33) * sizeof(float)), *dv = mhim_calloc((size_t)n, sizeof(float));
+    float *want = mhim_malloc((size_t)(H * 33) * sizeof(float)), *got = mhim_malloc((size_t)(H * 33) * sizeof(float));
+    test_rng r = {.s = (uint64_t)(H * 1000 + T + dh)};
+    test_fill_uniform(&r, v, n, -1.0f, 1.0f);
+    test_fill_uniform(&r, g, n, -1.0f, 1.0f);
+    test_fill_uniform(&r, w, H * 33, -0.5f, 0.5f);
+    res_conv_dw_reference(want, g, v, H, T, dh, t0, rows);
+    int fails = 0;
+    for (int threads = 1; threads <= 2; threads++) {
+        mhim_threads_init(threads);
+        memset(got, 0, (size_t)(H * 33) * sizeof(float));
+        mhim_nystrom_res_conv_backward_rows_acc(dv, got, g, v, w, H, T, dh, t0, rows);
+        char name[112];
+        snprintf(name, sizeof name, "res-conv dw, H=%lld T=%lld dh=%lld rows [%lld, %lld), %d thread(s): bitwise",
+                 (long long)H, (long long)T, (long long)dh, (long long)t0, (long long)(t0 + rows), threads);
+        fails += check_true(name, memcmp(got, want, (size_t)(H * 33) * sizeof(float)) == 0);
+    }
+    free(v), free(g), free(w), free(dv), free(want), free(got);
+    return fails;
+}
+
 int main(void) {
     int fails = test_softmax() + test_res_conv_rows();
     fails += test_res_conv_backward_rows(64, 7, 1);  /* a cls row after 7 rows of padding */
     fails += test_res_conv_backward_rows(64, 0, 120); /* every row */
     fails += test_res_conv_backward_rows(5, 40, 30);  /* an interior block, dh not a multiple of 16 */
     fails += test_res_conv_backward_rows(5, 100, 20); /* up to the last row */
+    fails += test_res_conv_dw_bitwise(1, 300, 64, 0, 300); /* three row blocks, two tap groups on 2 threads */
+    fails += test_res_conv_dw_bitwise(3, 300, 64, 37, 250); /* blocks starting mid-way, one tap group */
+    fails += test_res_conv_dw_bitwise(1, 300, 5, 3, 290);   /* lanes that start mid-row (dh = 5) */
+    fails += test_res_conv_dw_bitwise(2, 40, 5, 39, 1);     /* one row: the cls row of layer 2 */
     printf("%s: %d failure(s)\n", fails ? "FAIL" : "PASS", fails);
     return fails != 0;
 }
