@@ -116,9 +116,11 @@ done
     ok "3 ranks on a 2-GPU node refused with a message" || bad "3 ranks on 2 GPUs: exit $(job_rc toomany)"
 
 echo "--- chain.sh: 2 links of train_folds.sbatch, USR1 to the first link's batch shell (t=${SECONDS}s)"
-ref chain --num_epoch 80 --cv_fold 2 &
+# 300 epochs (~4 s per fold on one core): the first link must still be training when USR1 reaches it through
+# slurmctld, slurmd and the batch shell (with 80, a loaded machine once delivered it after the link had finished)
+ref chain --num_epoch 300 --cv_fold 2 &
 ref_chain=$!
-chain_ids=$(cd "$tmp/work" && MHIM_ARGS="$common --num_epoch 80" "$src/slurm/chain.sh" -n 2 \
+chain_ids=$(cd "$tmp/work" && MHIM_ARGS="$common --num_epoch 300" "$src/slurm/chain.sh" -n 2 \
     "$src/slurm/train_folds.sbatch" --job-name=chain --ntasks=2 --cpus-per-task=1 --output="$tmp/chain-%j.out" 2>"$tmp/chain.err")
 echo "chain.sh: $chain_ids $(cat "$tmp/chain.err")"
 first=$(echo "$chain_ids" | head -1)
