@@ -21,12 +21,13 @@ run.
 Keep OMP_WAIT_POLICY and the thread count identical to the C run.
 """
 import argparse
-import math
 import os
 import statistics
 import time
 
 import torch
+
+from bench_models import Ppeg  # the original's PPEG module (bench/ is this script's folder)
 
 A = torch.ops.aten
 EPS = 1e-5
@@ -86,28 +87,6 @@ def make_ops(n, d):
         ("attention pooling fwd (1 column)", 4, None, lambda: torch.mv(x.t(), scores, out=pooled)),
         ("attention pooling bwd (1 column)", 8, relu_f, pool_bwd),
     ]
-
-
-class Ppeg(torch.nn.Module):
-    """TransMIL's PPEG (the original's modules/emb_position.py) on (1, n, d) tokens."""
-
-    def __init__(self, d):
-        super().__init__()
-        self.proj, self.proj1, self.proj2 = (torch.nn.Conv2d(d, d, k, 1, k // 2, groups=d) for k in (7, 5, 3))
-
-    def forward(self, x):
-        b, n, c = x.shape
-        s = int(math.ceil(math.sqrt(n)))
-        add = s * s - n
-        x = torch.cat([x, x[:, :add]], 1)
-        if s < 7:
-            s, zeros = 7, 49 - (n + add)
-            x = torch.cat([x, torch.zeros(b, zeros, c)], 1)
-            add += zeros
-        g = x.transpose(1, 2).reshape(b, c, s, s)
-        g = g + self.proj(g) + self.proj1(g) + self.proj2(g)
-        x = g.flatten(2).transpose(1, 2)
-        return x[:, :-add] if add else x
 
 
 def make_conv_ops(n, d):

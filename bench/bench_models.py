@@ -110,9 +110,9 @@ class TransLayer(nn.Module):
 
 
 class Ppeg(nn.Module):
-    def __init__(self):
+    def __init__(self, dim=512):
         super().__init__()
-        self.proj, self.proj1, self.proj2 = (nn.Conv2d(512, 512, k, 1, k // 2, groups=512) for k in (7, 5, 3))
+        self.proj, self.proj1, self.proj2 = (nn.Conv2d(dim, dim, k, 1, k // 2, groups=dim) for k in (7, 5, 3))
 
     def forward(self, x):
         b, n, c = x.shape
