@@ -79,24 +79,21 @@ void mhim_nystrom_landmarks_backward_acc(float *dx, const float *dout, int64_t h
     }
 }
 
-#define DOT_LANES 16 /* two 8-wide double vectors */
+#define DOT_LANES 16
 
 /* lane[(k0 + i) mod DOT_LANES] += a[i]·b[i] for i < len: elements k0, k0 + 1, ... of a dot product, each in the lane
  * of its index. Float products are exact in double, so a fused multiply-add rounds as the separate multiply and add:
  * every ISA copy, FMA or not, gives the same bits. */
 MHIM_SIMD_CLONES_FMA static void dot_lanes_acc(double *lane, int64_t k0, const float *a, const float *b,
-                                                int64_t len) {
+                                               int64_t len) {
     int64_t i = 0;
     for (; i < len && (k0 + i) % DOT_LANES; i++) lane[(k0 + i) % DOT_LANES] += (double)a[i] * b[i];
-    mhim_v8d acc[2]; /* lanes 0..7 and 8..15, in registers */
+    double acc[DOT_LANES]; /* copied in and out with memcpy: GCC then vectorises the loop at every width (an
+                            * element-wise copy or GNU vectors of 4 or 8 doubles gave scalar, shuffled or spilled
+                            * code in some copy) */
     memcpy(acc, lane, sizeof acc);
     for (; i + DOT_LANES <= len; i += DOT_LANES)
-        for (int h = 0; h < 2; h++) {
-            mhim_v8d x, y;
-            mhim_load8_double(&x, a + i + 8 * h);
-            mhim_load8_double(&y, b + i + 8 * h);
-            acc[h] += x * y;
-        }
+        for (int k = 0; k < DOT_LANES; k++) acc[k] += (double)a[i + k] * b[i + k];
     memcpy(lane, acc, sizeof acc);
     for (int k = 0; i < len; i++, k++) lane[k] += (double)a[i] * b[i];
 }
