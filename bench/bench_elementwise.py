@@ -120,6 +120,22 @@ def make_conv_ops(n, d):
     ]
 
 
+def time_rounds(calls, reps):
+    """Seconds of each (prepare, run) call per round: every call once per round, reps rounds after one warm-up
+    round; prepare (or None) runs untimed before its call."""
+    times = [[] for _ in calls]
+    for r in range(reps + 1):
+        for k, (prepare, run) in enumerate(calls):
+            if prepare:
+                prepare()
+            t0 = time.perf_counter()
+            run()
+            t = time.perf_counter() - t0
+            if r:
+                times[k].append(t)
+    return times
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -134,14 +150,7 @@ def main():
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     print("| op | ms (median) | ms (best) | GB/s (median) | GB/s (best) | % of memcpy (best) | % of relu (best) "
           "| % of relu (paired median) |\n|---|---|---|---|---|---|---|---|")
-    times = [[] for _ in ops]
-    for r in range(a.reps + 1):
-        for k, (_, _, _, run) in enumerate(ops):
-            t0 = time.perf_counter()
-            run()
-            t = time.perf_counter() - t0
-            if r:
-                times[k].append(t)
+    times = time_rounds([(None, run) for _, _, _, run in ops], a.reps)
     best_rate = [nbytes * count / min(times[k]) / 1e9 for k, (_, nbytes, _, _) in enumerate(ops)]
     for k, (name, nbytes, relu, _) in enumerate(ops):
         med, best = statistics.median(times[k]), min(times[k])
@@ -152,16 +161,7 @@ def main():
         print(f"| {name} | {med * 1e3:.3f} | {best * 1e3:.3f} | {nbytes * count / med / 1e9:.1f} | "
               f"{best_rate[k]:.1f} | {100 * best_rate[k] / best_rate[0]:.0f}% | {relu_best} | {relu_paired} |")
     conv_ops = make_conv_ops(a.n, a.d)
-    conv_times = [[] for _ in conv_ops]
-    for r in range(a.reps + 1):
-        for k, (_, _, prepare, run) in enumerate(conv_ops):
-            if prepare:
-                prepare()
-            t0 = time.perf_counter()
-            run()
-            t = time.perf_counter() - t0
-            if r:
-                conv_times[k].append(t)
+    conv_times = time_rounds([(prepare, run) for _, _, prepare, run in conv_ops], a.reps)
     print("\n| compute-bound op | ms (median) | ms (best) | GFLOP/s (median) | GFLOP/s (best) |\n|---|---|---|---|---|")
     for k, (name, flops, _, _) in enumerate(conv_ops):
         med, best = statistics.median(conv_times[k]), min(conv_times[k])
