@@ -99,10 +99,16 @@ def make_conv_ops(n, d):
     dy, dv = torch.rand(1, n, d) * 2 - 1, torch.rand(1, heads, n, 64) * 2 - 1
     held = {}
 
+    # before each timed backward: a fresh graph, and the gradients set to None as a training loop's zero_grad() does
+    # (otherwise autograd adds into the previous .grad, a pass the training step does not make)
     def ppeg_fwd_graph():
+        x.grad = None
+        ppeg.zero_grad(set_to_none=True)
         held["y"] = ppeg(x)
 
     def res_fwd_graph():
+        v.grad = None
+        res_conv.zero_grad(set_to_none=True)
         held["y"] = res_conv(v)
 
     def no_grad(f):
