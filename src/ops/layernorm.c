@@ -28,24 +28,31 @@
 /* Σ_c d_c (squares = 0) or Σ_c d_c² (squares = 1) over the row, d_c = x[c] − shift rounded to float: element c
  * goes to lane c % LANES; each lane sums up to LN_MOMENT_GROUPS of its terms in float (one block of
  * LN_MOMENT_GROUPS·LANES elements), then adds the block's float sum to its double sum; the row's last (C mod LANES)
- * terms go to the double lanes directly; the lanes are added as the fixed tree of mhim_lanes_total. */
+ * terms go to the double lanes directly (a zero-padded block); the lanes are added as the fixed tree of
+ * mhim_lanes_total. */
 MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C, int squares, float shift) {
     mhim_lanes s = {{{0}}};
     int64_t c = 0;
     while (c + LANES <= C) {
         mhim_flanes f = {{{0}}};
-        for (int b = 0; b < LN_MOMENT_GROUPS && c + LANES <= C; b++, c += LANES)
-            for (int h = 0; h < 2; h++) {
-                mhim_v16f v;
-                mhim_load16(&v, x + c + 16 * h);
+        for (int b = 0; b < LN_MOMENT_GROUPS && c + LANES <= C; b++, c += LANES) {
+            MHIM_UNROLL
+            for (int h = 0; h < 4; h++) {
+                mhim_v8f v;
+                mhim_load8(&v, x + c + 8 * h);
                 v -= shift;
                 f.v[h] += squares ? v * v : v;
             }
+        }
         mhim_lanes_add_flanes(&s, &f);
     }
-    for (int l = 0; c < C; c++, l++) {
-        const float d = x[c] - shift;
-        mhim_lanes_add_one(&s, l, squares ? d * d : d);
+    if (c < C) {
+        double tail[LANES] = {0};
+        for (int l = 0; c < C; c++, l++) {
+            const float d = x[c] - shift;
+            tail[l] = squares ? d * d : d;
+        }
+        mhim_lanes_add_doubles(&s, tail);
     }
     return mhim_lanes_total(&s);
 }
@@ -61,31 +68,38 @@ MHIM_CLONE_INLINE void row_moments(const float *x, int64_t C, float *mean, doubl
 /* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r and g·x̂ rounded to float. Element c goes to lane
  * c % LANES; each lane sums up to LN_FLOAT_GROUPS of its terms in float (one block of LN_FLOAT_GROUPS·LANES
  * elements), then adds the block's float sum to its double sum; the row's last (C mod LANES) terms go to the double
- * lanes directly. Error against the double sums of the same float terms: at most 15·2^−24·Σ|terms|
- * (docs/numerics.md). */
+ * lanes directly (a zero-padded block). Error against the double sums of the same float terms: at most
+ * 15·2^−24·Σ|terms| (docs/numerics.md). */
 MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const float *weight, float m, float r,
                                      int64_t C, double *sum_g, double *sum_gx) {
     mhim_lanes lg = {{{0}}}, lgx = {{{0}}};
     int64_t c = 0;
     while (c + LANES <= C) {
         mhim_flanes fg = {{{0}}}, fgx = {{{0}}};
-        for (int b = 0; b < LN_FLOAT_GROUPS && c + LANES <= C; b++, c += LANES)
-            for (int h = 0; h < 2; h++) {
-                mhim_v16f vdy, vw, vx;
-                mhim_load16(&vdy, dy + c + 16 * h);
-                mhim_load16(&vw, weight + c + 16 * h);
-                mhim_load16(&vx, x + c + 16 * h);
-                const mhim_v16f g = vdy * vw;
+        for (int b = 0; b < LN_FLOAT_GROUPS && c + LANES <= C; b++, c += LANES) {
+            MHIM_UNROLL
+            for (int h = 0; h < 4; h++) {
+                mhim_v8f vdy, vw, vx;
+                mhim_load8(&vdy, dy + c + 8 * h);
+                mhim_load8(&vw, weight + c + 8 * h);
+                mhim_load8(&vx, x + c + 8 * h);
+                const mhim_v8f g = vdy * vw;
                 fg.v[h] += g;
                 fgx.v[h] += g * ((vx - m) * r);
             }
+        }
         mhim_lanes_add_flanes(&lg, &fg);
         mhim_lanes_add_flanes(&lgx, &fgx);
     }
-    for (int k = 0; c < C; c++, k++) {
-        const float g = dy[c] * weight[c];
-        mhim_lanes_add_one(&lg, k, g);
-        mhim_lanes_add_one(&lgx, k, g * ((x[c] - m) * r));
+    if (c < C) {
+        double tail_g[LANES] = {0}, tail_gx[LANES] = {0};
+        for (int k = 0; c < C; c++, k++) {
+            const float g = dy[c] * weight[c];
+            tail_g[k] = g;
+            tail_gx[k] = g * ((x[c] - m) * r);
+        }
+        mhim_lanes_add_doubles(&lg, tail_g);
+        mhim_lanes_add_doubles(&lgx, tail_gx);
     }
     *sum_g = mhim_lanes_total(&lg);
     *sum_gx = mhim_lanes_total(&lgx);

@@ -27,7 +27,7 @@ MHIM_CLONE_INLINE float group_max(const float *x, const uint8_t *keep, int64_t l
 /* y[j·stride] = e^(x[j·stride] − max) (0 where not kept); returns their sum. Element j goes to lane
  * j % MHIM_SUM_LANES: float lanes over SOFTMAX_FLOAT_BLOCKS blocks of MHIM_SUM_LANES elements at a time, each block
  * sum then added to double lanes, the group's last (len mod MHIM_SUM_LANES) terms added to the double lanes
- * directly, the lanes added as the fixed tree of mhim_lanes_total. */
+ * directly (a zero-padded block), the lanes added as the fixed tree of mhim_lanes_total. */
 MHIM_CLONE_INLINE double group_exp_sum(float *y, const float *x, const uint8_t *keep, int64_t len, int64_t stride,
                                        float max) {
     mhim_lanes lane = {{{0}}};
@@ -44,16 +44,15 @@ MHIM_CLONE_INLINE double group_exp_sum(float *y, const float *x, const uint8_t *
                 part[k] += e;
             }
         }
-        for (int q = 0; q < 4; q++) {
-            mhim_v8d v;
-            mhim_load8_double(&v, part + 8 * q);
-            lane.v[q] += v;
-        }
+        mhim_lanes_add_floats(&lane, part);
     }
-    for (int k = 0; j < len; j++, k++) {
-        const float d = (!keep || keep[j]) ? x[j * stride] - max : -INFINITY;
-        y[j * stride] = mhim_fast_expf_nonpos(d);
-        mhim_lanes_add_one(&lane, k, y[j * stride]);
+    if (j < len) {
+        float tail[MHIM_SUM_LANES] = {0};
+        for (int k = 0; j < len; j++, k++) {
+            const float d = (!keep || keep[j]) ? x[j * stride] - max : -INFINITY;
+            y[j * stride] = tail[k] = mhim_fast_expf_nonpos(d);
+        }
+        mhim_lanes_add_floats(&lane, tail);
     }
     return mhim_lanes_total(&lane);
 }
@@ -86,28 +85,34 @@ MHIM_CLONE_INLINE void softmax_group_any(float *y, const float *x, const uint8_t
     }
 }
 
-/* *out = the 8 floats p[0], p[stride], …, p[7·stride], widened to double. */
-MHIM_CLONE_INLINE void load8_strided_double(mhim_v8d *out, const float *p, int64_t stride) {
-    float f[8];
-    for (int q = 0; q < 8; q++) f[q] = p[q * stride];
-    mhim_load8_double(out, f);
+/* *out = the 4 floats p[0], p[stride], p[2·stride], p[3·stride], widened to double. */
+MHIM_CLONE_INLINE void load4_strided_double(mhim_v4d *out, const float *p, int64_t stride) {
+    float f[4];
+    for (int q = 0; q < 4; q++) f[q] = p[q * stride];
+    mhim_load4_double(out, f);
 }
 
 /* dx = y ⊙ (dy − Σ dy⊙y) over one strided group. The products are exact in double (so FMA contraction cannot change
- * them); their sum runs over the fixed lanes of mhim_lanes (element j in lane j % MHIM_SUM_LANES, the tail element
- * by element) and its fixed tree. */
+ * them); their sum runs over the fixed lanes of mhim_lanes (element j in lane j % MHIM_SUM_LANES, the tail as a
+ * zero-padded block) and its fixed tree. */
 MHIM_CLONE_INLINE void softmax_group_backward(float *dx, const float *dy, const float *y, int64_t len,
                                               int64_t stride) {
     mhim_lanes lane = {{{0}}};
     int64_t j = 0;
-    for (; j + MHIM_SUM_LANES <= len; j += MHIM_SUM_LANES)
-        for (int q = 0; q < 4; q++) {
-            mhim_v8d a, b;
-            load8_strided_double(&a, dy + (j + 8 * q) * stride, stride);
-            load8_strided_double(&b, y + (j + 8 * q) * stride, stride);
+    for (; j + MHIM_SUM_LANES <= len; j += MHIM_SUM_LANES) {
+        MHIM_UNROLL
+        for (int q = 0; q < 8; q++) {
+            mhim_v4d a, b;
+            load4_strided_double(&a, dy + (j + 4 * q) * stride, stride);
+            load4_strided_double(&b, y + (j + 4 * q) * stride, stride);
             lane.v[q] += a * b;
         }
-    for (int k = 0; j < len; j++, k++) mhim_lanes_add_one(&lane, k, (double)dy[j * stride] * y[j * stride]);
+    }
+    if (j < len) {
+        double tail[MHIM_SUM_LANES] = {0};
+        for (int k = 0; j < len; j++, k++) tail[k] = (double)dy[j * stride] * y[j * stride];
+        mhim_lanes_add_doubles(&lane, tail);
+    }
     const float d = (float)mhim_lanes_total(&lane);
 #pragma omp simd
     for (j = 0; j < len; j++) dx[j * stride] = y[j * stride] * (dy[j * stride] - d);

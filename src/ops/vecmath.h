@@ -40,56 +40,81 @@
 #define MHIM_CLONE_INLINE static inline
 #endif
 
+/* Fully unrolls the loop that follows over the lanes (rolled, GCC indexes the lane vectors in memory). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MHIM_UNROLL _Pragma("GCC unroll 8")
+#else
+#define MHIM_UNROLL
+#endif
+
 /* Fixed-order double row sums over MHIM_SUM_LANES lanes: element c goes to lane c % MHIM_SUM_LANES (32 independent
- * chains keep the adders busy at any vector width). The lanes are four 8-wide GNU vectors (lanes 8q..8q+7 in v[q]),
+ * chains keep the adders busy at any vector width). The lanes are eight 4-wide GNU vectors (lanes 4q..4q+3 in v[q]),
  * so that every ISA copy keeps them in registers and converts float to double a vector at a time (left to the
- * auto-vectoriser, GCC kept them in memory); the arithmetic is element-wise and in the same order in every copy. */
+ * auto-vectoriser, GCC kept them in memory; 64-byte vectors, which the AVX2 and baseline copies have no registers
+ * for, GCC kept on the stack there: LayerNorm 3x slower). Row tails are added as whole zero-padded blocks (a lane
+ * indexed at run time also sent the lanes to memory); a lane starts at +0 and so never holds −0, and adding +0 leaves
+ * it unchanged: the same bits as adding the tail's terms alone. The arithmetic is element-wise and in the same order
+ * in every copy. */
 #define MHIM_SUM_LANES 32
 
-typedef double mhim_v8d __attribute__((vector_size(64)));
+typedef double mhim_v4d __attribute__((vector_size(32)));
 typedef float mhim_v8f __attribute__((vector_size(32)));
 
 typedef struct {
-    mhim_v8d v[4];
+    mhim_v4d v[8];
 } mhim_lanes;
 
-/* *out = the 8 floats at p (any alignment), widened to double. (Vectors go through pointers: a 64-byte vector
- * argument or return value would change the ABI between the ISA copies.) */
-MHIM_CLONE_INLINE void mhim_load8_double(mhim_v8d *out, const float *p) {
-    mhim_v8f f;
-    memcpy(&f, p, sizeof f);
-    *out = __builtin_convertvector(f, mhim_v8d);
-}
+/* *out = the 4 floats at p (any alignment), widened to double. Widening is written element by element, which GCC
+ * compiles to one vector conversion (its __builtin_convertvector of 4 floats took two half conversions and an
+ * insert). (Vectors go through pointers: a 32-byte vector argument or return value would change the ABI between
+ * the ISA copies.) */
+MHIM_CLONE_INLINE void mhim_load4_double(mhim_v4d *out, const float *p) { *out = (mhim_v4d){p[0], p[1], p[2], p[3]}; }
 
-/* Float partial sums over the same 32 lanes (lanes 16h..16h+15 in v[h]), kept in registers between blocks (as
+/* Float partial sums over the same 32 lanes (lanes 8h..8h+7 in v[h]), kept in registers between blocks (as
  * `float f[32]` arrays, GCC also stored them back to the stack after every block of 32 elements). */
-typedef float mhim_v16f __attribute__((vector_size(64)));
-
 typedef struct {
-    mhim_v16f v[2];
+    mhim_v8f v[4];
 } mhim_flanes;
 
-/* *out = the 16 floats at p (any alignment). */
-MHIM_CLONE_INLINE void mhim_load16(mhim_v16f *out, const float *p) { memcpy(out, p, sizeof *out); }
+/* *out = the 8 floats at p (any alignment). */
+MHIM_CLONE_INLINE void mhim_load8(mhim_v8f *out, const float *p) { memcpy(out, p, sizeof *out); }
 
 /* Each double lane k += float lane k of f (lane k of f widened to double). */
 MHIM_CLONE_INLINE void mhim_lanes_add_flanes(mhim_lanes *l, const mhim_flanes *f) {
-    for (int h = 0; h < 2; h++) {
-        const mhim_v8f lo = __builtin_shufflevector(f->v[h], f->v[h], 0, 1, 2, 3, 4, 5, 6, 7);
-        const mhim_v8f hi = __builtin_shufflevector(f->v[h], f->v[h], 8, 9, 10, 11, 12, 13, 14, 15);
-        l->v[2 * h] += __builtin_convertvector(lo, mhim_v8d);
-        l->v[2 * h + 1] += __builtin_convertvector(hi, mhim_v8d);
+    MHIM_UNROLL
+    for (int h = 0; h < 4; h++) {
+        const mhim_v8f v = f->v[h];
+        l->v[2 * h] += (mhim_v4d){v[0], v[1], v[2], v[3]};
+        l->v[2 * h + 1] += (mhim_v4d){v[4], v[5], v[6], v[7]};
     }
 }
 
-/* Lane k += v for a lane k < MHIM_SUM_LANES chosen at run time (row tails). */
-MHIM_CLONE_INLINE void mhim_lanes_add_one(mhim_lanes *l, int k, double v) { l->v[k / 8][k % 8] += v; }
+/* Each double lane k += p[k] widened to double, for the MHIM_SUM_LANES floats at p. */
+MHIM_CLONE_INLINE void mhim_lanes_add_floats(mhim_lanes *l, const float *p) {
+    MHIM_UNROLL
+    for (int q = 0; q < 8; q++) {
+        mhim_v4d v;
+        mhim_load4_double(&v, p + 4 * q);
+        l->v[q] += v;
+    }
+}
+
+/* Each double lane k += p[k], for the MHIM_SUM_LANES doubles at p (a row tail padded with +0). */
+MHIM_CLONE_INLINE void mhim_lanes_add_doubles(mhim_lanes *l, const double *p) {
+    MHIM_UNROLL
+    for (int q = 0; q < 8; q++) {
+        mhim_v4d v;
+        memcpy(&v, p + 4 * q, sizeof v);
+        l->v[q] += v;
+    }
+}
 
 /* Σ of the lanes as a fixed tree: lane k + lane k+16, then the halves again (+8, +4, +2, +1): five dependent
  * additions per row instead of 31, the same order in every ISA copy. */
 MHIM_CLONE_INLINE double mhim_lanes_total(const mhim_lanes *l) {
-    const mhim_v8d a = (l->v[0] + l->v[2]) + (l->v[1] + l->v[3]);
-    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+    const mhim_v4d lo = (l->v[0] + l->v[4]) + (l->v[2] + l->v[6]); /* lanes 0..3 of the 8-lane half sums */
+    const mhim_v4d hi = (l->v[1] + l->v[5]) + (l->v[3] + l->v[7]); /* lanes 4..7 */
+    return ((lo[0] + hi[0]) + (lo[2] + hi[2])) + ((lo[1] + hi[1]) + (lo[3] + hi[3]));
 }
 
 #endif
