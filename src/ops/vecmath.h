@@ -40,6 +40,19 @@
 #define MHIM_CLONE_INLINE static inline
 #endif
 
+/* 1 when the running copy of a MHIM_SIMD_CLONES_FMA function is its AVX-512 (x86-64-v4) copy, else 0: for the loops
+ * that stream faster there with 16-wide float vectors, which the other copies have no registers for (GCC keeps such
+ * vectors on the stack there). Branch on it once per call; both paths must give the same bits. */
+MHIM_CLONE_INLINE int mhim_copy_is_avx512(void) {
+#if defined(MHIM_ISA_CLONES) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    return __builtin_cpu_supports("x86-64-v4") != 0;
+#elif defined(__AVX512F__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 /* Fully unrolls the loop that follows over the lanes (rolled, GCC indexes the lane vectors in memory). */
 #if defined(__GNUC__) && !defined(__clang__)
 #define MHIM_UNROLL _Pragma("GCC unroll 8")
@@ -86,6 +99,28 @@ MHIM_CLONE_INLINE void mhim_lanes_add_flanes(mhim_lanes *l, const mhim_flanes *f
         const mhim_v8f v = f->v[h];
         l->v[2 * h] += (mhim_v4d){v[0], v[1], v[2], v[3]};
         l->v[2 * h + 1] += (mhim_v4d){v[4], v[5], v[6], v[7]};
+    }
+}
+
+/* The float lanes as two 16-wide vectors (lanes 16h..16h+15 in v[h]), for AVX-512 copies only (mhim_copy_is_avx512). */
+typedef float mhim_v16f __attribute__((vector_size(64)));
+
+typedef struct {
+    mhim_v16f v[2];
+} mhim_flanes16;
+
+/* *out = the 16 floats at p (any alignment). */
+MHIM_CLONE_INLINE void mhim_load16(mhim_v16f *out, const float *p) { memcpy(out, p, sizeof *out); }
+
+/* Each double lane k += float lane k of f (lane k of f widened to double). */
+MHIM_CLONE_INLINE void mhim_lanes_add_flanes16(mhim_lanes *l, const mhim_flanes16 *f) {
+    MHIM_UNROLL
+    for (int h = 0; h < 2; h++) {
+        const mhim_v16f v = f->v[h];
+        l->v[4 * h] += (mhim_v4d){v[0], v[1], v[2], v[3]};
+        l->v[4 * h + 1] += (mhim_v4d){v[4], v[5], v[6], v[7]};
+        l->v[4 * h + 2] += (mhim_v4d){v[8], v[9], v[10], v[11]};
+        l->v[4 * h + 3] += (mhim_v4d){v[12], v[13], v[14], v[15]};
     }
 }
 
