@@ -112,16 +112,15 @@ typedef struct {
 /* *out = the 16 floats at p (any alignment). */
 MHIM_CLONE_INLINE void mhim_load16(mhim_v16f *out, const float *p) { memcpy(out, p, sizeof *out); }
 
-/* Each double lane k += float lane k of f (lane k of f widened to double). */
+/* Each double lane k += float lane k of f (lane k of f widened to double), through the 8-wide halves. */
 MHIM_CLONE_INLINE void mhim_lanes_add_flanes16(mhim_lanes *l, const mhim_flanes16 *f) {
+    mhim_flanes halves;
     MHIM_UNROLL
     for (int h = 0; h < 2; h++) {
-        const mhim_v16f v = f->v[h];
-        l->v[4 * h] += (mhim_v4d){v[0], v[1], v[2], v[3]};
-        l->v[4 * h + 1] += (mhim_v4d){v[4], v[5], v[6], v[7]};
-        l->v[4 * h + 2] += (mhim_v4d){v[8], v[9], v[10], v[11]};
-        l->v[4 * h + 3] += (mhim_v4d){v[12], v[13], v[14], v[15]};
+        halves.v[2 * h] = __builtin_shufflevector(f->v[h], f->v[h], 0, 1, 2, 3, 4, 5, 6, 7);
+        halves.v[2 * h + 1] = __builtin_shufflevector(f->v[h], f->v[h], 8, 9, 10, 11, 12, 13, 14, 15);
     }
+    mhim_lanes_add_flanes(l, &halves);
 }
 
 /* Each double lane k += p[k] widened to double, for the MHIM_SUM_LANES floats at p. */
