@@ -30,7 +30,7 @@
  * LN_MOMENT_GROUPS·LANES elements), then adds the block's float sum to its double sum; the row's last (C mod LANES)
  * terms go to the double lanes directly (a zero-padded block); the lanes are added as the fixed tree of
  * mhim_lanes_total. avx512 (a constant, 1 only in the AVX-512 copy): the float lanes as 16-wide vectors, the same
- * bits (at DRAM scale, 12% faster there than the 8-wide lanes). */
+ * bits (at DRAM scale, ~15% faster there than the 8-wide lanes). */
 MHIM_CLONE_INLINE double row_sum(const float *x, int64_t C, int squares, float shift, int avx512) {
     mhim_lanes s = {{{0}}};
     int64_t c = 0;
