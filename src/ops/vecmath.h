@@ -125,12 +125,10 @@ MHIM_CLONE_INLINE void mhim_lanes_add_flanes16(mhim_lanes *l, const mhim_flanes1
 
 /* Each double lane k += p[k] widened to double, for the MHIM_SUM_LANES floats at p. */
 MHIM_CLONE_INLINE void mhim_lanes_add_floats(mhim_lanes *l, const float *p) {
+    mhim_flanes f;
     MHIM_UNROLL
-    for (int q = 0; q < 8; q++) {
-        mhim_v4d v;
-        mhim_load4_double(&v, p + 4 * q);
-        l->v[q] += v;
-    }
+    for (int h = 0; h < 4; h++) mhim_load8(&f.v[h], p + 8 * h);
+    mhim_lanes_add_flanes(l, &f);
 }
 
 /* Each double lane k += p[k], for the MHIM_SUM_LANES doubles at p (a row tail padded with +0). */
