@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The batch scripts of slurm/ on a real single-host Slurm (slurmctld, two slurmd virtual nodes n1/n2, munged; see
-# slurm_cluster.sh), each submitted with `sbatch --wait` on a tiny synthetic cohort, against runs of mhim outside Slurm:
+# slurm_cluster.sh), each submitted with sbatch (its end polled with scontrol) on a tiny synthetic cohort, against
+# runs of mhim outside Slurm:
 #   train_folds.sbatch          3 ranks x --cv_fold 3: results.csv identical to the single-process run
 #   sweep_array.sbatch          6-point grid as a 6-task array: sweep_results.csv identical to the one-process sweep
 #   sweep_mpi.sbatch            the same grid, 3 ranks over both nodes: the same sweep_results.csv
@@ -49,16 +50,48 @@ export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$src/tests/mpi/lsan_mpi.supp"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 submitted=()
-submit() { # submit NAME SBATCH-ARGS...: sbatch --wait in the work folder, status in $tmp/NAME.rc
+submit() { # submit NAME SBATCH-ARGS...: sbatch from the work folder; the job id in $tmp/NAME.sbatch
     local name=$1
     shift
-    (cd "$tmp/work" && timeout 240 sbatch --wait --job-name="$name" --output="$tmp/$name-%j.out" "$@" >"$tmp/$name.sbatch" 2>&1
-     echo $? >"$tmp/$name.rc") &
-    submitted+=($!)
+    if (cd "$tmp/work" && sbatch --parsable --job-name="$name" --output="$tmp/$name-%j.out" "$@") >"$tmp/$name.sbatch" 2>&1
+    then
+        submitted+=("$name")
+    else
+        echo "sbatch refused: $(cat "$tmp/$name.sbatch")" >"$tmp/$name.rc"
+    fi
+}
+# job_state ID: "active" while any task of job ID (an array: every task) is pending or running, else its exit status
+# as `sbatch --wait` gives it: the largest task exit code, 1 where a task ended otherwise (cancelled, timed out, ...)
+job_state() {
+    scontrol -o show job "$1" 2>/dev/null | awk 'BEGIN { rc = 0 }
+        /JobState=(PENDING|RUNNING|COMPLETING|CONFIGURING|SUSPENDED|REQUEUED)/ { active = 1 }
+        { match($0, / ExitCode=[0-9]+/); c = substr($0, RSTART + 10, RLENGTH - 10) + 0
+          if ($0 !~ /JobState=COMPLETED/ && c == 0) c = 1
+          if (c > rc) rc = c; n++ }
+        END { print active ? "active" : (n ? rc : "unknown") }'
+}
+# wait_submitted SECONDS: polls the submitted jobs every 0.25 s (sbatch --wait polls at 2, 8, 32 s) until each has
+# ended, writing its status to $tmp/NAME.rc; "timeout" for jobs still active after SECONDS
+wait_submitted() {
+    local deadline=$((SECONDS + $1)) pending=("${submitted[@]}") left name state
+    while :; do
+        left=()
+        for name in "${pending[@]}"; do
+            state=$(job_state "$(cut -d';' -f1 "$tmp/$name.sbatch")")
+            if [ "$state" = active ]; then left+=("$name"); else echo "$state" >"$tmp/$name.rc"; fi
+        done
+        pending=("${left[@]}")
+        ((${#pending[@]})) || return 0
+        if ((SECONDS >= deadline)); then
+            for name in "${pending[@]}"; do echo timeout >"$tmp/$name.rc"; done
+            return 0
+        fi
+        sleep 0.25
+    done
 }
 job_rc() { cat "$tmp/$1.rc" 2>/dev/null || echo missing; }
 
-echo "--- submitting the four scripts and two refusals (sbatch --wait, concurrently)"
+echo "--- submitting the four scripts and two refusals (concurrently)"
 MHIM_ARGS="$common --num_epoch 2" submit folds --ntasks=3 --cpus-per-task=1 "$src/slurm/train_folds.sbatch"
 MHIM_ARGS="$common --num_epoch 1 --cv_fold 2" MHIM_CONFIG=$tmp/sweep.yaml \
     submit sweeparr --array=0-5 --cpus-per-task=1 "$src/slurm/sweep_array.sbatch"
@@ -76,7 +109,7 @@ ref() { local t=$1; shift; "$bin" train --dataset_root "$tmp/coh" --model_path "
 ref folds --num_epoch 2 --cv_fold 3
 ref sweep --num_epoch 1 --cv_fold 2 -c "$tmp/sweep.yaml"
 ref ddp --num_epoch 2 --cv_fold 2 --bags_per_step 4
-wait "${submitted[@]}" # (a bare `wait` would also wait for the daemons)
+wait_submitted 240
 echo "--- job outputs (t=${SECONDS}s)"
 for f in "$tmp"/*.sbatch "$tmp"/*-*.out; do echo "== $(basename "$f")"; cat "$f"; done
 r=$tmp/runs/p
