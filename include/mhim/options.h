@@ -34,7 +34,9 @@
  *
  * Value syntax: bool = true|false|yes|no|on|off|1|0 (any case); int = decimal integer; double =
  * strtod syntax, finite; CHOICE = one of the '|'-separated words. In YAML a plain `null`, `~` or an
- * empty value sets a STRING option to NULL; a quoted "null" is the literal text.
+ * empty value sets a STRING option to NULL where NULL is one of its values: its default is NULL and it is not
+ * REQUIRED, or it carries MHIM_OPT_NULLABLE; any other option refuses null (so code may rely on the field being
+ * set). A quoted "null" is the literal text.
  * Option names must be given in full (abbreviations are rejected with the full name as a hint).
  * Not thread-safe (getopt_long keeps global state); parse on one thread at start-up. */
 #ifndef MHIM_OPTIONS_H
@@ -63,6 +65,7 @@ enum {
     MHIM_OPT_MIN_OPEN = 1u << 3,    /* value must be > min (default: >= min) */
     MHIM_OPT_MAX_OPEN = 1u << 4,    /* value must be < max (default: <= max) */
     MHIM_OPT_NO_EFFECT = 1u << 5,   /* accepted for compatibility only: help says so, changing it warns */
+    MHIM_OPT_NULLABLE = 1u << 6,    /* STRING with a non-NULL default that a YAML null may still set to NULL */
 };
 #define MHIM_OPT_USER(n) (1u << (16 + (n)))
 

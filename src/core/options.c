@@ -58,11 +58,18 @@ static bool choice_ok(const char *choices, const char *s) {
     return false;
 }
 
+/* Whether a YAML null is one of the option's values (see mhim/options.h). */
+static bool null_allowed(const mhim_option *opt) {
+    if (opt->type != MHIM_OPT_STRING || (opt->flags & MHIM_OPT_REQUIRED)) return false;
+    return !opt->def || (opt->flags & MHIM_OPT_NULLABLE);
+}
+
 int mhim_opt_store_(const mhim_option *opt, const char *text, const char *origin, void *dst) {
     char range[96];
     const char *shown = text ? text : "null";
-    if (!text && opt->type != MHIM_OPT_STRING)
-        return mhim_fail("%s: expected a value, got null", origin);
+    if (!text && !null_allowed(opt))
+        return mhim_fail("%s: expected a value, got null (give one, or remove the setting to keep the default)",
+                         origin);
     switch (opt->type) {
     case MHIM_OPT_BOOL: {
         bool v;

@@ -183,7 +183,7 @@ static const mhim_option table[] = {
     B(attn2score, "false", SW | V2, G_MHIMM, "class-aware instance probability as the masking score"),
     D(cl_alpha, "0", 0, INF, V1, G_MHIMM, "weight of the consistency loss (forced 0 for --model=pure)"),
     D(temp_t, "0.1", 0, INF, MHIM_OPT_MIN_OPEN, G_MHIMM, "teacher temperature"),
-    S(teacher_init, "none", 0, G_MHIMM,
+    S(teacher_init, "none", MHIM_OPT_NULLABLE, G_MHIMM,
       "teacher weights: folder with fold_{k}_model_best(_auc).pt or one .pt file (v1 default none, v2 null)"),
     B(no_tea_init, "false", SW | V1, G_MHIMM, "do not load the teacher (v2 hard-codes false)"),
     C(init_stu_type, "none", "none|fc|all", V1, G_MHIMM,

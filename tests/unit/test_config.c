@@ -221,6 +221,41 @@ static int expect_failure(const char *label, const char *line, int training, con
     return !ok;
 }
 
+/* Write text to <tmpdir>/name; the path goes to path_out. */
+static void write_yaml(const char *name, const char *text, char *path_out, size_t size) {
+    snprintf(path_out, size, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path_out, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        perror(path_out);
+        exit(1);
+    }
+}
+
+/* A YAML null (empty value, ~, null) is refused for options the code needs set (model, datasets, ...) and
+ * accepted where null means "unset" (teacher_init, the v2 default; feature_dir). */
+static int test_yaml_nulls(void) {
+    int f = 0;
+    char path[1200], line[1400];
+    mhim_config cfg;
+    const char *needed[] = {"model:\n", "datasets: ~\n", "title: null\n", "memory_budget:\n"};
+    for (size_t i = 0; i < MHIM_ARRAY_LEN(needed); i++) {
+        write_yaml("null_needed.yaml", needed[i], path, sizeof path);
+        snprintf(line, sizeof line, "train -c %s", path);
+        char label[64], want[64];
+        const int key = (int)strcspn(needed[i], ":");
+        snprintf(label, sizeof label, "yaml null for %.*s", key, needed[i]);
+        snprintf(want, sizeof want, "%.*s: expected a value, got null", key, needed[i]);
+        f += expect_failure(label, line, 0, want);
+    }
+    write_yaml("null_unset.yaml", "teacher_init: null\nfeature_dir: ~\n", path, sizeof path);
+    snprintf(line, sizeof line, "train -c %s", path);
+    f += check_true("yaml null teacher_init and feature_dir accepted (v1)",
+                    parse_line(line, &cfg) == MHIM_OK && !cfg.teacher_init && !cfg.feature_dir &&
+                        !mhim_config_has_teacher_init(&cfg));
+    mhim_config_free(&cfg);
+    return f;
+}
+
 static int test_versions_and_errors(void) {
     int f = 0;
     mhim_config cfg;
@@ -298,6 +333,7 @@ static int test_versions_and_errors(void) {
     f += expect_failure("survival loss", V2_COMMON "--datasets=surv_blca --model=mhim_pure", 1,
                         "survival task: expected --loss=nll_surv");
     f += expect_failure("bce refused", V1_COMMON "--model=pure --loss=bce", 1, "--loss=bce: not supported");
+    f += test_yaml_nulls();
     return f;
 }
 

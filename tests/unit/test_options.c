@@ -19,6 +19,7 @@ typedef struct {
     char *sched;
     char *path;
     char *title;
+    char *init;
 } demo_opts;
 
 #define T demo_opts
@@ -30,6 +31,7 @@ static const mhim_option table[] = {
     MHIM_OPTION_CHOICE(T, sched, "cosine", "cosine|step|const", 0, "Training", "LR schedule"),
     MHIM_OPTION_STRING(T, path, NULL, 0, "Data", "teacher path"),
     MHIM_OPTION_STRING(T, title, "default", 0, "Data", "run title"),
+    MHIM_OPTION_STRING(T, init, "none", MHIM_OPT_NULLABLE, "Data", "teacher init (none; null allowed)"),
 };
 #undef T
 static const int n_table = (int)MHIM_ARRAY_LEN(table);
@@ -185,6 +187,24 @@ static int test_errors(void) {
     snprintf(want, sizeof want, "%s:1: folds=1: expected an integer >= 2", p);
     fails += expect_error("yaml bad value", (const char *[]){"-c", p, NULL}, want, 0);
 
+    /* null only where NULL is one of the option's values: a STRING defaulting to NULL, or one marked NULLABLE */
+    write_file("null_title.yaml", "ratio: 0.1\ntitle: ~\n", p, sizeof p);
+    snprintf(want, sizeof want,
+             "%s:2: title: expected a value, got null (give one, or remove the setting to keep the default)", p);
+    fails += expect_error("yaml null for a text option with a default", (const char *[]){"-c", p, NULL}, want, 0);
+    write_file("null_folds.yaml", "folds:\n", p, sizeof p);
+    fails += expect_error("yaml empty value for an integer", (const char *[]){"-c", p, NULL},
+                          "folds: expected a value, got null", 1);
+    write_file("null_init.yaml", "init: null\npath: ~\n", p, sizeof p);
+    {
+        demo_opts o = {0};
+        mhim_opt_args args;
+        int ok = parse(&o, &args, (const char *[]){"-c", p, NULL}) == MHIM_OK && !o.init && !o.path;
+        fails += check_true("yaml null accepted by a NULLABLE option and a NULL-default one", ok);
+        if (ok) mhim_opt_args_free(&args);
+        mhim_opts_free(table, n_table, &o);
+    }
+
     write_file("list.yaml", "folds:\n  - 1\n", p, sizeof p);
     snprintf(want, sizeof want, "%s:2: folds: expected a single value", p);
     fails += expect_error("yaml list value", (const char *[]){"-c", p, NULL}, want, 1);
@@ -227,6 +247,8 @@ static int test_required_and_set(void) {
                         mhim_opts_set(req, 2, &o, "n", "11", NULL) == MHIM_EINPUT &&
                             !strcmp(mhim_error(), "--n=11: expected an integer in [1, 10]"));
     fails += check_true("set unknown", mhim_opts_set(req, 2, &o, "m", "1", NULL) == MHIM_EINPUT);
+    fails += check_true("a required text option refuses null",
+                        mhim_opts_set(req, 2, &o, "out", NULL, NULL) == MHIM_EINPUT && o.out && !strcmp(o.out, "x"));
     mhim_opt_args_free(&args);
     mhim_opts_free(req, 2, &o);
     return fails;
