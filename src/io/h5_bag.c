@@ -61,6 +61,23 @@ static int extent_2d(const char *path, hid_t dset, const char *name, int64_t dim
     return MHIM_OK;
 }
 
+/* Without filters (no compression) the file must hold every declared byte of `features`: a corrupt or truncated
+ * file whose shape claims more is refused here, before a reader allocates the bag. Compressed datasets are
+ * bounded by the shape check of bag_open only. */
+static int check_stored_size(const char *path, const h5_bag *b, int64_t elem_bytes) {
+    hid_t dcpl = H5Dget_create_plist(b->features);
+    const int nfilters = dcpl < 0 ? -1 : H5Pget_nfilters(dcpl);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    struct stat st;
+    if (nfilters != 0 || stat(path, &st) != 0) return MHIM_OK;
+    const int64_t need = b->n * b->d * elem_bytes;
+    if (need > (int64_t)st.st_size)
+        return mhim_fail("%s: 'features' has shape (%lld, %lld) = %lld bytes uncompressed, but the file has %lld "
+                         "bytes (truncated or corrupt file?)", path, (long long)b->n, (long long)b->d,
+                         (long long)need, (long long)st.st_size);
+    return MHIM_OK;
+}
+
 static int bag_open(const char *path, h5_bag *b) {
     b->file = b->features = H5I_INVALID_HID;
     int rc = h5_open_file(path, &b->file);
@@ -78,6 +95,7 @@ static int bag_open(const char *path, h5_bag *b) {
     }
     hid_t type = H5Dget_type(b->features);
     int plain = h5_type_is_plain(type, H5T_FLOAT);
+    const int64_t elem_bytes = plain ? (int64_t)H5Tget_size(type) : 0;
     char name[32];
     h5_type_name(type, name, sizeof name);
     H5Tclose(type);
@@ -91,7 +109,7 @@ static int bag_open(const char *path, h5_bag *b) {
     if (b->n > INT64_MAX / 16 / b->d) /* byte sizes of n*d floats and of (n,2) int64 coords fit in int64 */
         return mhim_fail("%s: 'features' has shape (%lld, %lld), too large to read (corrupt file?)", path,
                          (long long)b->n, (long long)b->d);
-    return MHIM_OK;
+    return check_stored_size(path, b, elem_bytes);
 }
 
 int h5_bag_shape(const char *path, int64_t *n, int64_t *d) {

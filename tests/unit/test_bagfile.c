@@ -227,6 +227,15 @@ static int test_bad_h5(void) {
     H5Fclose(file);
     bad += expect_bad("feature width 0", tmp_path("width0.h5"), "feature width D must be > 0", 0);
 
+    /* a shape whose data the file does not hold (never written: unallocated chunks) is refused before any
+     * allocation of the bag, with the sizes; the same check stops corrupt shape fields */
+    file = H5Fcreate(tmp_path("unwritten.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t big[2] = {100000, 1024};
+    write_dataset(file, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, big, 256, 0, NULL);
+    H5Fclose(file);
+    bad += expect_bad("features never written", tmp_path("unwritten.h5"),
+                      "'features' has shape (100000, 1024) = 409600000 bytes uncompressed, but the file has", 1);
+
     file = H5Fcreate(tmp_path("group.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Gclose(H5Gcreate2(file, "features", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     H5Fclose(file);
