@@ -61,20 +61,47 @@ static int extent_2d(const char *path, hid_t dset, const char *name, int64_t dim
     return MHIM_OK;
 }
 
-/* Without filters (no compression) the file must hold every declared byte of `features`: a corrupt or truncated
- * file whose shape claims more is refused here, before a reader allocates the bag. Compressed datasets are
- * bounded by the shape check of bag_open only. */
-static int check_stored_size(const char *path, const h5_bag *b, int64_t elem_bytes) {
-    hid_t dcpl = H5Dget_create_plist(b->features);
+/* 1 when every allocated chunk of an unfiltered chunked dataset stores exactly chunk[0] x chunk[1] elements (as
+ * libhdf5 writes even the edge chunks), 0 otherwise. */
+static int chunks_whole(hid_t dset, const hsize_t chunk[2], int64_t elem_bytes) {
+    hsize_t count = 0;
+    hid_t space = H5Dget_space(dset);
+    const int listed = space >= 0 && H5Dget_num_chunks(dset, space, &count) >= 0;
+    const uint64_t bytes = (uint64_t)chunk[0] * chunk[1] * (uint64_t)elem_bytes;
+    int whole = listed;
+    for (hsize_t k = 0; whole && k < count; k++) {
+        hsize_t offset[2], size = 0;
+        unsigned mask = 0;
+        haddr_t addr;
+        whole = H5Dget_chunk_info(dset, space, k, offset, &mask, &addr, &size) >= 0 && size == bytes;
+    }
+    if (space >= 0) H5Sclose(space);
+    return whole;
+}
+
+/* Without filters (no compression) dataset `name` of shape (rows, cols) must be stored whole: its allocated storage
+ * (chunks, contiguous block or compact bytes) and the file must both hold every declared byte. A corrupt or
+ * truncated file whose shape claims more, or whose data was never written (read back as fill values), is refused
+ * here, before a reader allocates the bag or libhdf5 reads it (libhdf5 1.10 overruns its buffers on some such
+ * files). Compressed datasets are bounded by the shape check of bag_open only. */
+static int check_stored_size(const char *path, hid_t dset, const char *name, int64_t rows, int64_t cols) {
+    hid_t dcpl = H5Dget_create_plist(dset), type = H5Dget_type(dset);
     const int nfilters = dcpl < 0 ? -1 : H5Pget_nfilters(dcpl);
+    const int64_t elem_bytes = type < 0 ? 0 : (int64_t)H5Tget_size(type);
+    hsize_t chunk[2] = {0, 0};
+    const int chunked = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 2, chunk) == 2;
     if (dcpl >= 0) H5Pclose(dcpl);
+    if (type >= 0) H5Tclose(type);
     struct stat st;
-    if (nfilters != 0 || stat(path, &st) != 0) return MHIM_OK;
-    const int64_t need = b->n * b->d * elem_bytes;
-    if (need > (int64_t)st.st_size)
-        return mhim_fail("%s: 'features' has shape (%lld, %lld) = %lld bytes uncompressed, but the file has %lld "
-                         "bytes (truncated or corrupt file?)", path, (long long)b->n, (long long)b->d,
-                         (long long)need, (long long)st.st_size);
+    if (nfilters != 0 || rows == 0 || stat(path, &st) != 0) return MHIM_OK;
+    const int64_t need = rows * cols * elem_bytes, stored = (int64_t)H5Dget_storage_size(dset);
+    if (chunked && !chunks_whole(dset, chunk, elem_bytes))
+        return mhim_fail("%s: '%s': a chunk's stored size differs from its shape's (corrupt file?)", path, name);
+    if (need > (int64_t)st.st_size || need > stored)
+        return mhim_fail("%s: '%s' has shape (%lld, %lld) = %lld bytes uncompressed, but the file stores %lld of "
+                         "them in a file of %lld bytes (truncated, unwritten or corrupt data?)", path, name,
+                         (long long)rows, (long long)cols, (long long)need, (long long)MHIM_MIN(stored, need),
+                         (long long)st.st_size);
     return MHIM_OK;
 }
 
@@ -95,7 +122,6 @@ static int bag_open(const char *path, h5_bag *b) {
     }
     hid_t type = H5Dget_type(b->features);
     int plain = h5_type_is_plain(type, H5T_FLOAT);
-    const int64_t elem_bytes = plain ? (int64_t)H5Tget_size(type) : 0;
     char name[32];
     h5_type_name(type, name, sizeof name);
     H5Tclose(type);
@@ -109,7 +135,7 @@ static int bag_open(const char *path, h5_bag *b) {
     if (b->n > INT64_MAX / 16 / b->d) /* byte sizes of n*d floats and of (n,2) int64 coords fit in int64 */
         return mhim_fail("%s: 'features' has shape (%lld, %lld), too large to read (corrupt file?)", path,
                          (long long)b->n, (long long)b->d);
-    return check_stored_size(path, b, elem_bytes);
+    return check_stored_size(path, b->features, "features", b->n, b->d);
 }
 
 int h5_bag_shape(const char *path, int64_t *n, int64_t *d) {
@@ -141,6 +167,7 @@ static int read_coords(const char *path, hid_t file, int64_t n, int64_t **out) {
     else if (!(rc = extent_2d(path, dset, "coords", dims)) && (dims[0] != n || dims[1] != 2))
         rc = mhim_fail("%s: 'coords' has shape (%lld, %lld), expected (%lld, 2) to match 'features'", path,
                        (long long)dims[0], (long long)dims[1], (long long)n);
+    if (!rc) rc = check_stored_size(path, dset, "coords", n, 2);
     if (!rc) {
         *out = mhim_malloc((size_t)(2 * n) * sizeof **out);
         if (n > 0 && H5Dread(dset, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {

@@ -234,7 +234,15 @@ static int test_bad_h5(void) {
     write_dataset(file, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, big, 256, 0, NULL);
     H5Fclose(file);
     bad += expect_bad("features never written", tmp_path("unwritten.h5"),
-                      "'features' has shape (100000, 1024) = 409600000 bytes uncompressed, but the file has", 1);
+                      "'features' has shape (100000, 1024) = 409600000 bytes uncompressed, but the file stores 0 of "
+                      "them in a file of", 1);
+    file = H5Fcreate(tmp_path("nocoords.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t fdims[2] = {9, 4}, cdims9[2] = {9, 2};
+    write_dataset(file, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, fdims, 4, 0, x);
+    write_dataset(file, "coords", H5T_STD_I64LE, H5T_NATIVE_LLONG, 2, cdims9, 4, 0, NULL);
+    H5Fclose(file);
+    bad += expect_bad("coords never written", tmp_path("nocoords.h5"),
+                      "'coords' has shape (9, 2) = 144 bytes uncompressed, but the file stores 0 of them", 1);
 
     file = H5Fcreate(tmp_path("group.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Gclose(H5Gcreate2(file, "features", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
