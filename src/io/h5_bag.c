@@ -61,22 +61,19 @@ static int extent_2d(const char *path, hid_t dset, const char *name, int64_t dim
     return MHIM_OK;
 }
 
-/* 1 when every allocated chunk of an unfiltered chunked dataset stores exactly chunk[0] x chunk[1] elements (as
- * libhdf5 writes even the edge chunks), 0 otherwise. */
-static int chunks_whole(hid_t dset, const hsize_t chunk[2], int64_t elem_bytes) {
+/* 1 when the chunks of an unfiltered chunked dataset cover its (rows, cols) grid at full size: at least one
+ * allocated chunk per grid cell and `stored` bytes = chunks x chunk[0] x chunk[1] elements (libhdf5 writes even the
+ * edge chunks whole), 0 otherwise. Two passes over the chunk index; a lookup per chunk would cost ~0.2 ms each in
+ * libhdf5 1.10 (CLAM writes one chunk per row: 30000 chunks for a large slide). */
+static int chunks_whole(hid_t dset, const hsize_t chunk[2], int64_t rows, int64_t cols, int64_t elem_bytes,
+                        int64_t stored) {
+    if (chunk[0] == 0 || chunk[1] == 0) return 0;
+    const uint64_t grid = ((uint64_t)rows + chunk[0] - 1) / chunk[0] * (((uint64_t)cols + chunk[1] - 1) / chunk[1]);
     hsize_t count = 0;
     hid_t space = H5Dget_space(dset);
     const int listed = space >= 0 && H5Dget_num_chunks(dset, space, &count) >= 0;
-    const uint64_t bytes = (uint64_t)chunk[0] * chunk[1] * (uint64_t)elem_bytes;
-    int whole = listed;
-    for (hsize_t k = 0; whole && k < count; k++) {
-        hsize_t offset[2], size = 0;
-        unsigned mask = 0;
-        haddr_t addr;
-        whole = H5Dget_chunk_info(dset, space, k, offset, &mask, &addr, &size) >= 0 && size == bytes;
-    }
     if (space >= 0) H5Sclose(space);
-    return whole;
+    return listed && count >= grid && (uint64_t)stored == count * chunk[0] * chunk[1] * (uint64_t)elem_bytes;
 }
 
 /* Without filters (no compression) dataset `name` of shape (rows, cols) must be stored whole: its allocated storage
@@ -95,13 +92,14 @@ static int check_stored_size(const char *path, hid_t dset, const char *name, int
     struct stat st;
     if (nfilters != 0 || rows == 0 || stat(path, &st) != 0) return MHIM_OK;
     const int64_t need = rows * cols * elem_bytes, stored = (int64_t)H5Dget_storage_size(dset);
-    if (chunked && !chunks_whole(dset, chunk, elem_bytes))
-        return mhim_fail("%s: '%s': a chunk's stored size differs from its shape's (corrupt file?)", path, name);
     if (need > (int64_t)st.st_size || need > stored)
         return mhim_fail("%s: '%s' has shape (%lld, %lld) = %lld bytes uncompressed, but the file stores %lld of "
                          "them in a file of %lld bytes (truncated, unwritten or corrupt data?)", path, name,
                          (long long)rows, (long long)cols, (long long)need, (long long)MHIM_MIN(stored, need),
                          (long long)st.st_size);
+    if (chunked && !chunks_whole(dset, chunk, rows, cols, elem_bytes, stored))
+        return mhim_fail("%s: '%s': a chunk is missing or its stored size differs from its shape's (unwritten or "
+                         "corrupt data?)", path, name);
     return MHIM_OK;
 }
 
@@ -195,10 +193,15 @@ typedef struct {
     uint64_t offset;
 } raw_run;
 
+/* Chunked datasets with more chunks than this are read with H5Dread: libhdf5 1.10 looks a chunk up by coordinate
+ * in time growing with the chunk count (~0.2 ms each at 30000 chunks, CLAM's one chunk per row: 7 s per bag, against
+ * 0.2 s for H5Dread), so the lookups of raw_runs pay only for a few large chunks. */
+#define RAW_RUNS_MAX_CHUNKS 1024
+
 /* Where the rows of `features` lie in the file when they are stored raw (little-endian float32, no filters):
- * one run for a contiguous dataset, one per chunk for a chunked one with full-width chunks (chunks are looked
- * up by coordinate, O(log chunks) each). Returns the number of runs in *runs (free()), or 0 when the layout is
- * anything else and the data must go through H5Dread. */
+ * one run for a contiguous dataset, one per chunk for a chunked one with full-width chunks and at most
+ * RAW_RUNS_MAX_CHUNKS of them (looked up by coordinate). Returns the number of runs in *runs (free()), or 0 when
+ * the layout is anything else and the data must go through H5Dread. */
 static int64_t raw_runs(const h5_bag *b, raw_run **runs) {
     *runs = NULL;
     int64_t count = 0;
@@ -214,6 +217,7 @@ static int64_t raw_runs(const h5_bag *b, raw_run **runs) {
                 count = 1;
             }
         } else if (layout == H5D_CHUNKED && H5Pget_chunk(dcpl, 2, chunk) == 2 && (int64_t)chunk[1] == b->d &&
+                   chunk[0] > 0 && ((hsize_t)b->n + chunk[0] - 1) / chunk[0] <= RAW_RUNS_MAX_CHUNKS &&
                    H5Pget_nfilters(dcpl) == 0) {
             const int64_t rows = (int64_t)chunk[0], n_chunks = (b->n + rows - 1) / rows;
             *runs = mhim_malloc((size_t)n_chunks * sizeof **runs);
