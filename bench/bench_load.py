@@ -2,6 +2,8 @@
 """Python side of the data-loading benchmark (run with /usr/bin/python3: Debian torch 1.13 + h5py).
 
   bench_load.py make-pt H5_DIR PT_DIR   copy every H5_DIR/<slide>.h5 `features` to PT_DIR/<slide>.pt (torch.save)
+  bench_load.py trident H5_DIR          rewrite every H5_DIR/<slide>.h5 in the TRIDENT / CLAM 2021-2023 layout:
+                                        chunks (1, D) and (1, 2), int64 coords (as their save_hdf5 / save_h5 write)
   bench_load.py load h5|pt DIR          time the usual Python loaders over DIR (h5py f['features'][:] / torch.load)
   bench_load.py evict DIR...            drop the files' pages from the page cache (posix_fadvise DONTNEED)
 
@@ -28,6 +30,17 @@ def make_pt(h5_dir, pt_dir):
             features = torch.from_numpy(f["features"][:])
         name = os.path.splitext(os.path.basename(path))[0]
         torch.save(features, os.path.join(pt_dir, name + ".pt"))
+
+
+def trident(h5_dir):
+    import h5py
+    import numpy as np
+    for path in files(h5_dir, "h5"):
+        with h5py.File(path, "r") as f:
+            features, coords = f["features"][:], f["coords"][:].astype(np.int64)
+        with h5py.File(path, "w") as f:
+            for key, val in (("features", features), ("coords", coords)):
+                f.create_dataset(key, data=val, maxshape=(None,) + val.shape[1:], chunks=(1,) + val.shape[1:])
 
 
 def load(ext, folder):
@@ -70,6 +83,8 @@ def evict(folders):
 def main(argv):
     if len(argv) >= 3 and argv[0] == "make-pt":
         make_pt(argv[1], argv[2])
+    elif len(argv) == 2 and argv[0] == "trident":
+        trident(argv[1])
     elif len(argv) == 3 and argv[0] == "load" and argv[1] in ("h5", "pt"):
         load(argv[1], argv[2])
     elif len(argv) >= 2 and argv[0] == "evict":

@@ -5,7 +5,9 @@
 # with posix_fadvise). Prints the median GB/s (wall clock, and per CPU-second of all the loader's
 # threads) of REPEATS runs as a markdown table.
 #
-#   BUILD=build bench/bench_load.sh            (env: WORK, N_SLIDES, MEAN, DIM, REPEATS, KEEP)
+#   BUILD=build bench/bench_load.sh            (env: WORK, N_SLIDES, MEAN, DIM, REPEATS, KEEP, LAYOUT)
+# LAYOUT=clam (default): the .h5 files as `mhim synth` writes them, the current CLAM layout (chunks of 32 rows);
+# LAYOUT=trident: rewritten with one chunk per row and int64 coords, as TRIDENT and CLAM 2021-2023 write them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-build}
@@ -22,6 +24,7 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
 "$BUILD/mhim" synth --out "$WORK/cohort" --n_slides "$N_SLIDES" --mean_instances "$MEAN" --feature_dim "$DIM"
+[ "${LAYOUT:-clam}" = clam ] || $PY "$here/bench_load.py" "$LAYOUT" "$WORK/cohort/h5_files" || exit 2
 $PY "$here/bench_load.py" make-pt "$WORK/cohort/h5_files" "$WORK/cohort/pt_files"
 results="$WORK/results.txt"
 : >"$results"
@@ -56,7 +59,7 @@ for rep in $(seq "$REPEATS"); do
 done
 
 echo
-echo "cohort: $N_SLIDES slides, mean $MEAN instances, D=$DIM; $(du -sh "$WORK/cohort/h5_files" | cut -f1) as .h5," \
+echo "cohort: $N_SLIDES slides, mean $MEAN instances, D=$DIM, ${LAYOUT:-clam} layout; $(du -sh "$WORK/cohort/h5_files" | cut -f1) as .h5," \
      "$(du -sh "$WORK/cohort/pt_files" | cut -f1) as .pt; median GB/s of $REPEATS runs"
 echo
 echo "| cache | format | cat | bag store fp32 | bag store fp16 | Python (h5py / torch.load) | store fp32 / Python | cat / store fp32 | store fp32, GB per CPU-s | Python, GB per CPU-s |"
