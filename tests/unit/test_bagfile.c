@@ -236,6 +236,23 @@ static int test_bad_h5(void) {
     bad += expect_bad("features never written", tmp_path("unwritten.h5"),
                       "'features' has shape (100000, 1024) = 409600000 bytes uncompressed, but the file stores 0 of "
                       "them in a file of", 1);
+    /* compressed: a shape beyond any compression ratio of the stored bytes is refused; all-zero features (deflate's
+     * best case) are not */
+    file = H5Fcreate(tmp_path("unwritten_gz.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t huge[2] = {1000000, 1024};
+    write_dataset(file, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, huge, 256, 1, NULL);
+    H5Fclose(file);
+    bad += expect_bad("compressed features never written", tmp_path("unwritten_gz.h5"),
+                      "'features' has shape (1000000, 1024) = 4096000000 bytes uncompressed, but only 0 bytes are "
+                      "stored, more than any compression gives", 0);
+    float *zeros = calloc((size_t)4000 * 1024, sizeof *zeros);
+    write_bag(tmp_path("zeros_gz.h5"), 4000, 1024, 0, 0, 256, 1, zeros);
+    mhim_bag zbag = {0};
+    bad += check_true("all-zero compressed features accepted",
+                      zeros && mhim_bag_read(tmp_path("zeros_gz.h5"), 0, &zbag) == MHIM_OK && zbag.n == 4000);
+    if (zbag.features) mhim_bag_free(&zbag);
+    free(zeros);
+
     file = H5Fcreate(tmp_path("nocoords.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t fdims[2] = {9, 4}, cdims9[2] = {9, 2};
     write_dataset(file, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, fdims, 4, 0, x);

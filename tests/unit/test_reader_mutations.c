@@ -155,21 +155,17 @@ static int read_sweep_tsv(const char *path) {
     return rc;
 }
 
-static int read_labels_c16(const char *path) {
-    mhim_label_options opt = {"camelyon16", 1, MHIM_CSV_HEADER_AUTO};
+static int read_labels(const char *path, const char *datasets, int version) {
+    mhim_label_options opt = {datasets, version, MHIM_CSV_HEADER_AUTO};
     mhim_label_table t;
     int rc = mhim_labels_load(path, &opt, &t);
     if (rc == MHIM_OK) mhim_labels_free(&t);
     return rc;
 }
 
-static int read_labels_survival(const char *path) {
-    mhim_label_options opt = {"surv_luad", 2, MHIM_CSV_HEADER_AUTO};
-    mhim_label_table t;
-    int rc = mhim_labels_load(path, &opt, &t);
-    if (rc == MHIM_OK) mhim_labels_free(&t);
-    return rc;
-}
+static int read_labels_c16(const char *path) { return read_labels(path, "camelyon16", 1); }
+
+static int read_labels_survival(const char *path) { return read_labels(path, "surv_luad", 2); }
 
 /* MUTATIONS mutated copies of `seed` (named like it, so the reader picks the format from the name) through `read`.
  * A failure of the contract prints the case and is counted. */
