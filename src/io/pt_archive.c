@@ -115,7 +115,12 @@ static int record_open(const mhim_ptfile *pt, zip_uint64_t index, zip_uint64_t o
     r->file = zip_fopen_index(pt->zip, index, 0);
     if (!r->file) return record_error(pt, r, "open");
     if (offset == 0 || zip_fseek(r->file, (zip_int64_t)offset, SEEK_SET) == 0) return MHIM_OK;
-    char skip[4096]; /* compressed record: skip by reading */
+    /* a compressed record cannot seek, and libzip keeps the failure on the handle (every later read fails):
+     * reopen it and skip by reading */
+    zip_fclose(r->file);
+    r->file = zip_fopen_index(pt->zip, index, 0);
+    if (!r->file) return record_error(pt, r, "open");
+    char skip[4096];
     for (zip_uint64_t left = offset; left > 0; left -= MHIM_MIN(left, (zip_uint64_t)sizeof skip)) {
         int rc = record_read(pt, r, skip, MHIM_MIN(left, (zip_uint64_t)sizeof skip));
         if (rc) return rc;
@@ -138,10 +143,16 @@ static int read_record(const mhim_ptfile *pt, zip_uint64_t index, zip_uint64_t o
     return rc;
 }
 
+/* Uncompressed size of record `index`. A size beyond any compression of the record's stored bytes (deflate: at
+ * most 1032:1) is refused, so that a corrupt directory entry cannot ask for a huge allocation. */
 static int record_size(const mhim_ptfile *pt, zip_uint64_t index, zip_uint64_t *size) {
     zip_stat_t st;
     if (zip_stat_index(pt->zip, index, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE))
         return mhim_fail("%s: cannot stat a zip record: %s", pt->path, zip_strerror(pt->zip));
+    if ((st.valid & ZIP_STAT_COMP_SIZE) && st.size / 1100 > st.comp_size + (1u << 20))
+        return mhim_fail("%s: zip record '%s' declares %llu bytes from %llu compressed ones (corrupt file?)",
+                         pt->path, st.valid & ZIP_STAT_NAME ? st.name : "?", (unsigned long long)st.size,
+                         (unsigned long long)st.comp_size);
     *size = st.size;
     return MHIM_OK;
 }

@@ -33,7 +33,7 @@ def write_zip(name, records, purpose, compression=zipfile.ZIP_STORED):
     with zipfile.ZipFile(os.path.join(OUT, name), "w", compression) as z:
         for record, data in records:
             info = zipfile.ZipInfo(f"{stem}/{record}", date_time=(1980, 1, 1, 0, 0, 0))
-            z.writestr(info, data)
+            z.writestr(info, data, compress_type=compression)
     PURPOSE[name] = purpose
 
 

@@ -182,6 +182,43 @@ static int test_truncated_archive(void) {
     return check_true("truncated archive rejected", rc == MHIM_EINPUT && strstr(mhim_error(), path));
 }
 
+/* A deflated 96-byte storage record (63 bytes compressed) whose zip headers declare 4 GB (corrupt size fields)
+ * must be refused before anything is allocated for it. */
+static int test_inflated_record_size(void) {
+    const char *tmp = getenv("MHIM_TEST_TMP");
+    char path[512];
+    snprintf(path, sizeof path, "%s/readers_pt_inflated.pt", tmp ? tmp : "/tmp");
+    size_t n = 0;
+    char *bytes = test_read_file(FIXTURES "deflated.pt", &n);
+    const char *name = "deflated/data/0";
+    int patched = 0;
+    for (size_t i = 0; bytes && i + 46 + strlen(name) <= n; i++) { /* uncompressed size: local +22, central +24 */
+        if (!memcmp(bytes + i, "PK\3\4", 4) && !memcmp(bytes + i + 30, name, strlen(name))) {
+            memcpy(bytes + i + 22, "\0\0\0\xf0", 4);
+            patched++;
+        }
+        if (!memcmp(bytes + i, "PK\1\2", 4) && !memcmp(bytes + i + 46, name, strlen(name))) {
+            memcpy(bytes + i + 24, "\0\0\0\xf0", 4);
+            patched++;
+        }
+    }
+    FILE *out = patched == 2 ? fopen(path, "wb") : NULL;
+    if (out) {
+        fwrite(bytes, 1, n, out);
+        fclose(out);
+    }
+    free(bytes);
+    if (!out) return check_true("write a copy with a 4 GB record size", 0);
+    mhim_ptfile *pt = NULL;
+    mhim_error_clear();
+    int rc = mhim_pt_open(path, &pt);
+    printf("     4 GB record size -> rc=%d: %s\n", rc, mhim_error());
+    if (pt) mhim_pt_close(pt);
+    remove(path);
+    return check_true("record size beyond any compression rejected",
+                      rc == MHIM_EINPUT && strstr(mhim_error(), "declares 4026531840 bytes from 63 compressed"));
+}
+
 static int test_api_misuse(void) {
     int bad = 0;
     mhim_ptfile *pt;
@@ -205,6 +242,7 @@ int main(void) {
     int bad = test_expected_values();
     bad += test_rejected_files();
     bad += test_truncated_archive();
+    bad += test_inflated_record_size();
     bad += test_api_misuse();
     printf("%s: %d failure(s)\n", bad ? "FAIL" : "PASS", bad);
     return bad != 0;
