@@ -1,5 +1,5 @@
-/* Every reader of user files against mutated copies of valid ones: .pt archives (entries and tensors), HDF5 and .pt
- * bags, checkpoints, YAML configs (with a sweep grid), TSV sweep grids and label CSVs. Each seed gets MUTATIONS
+/* Every reader of user files against mutated copies of valid ones: .pt archives (entries and tensors), HDF5 bags
+ * (current CLAM and TRIDENT chunking) and .pt bags, checkpoints, YAML configs (with a sweep grid), TSV sweep grids and label CSVs. Each seed gets MUTATIONS
  * deterministic mutations (bit flips, special byte values, truncation, inserted and duplicated bytes, overwritten
  * 2/4/8-byte integers, emptied `key:` values, grown size fields); the reader must accept the file or refuse it with
  * MHIM_EINPUT and one line naming the file: never another status, a crash, a hang or a sanitizer report (CI runs
@@ -9,6 +9,7 @@
  * 1.10 reads past its buffers (h5_bag.c now refuses them first). libhdf5 itself is not hardened against corrupt
  * metadata: a new seed or mutation that crashes inside it needs such a check before the read.
  * libhdf5's allocations on its error paths are suppressed for LeakSanitizer (tests/CMakeLists.txt). */
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,9 +216,38 @@ static int fuzz_seed(const char *label, const char *seed, reader_fn read, uint64
     return check_true(name, bad == 0 && refused > 0);
 }
 
-/* Seeds written here: an HDF5 bag as CLAM writes it, two label CSVs and a TSV sweep grid. */
-static int write_seeds(char h5[700], char c16[700], char surv[700], char tsv[700]) {
+/* A bag in the TRIDENT / CLAM 2021-2023 layout: one chunk per row (features (rows, 4) float32, coords int64),
+ * more chunks than the raw-offset path takes, so that it is read through H5Dread. */
+static int write_row_chunked_bag(const char *path, int rows) {
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = file < 0;
+    for (int k = 0; !rc && k < 2; k++) {
+        const hsize_t cols = k ? 2 : 4, dims[2] = {(hsize_t)rows, cols}, max[2] = {H5S_UNLIMITED, cols},
+                      chunk[2] = {1, cols};
+        hid_t space = H5Screate_simple(2, dims, max), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 2, chunk);
+        hid_t dset = H5Dcreate2(file, k ? "coords" : "features", k ? H5T_STD_I64LE : H5T_IEEE_F32LE, space,
+                                H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        float *f = mhim_malloc((size_t)rows * 4 * sizeof *f);
+        long long *c = mhim_malloc((size_t)rows * 2 * sizeof *c);
+        for (int i = 0; i < rows * 4; i++) f[i] = (float)(i % 13) * 0.25f;
+        for (int i = 0; i < rows * 2; i++) c[i] = 224LL * i;
+        rc = dset < 0 || H5Dwrite(dset, k ? H5T_NATIVE_LLONG : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                  k ? (const void *)c : (const void *)f) < 0;
+        free(f);
+        free(c);
+        if (dset >= 0) H5Dclose(dset);
+        H5Pclose(dcpl);
+        H5Sclose(space);
+    }
+    if (file >= 0) H5Fclose(file);
+    return rc;
+}
+
+/* Seeds written here: HDF5 bags as current CLAM and as TRIDENT write them, two label CSVs and a TSV sweep grid. */
+static int write_seeds(char h5[700], char h5_rows[700], char c16[700], char surv[700], char tsv[700]) {
     snprintf(h5, 700, "%s/seed_bag.h5", dir);
+    snprintf(h5_rows, 700, "%s/seed_bag_row_chunks.h5", dir);
     snprintf(c16, 700, "%s/seed_c16.csv", dir);
     snprintf(surv, 700, "%s/seed_surv.csv", dir);
     snprintf(tsv, 700, "%s/seed_grid.tsv", dir);
@@ -225,7 +255,7 @@ static int write_seeds(char h5[700], char c16[700], char surv[700], char tsv[700
     int32_t c[12 * 2];
     for (int i = 0; i < 12 * 6; i++) x[i] = (float)(i % 7) * 0.5f - 1.0f;
     for (int i = 0; i < 12 * 2; i++) c[i] = 256 * i;
-    if (mhim_synth_write_h5(h5, x, c, 12, 6) != MHIM_OK) return 1;
+    if (mhim_synth_write_h5(h5, x, c, 12, 6) != MHIM_OK || write_row_chunked_bag(h5_rows, 1100)) return 1;
     FILE *f = fopen(c16, "w");
     if (!f) return 1;
     fputs("tumor_001,1\nnormal_001,0\ntumor_002,1\nnormal_002,0\nnormal_003,0\ntumor_003,1\n", f);
@@ -248,8 +278,8 @@ int main(void) {
     snprintf(dir, sizeof dir, "%s/reader_mutations", base ? base : "/tmp");
     mkdir(base ? base : "/tmp", 0755);
     mkdir(dir, 0755);
-    char h5[700], c16[700], surv[700], tsv[700];
-    if (write_seeds(h5, c16, surv, tsv)) {
+    char h5[700], h5_rows[700], c16[700], surv[700], tsv[700];
+    if (write_seeds(h5, h5_rows, c16, surv, tsv)) {
         printf("FAIL cannot write the seed files under %s: %s\n", dir, mhim_error());
         return 1;
     }
@@ -266,6 +296,7 @@ int main(void) {
         {"pt_checkpoint", "fixtures/ckpt/abmil_v2_nested.pt", read_pt},
         {"bag_pt", "fixtures/pt/f32.pt", read_bag},
         {"bag_h5", h5, read_bag},
+        {"bag_h5_row_chunks", h5_rows, read_bag},
         {"config_v1", "../configs/abmil_c16_mhim.yaml", read_config},
         {"config_v2", "../configs/v2_brca_abmil_mhim.yaml", read_config},
         {"config_sweep", "../configs/v2_sweep_grid.yaml", read_config},
