@@ -1,14 +1,15 @@
 /* Every reader of user files against mutated copies of valid ones: .pt archives (entries and tensors), HDF5 bags
- * (current CLAM and TRIDENT chunking) and .pt bags, checkpoints, YAML configs (with a sweep grid), TSV sweep grids and label CSVs. Each seed gets MUTATIONS
- * deterministic mutations (bit flips, special byte values, truncation, inserted and duplicated bytes, overwritten
- * 2/4/8-byte integers, emptied `key:` values, grown size fields); the reader must accept the file or refuse it with
- * MHIM_EINPUT and one line naming the file: never another status, a crash, a hang or a sanitizer report (CI runs
- * this test in its ASan + UBSan build). At this count it fails on two bugs it found when written (checked with the
- * fixes reverted): a YAML null reaching strcmp (`model: ~`) and a corrupt HDF5 shape that had the bag reader
- * allocate 64 GiB; runs of 4000-6000 mutations per seed also found unwritten or mis-sized HDF5 chunks that libhdf5
- * 1.10 reads past its buffers (h5_bag.c now refuses them first). libhdf5 itself is not hardened against corrupt
- * metadata: a new seed or mutation that crashes inside it needs such a check before the read.
- * libhdf5's allocations on its error paths are suppressed for LeakSanitizer (tests/CMakeLists.txt). */
+ * (current CLAM and TRIDENT chunking) and .pt bags, checkpoints, YAML configs (with a sweep grid), TSV sweep grids
+ * and label CSVs. Each seed gets MUTATIONS deterministic mutations (bit flips, special byte values, truncation,
+ * inserted and duplicated bytes, overwritten 2/4/8-byte integers, emptied `key:` values, grown size fields); the
+ * reader must accept the file or refuse it with MHIM_EINPUT and one line naming the file: never another status, a
+ * crash, a hang or a sanitizer report (CI runs this test in its ASan + UBSan build). At this count it fails on two
+ * bugs it found when written (checked with the fixes reverted): a YAML null reaching strcmp (`model: ~`) and a
+ * corrupt HDF5 shape that had the bag reader allocate 64 GiB; runs of 4000-6000 mutations per seed also found
+ * unwritten or mis-sized HDF5 chunks that libhdf5 1.10 reads past its buffers (h5_bag.c now refuses them first).
+ * libhdf5 itself is not hardened against corrupt metadata: a new seed or mutation that crashes inside it needs such
+ * a check before the read. libhdf5's allocations on its error paths are suppressed for LeakSanitizer
+ * (tests/CMakeLists.txt). */
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
