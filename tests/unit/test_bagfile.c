@@ -119,6 +119,13 @@ static int test_good_h5(void) {
     bad += check_roundtrip("float32, int32 coords, chunks (32,D)", tmp_path("clam_new.h5"), n, d, x, 1);
     write_bag(tmp_path("trident.h5"), n, d, 0, 64, 1, 0, x);
     bad += check_roundtrip("float32, int64 coords, chunks (1,D)", tmp_path("trident.h5"), n, d, x, 1);
+    /* more one-row chunks than the raw-offset path takes: read through H5Dread */
+    const int64_t many = 1500;
+    float *y = mhim_malloc((size_t)(many * d) * sizeof *y);
+    fill_features(y, many, d);
+    write_bag(tmp_path("trident_many.h5"), many, d, 0, 64, 1, 0, y);
+    bad += check_roundtrip("float32, int64 coords, 1500 chunks (1,D)", tmp_path("trident_many.h5"), many, d, y, 1);
+    free(y);
     write_bag(tmp_path("deflate.h5"), n, d, 0, 0, 8, 1, x);
     bad += check_roundtrip("float32 deflate, no coords", tmp_path("deflate.h5"), n, d, x, 0);
     write_bag(tmp_path("contiguous.h5"), n, d, 0, 64, 0, 0, x);
