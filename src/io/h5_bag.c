@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/compression_bound.h"
 #include "io/h5_common.h"
 #include "mhim/bagfile.h"
 #include "mhim/common.h"
@@ -76,14 +77,11 @@ static int chunks_whole(hid_t dset, const hsize_t chunk[2], int64_t rows, int64_
     return listed && count >= grid && (uint64_t)stored == count * chunk[0] * chunk[1] * (uint64_t)elem_bytes;
 }
 
-/* Deflate, the compression of h5py and CLAM/TRIDENT, shrinks data at most 1032:1. */
-#define MAX_COMPRESSION_RATIO 1100
-
 /* Without filters (no compression) dataset `name` of shape (rows, cols) must be stored whole: its allocated storage
  * (chunks, contiguous block or compact bytes) and the file must both hold every declared byte. A corrupt or
  * truncated file whose shape claims more, or whose data was never written (read back as fill values), is refused
  * here, before a reader allocates the bag or libhdf5 reads it (libhdf5 1.10 overruns its buffers on some such
- * files). A compressed dataset may not declare more than MAX_COMPRESSION_RATIO times its stored bytes (+ 1 MiB). */
+ * files). A compressed dataset may not declare more than any compression of its stored bytes yields. */
 static int check_stored_size(const char *path, hid_t dset, const char *name, int64_t rows, int64_t cols) {
     hid_t dcpl = H5Dget_create_plist(dset), type = H5Dget_type(dset);
     const int nfilters = dcpl < 0 ? -1 : H5Pget_nfilters(dcpl);
@@ -96,7 +94,7 @@ static int check_stored_size(const char *path, hid_t dset, const char *name, int
     if (rows == 0 || nfilters < 0 || stat(path, &st) != 0) return MHIM_OK;
     const int64_t need = rows * cols * elem_bytes, stored = (int64_t)H5Dget_storage_size(dset);
     if (nfilters > 0) {
-        if (need / MAX_COMPRESSION_RATIO > stored + (1 << 20))
+        if (mhim_beyond_compression((uint64_t)need, (uint64_t)stored))
             return mhim_fail("%s: '%s' has shape (%lld, %lld) = %lld bytes uncompressed, but only %lld bytes are "
                              "stored, more than any compression gives (corrupt file?)", path, name, (long long)rows,
                              (long long)cols, (long long)need, (long long)stored);

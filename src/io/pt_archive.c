@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zip.h>
 
+#include "io/compression_bound.h"
 #include "io/pickle.h"
 #include "io/pt_dtype.h"
 #include "io/pt_zip_direct.h"
@@ -143,13 +144,13 @@ static int read_record(const mhim_ptfile *pt, zip_uint64_t index, zip_uint64_t o
     return rc;
 }
 
-/* Uncompressed size of record `index`. A size beyond any compression of the record's stored bytes (deflate: at
- * most 1032:1) is refused, so that a corrupt directory entry cannot ask for a huge allocation. */
+/* Uncompressed size of record `index`. A size beyond any compression of the record's stored bytes is refused, so
+ * that a corrupt directory entry cannot ask for a huge allocation. */
 static int record_size(const mhim_ptfile *pt, zip_uint64_t index, zip_uint64_t *size) {
     zip_stat_t st;
     if (zip_stat_index(pt->zip, index, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE))
         return mhim_fail("%s: cannot stat a zip record: %s", pt->path, zip_strerror(pt->zip));
-    if ((st.valid & ZIP_STAT_COMP_SIZE) && st.size / 1100 > st.comp_size + (1u << 20))
+    if ((st.valid & ZIP_STAT_COMP_SIZE) && mhim_beyond_compression(st.size, st.comp_size))
         return mhim_fail("%s: zip record '%s' declares %llu bytes from %llu compressed ones (corrupt file?)",
                          pt->path, st.valid & ZIP_STAT_NAME ? st.name : "?", (unsigned long long)st.size,
                          (unsigned long long)st.comp_size);

@@ -182,6 +182,14 @@ static void write_text(const char *path, const char *text) {
     }
 }
 
+/* A file whose `features` (rows, 1024) float32, chunks of 256 rows, optionally deflated, were never written. */
+static void write_unwritten_features(const char *path, hsize_t rows, int deflate) {
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = {rows, 1024};
+    write_dataset(file, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, 256, deflate, NULL);
+    H5Fclose(file);
+}
+
 static int test_bad_h5(void) {
     int bad = 0;
     int64_t n = 9, d = 4;
@@ -236,19 +244,13 @@ static int test_bad_h5(void) {
 
     /* a shape whose data the file does not hold (never written: unallocated chunks) is refused before any
      * allocation of the bag, with the sizes; the same check stops corrupt shape fields */
-    file = H5Fcreate(tmp_path("unwritten.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hsize_t big[2] = {100000, 1024};
-    write_dataset(file, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, big, 256, 0, NULL);
-    H5Fclose(file);
+    write_unwritten_features(tmp_path("unwritten.h5"), 100000, 0);
     bad += expect_bad("features never written", tmp_path("unwritten.h5"),
                       "'features' has shape (100000, 1024) = 409600000 bytes uncompressed, but the file stores 0 of "
                       "them in a file of", 1);
     /* compressed: a shape beyond any compression ratio of the stored bytes is refused; all-zero features (deflate's
      * best case) are not */
-    file = H5Fcreate(tmp_path("unwritten_gz.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hsize_t huge[2] = {1000000, 1024};
-    write_dataset(file, "features", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, huge, 256, 1, NULL);
-    H5Fclose(file);
+    write_unwritten_features(tmp_path("unwritten_gz.h5"), 1000000, 1);
     bad += expect_bad("compressed features never written", tmp_path("unwritten_gz.h5"),
                       "'features' has shape (1000000, 1024) = 4096000000 bytes uncompressed, but only 0 bytes are "
                       "stored, more than any compression gives", 0);
